@@ -1,0 +1,118 @@
+# ddpg_cuda - GPU build by default; CPU=1, or no nvcc found, builds the CPU-only binary.
+#
+#   make            ./ddpg_cuda (+ CUDA backend when nvcc is there)
+#   make CPU=1      CPU-only build
+#   make test       Check suites + report tests
+#   make bench      benchmarks (bench/)
+#   make STATIC=1   link OpenBLAS, Check and the CUDA runtime libraries statically
+#                   (a binary that runs on the GPU machine, which has no OpenBLAS/Check)
+
+CC      ?= gcc
+NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+NVCC_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=compute_90
+BUILD   ?= build
+comma   := ,
+
+CFLAGS  ?= -O3 -march=x86-64-v3 -mtune=native
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -MMD -MP
+NVFLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra -Iinclude -MMD -MP
+
+OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
+OPENBLAS_LIBDIR := $(shell pkg-config --variable=libdir openblas 2>/dev/null)
+CFLAGS += $(OPENBLAS_CFLAGS)
+
+ifeq ($(STATIC),1)
+  BLAS_LIBS  := $(firstword $(wildcard $(OPENBLAS_LIBDIR)/libopenblas.a /usr/lib/x86_64-linux-gnu/libopenblas.a)) -lpthread -lgfortran
+  CHECK_LIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt
+  CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -lcublas_static -lcublasLt_static -lcurand_static -lcudart_static -lculibos -ldl -lrt -lpthread -lstdc++
+else
+  BLAS_LIBS  := $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR) -Wl$(comma)-rpath$(comma)$(OPENBLAS_LIBDIR)) -lopenblas
+  CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
+  CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcurand -lcudart -lstdc++
+endif
+LIBS := $(BLAS_LIBS) -lm -lpthread
+
+ifeq ($(CPU),1)
+  WITH_CUDA := 0
+  WHY := CPU=1
+else ifeq ($(NVCC),)
+  WITH_CUDA := 0
+  WHY := no nvcc found
+else
+  WITH_CUDA := 1
+endif
+
+CORE_SRCS := src/config.c src/mlp.c src/ddpg.c src/env.c src/replay.c src/runlog.c src/train.c \
+             src/cpu/backend_cpu.c
+CU_SRCS   := $(wildcard kernels/*.cu)
+CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
+
+ifeq ($(WITH_CUDA),1)
+  BACKEND_OBJS := $(CU_SRCS:%.cu=$(BUILD)/%.o)
+  LIBS += $(CUDA_LIBS)
+  BANNER := "✓ building with the CUDA backend ($(NVCC))"
+else
+  BACKEND_OBJS := $(BUILD)/src/cuda_stub.o
+  BANNER := "✗ CUDA backend not built ($(WHY)): CPU-only binary"
+endif
+# The build flavour is remembered so that switching CPU=1 on/off relinks.
+FLAVOUR := $(BUILD)/.flavour-$(WITH_CUDA)$(STATIC)
+
+TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-c test-report test-browser bench clean banner fixtures
+
+all: banner ddpg_cuda
+
+banner:
+	@echo $(BANNER)
+
+$(FLAVOUR):
+	@mkdir -p $(BUILD)
+	@rm -f $(BUILD)/.flavour-*
+	@touch $@
+
+ddpg_cuda: $(BUILD)/src/main.o $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+$(BUILD)/run_tests: $(TEST_OBJS) $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
+	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(CHECK_LIBS) $(LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
+
+# Check suites (C), then the report tests (Python), then the browser test.
+test: banner test-c test-report test-browser
+
+test-c: $(BUILD)/run_tests ddpg_cuda
+	$(BUILD)/run_tests
+
+test-report:
+	@if [ -d tests/report ]; then python3 -m unittest discover -s tests/report -v; fi
+
+test-browser:
+	@if [ -x tests/report/browser_test.sh ]; then tests/report/browser_test.sh; fi
+
+bench: banner $(BENCH_BINS) ddpg_cuda
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+fixtures:
+	python3 scripts/gen_pendulum_fixtures.py tests/fixtures/pendulum.csv
+
+clean:
+	rm -rf $(BUILD) ddpg_cuda
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,53 @@
+/* config.h - every setting of a run, its default and its command-line parsing. */
+#ifndef DDPG_CONFIG_H
+#define DDPG_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define DDPG_VERSION "0.1.0"
+#define CONFIG_MAX_HIDDEN 8
+
+typedef struct {
+    char env[32];          /* --env: environment id (pendulum) */
+    int envs;              /* --envs: environments stepped in lockstep */
+    char device[8];        /* --device: auto | cuda | cpu */
+    uint64_t seed;         /* --seed */
+    int64_t total_steps;   /* --total-steps: env steps summed over all envs */
+    int batch_size;        /* --batch-size: minibatch per gradient update */
+    int64_t replay_size;   /* --replay-size: replay capacity in transitions */
+    double gamma;          /* --gamma: discount */
+    double tau;            /* --tau: Polyak rate of the target networks */
+    double actor_lr;       /* --actor-lr: Adam step size, actor */
+    double critic_lr;      /* --critic-lr: Adam step size, critic */
+    int64_t start_steps;   /* --start-steps: uniform random actions before this */
+    int64_t update_after;  /* --update-after: no gradient updates before this */
+    int updates_per_step;  /* --updates-per-step: updates per vectorized step */
+    double noise_sigma;    /* --noise-sigma: exploration std in action units */
+    char noise[16];        /* --noise: gaussian | ou */
+    double ou_theta;       /* --ou-theta: OU mean reversion rate */
+    int hidden[CONFIG_MAX_HIDDEN]; /* --hidden: hidden layer widths */
+    int n_hidden;
+    double grad_clip;      /* --grad-clip: global-norm clip per network, 0 = off */
+    int probe_n;           /* --probe-n: fixed probe states, 0 = off */
+    int probe_every;       /* --probe-every: snapshot every this many episodes */
+    int64_t eval_every;    /* --eval-every: env steps between evaluations, 0 = off */
+    int eval_episodes;     /* --eval-episodes: episodes per evaluation */
+    int threads;           /* --threads: CPU BLAS threads, 0 = all cores */
+    int truncation_as_terminal; /* --truncation-as-terminal: the notebook's done bug */
+    int quiet;             /* --quiet: no progress lines */
+    char out[1024];        /* --out: run directory ("" = none) */
+} Config;
+
+void config_defaults(Config *c);
+
+/* Parses argv into c. Returns 0 to run, 1 when --help/--version was printed
+ * (exit 0), 2 on bad input after printing a message naming the option to err. */
+int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err);
+
+void config_print_help(FILE *f);
+
+/* Writes c as JSON object members (no braces), one per line with `indent`. */
+void config_write_json(const Config *c, FILE *f, const char *indent);
+
+#endif

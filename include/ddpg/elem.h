@@ -1,0 +1,186 @@
+/* elem.h - per-element math shared by the CPU backend and the CUDA kernels.
+ *
+ * Every function here is `static inline` and compiles for host and device
+ * (DDPG_HD). The CPU backend calls them in loops, a CUDA kernel calls them once
+ * per thread; backends differ only in GEMM, reductions, memory and launch.
+ */
+#ifndef DDPG_ELEM_H
+#define DDPG_ELEM_H
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define DDPG_HD __host__ __device__ __forceinline__
+#else
+#define DDPG_HD static inline
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Pendulum-v1, as gymnasium/envs/classic_control/pendulum.py defines it.   */
+/* State in double precision like the reference (numpy float64); the       */
+/* observation is float32 [cos th, sin th, thdot].                           */
+
+#define PENDULUM_MAX_SPEED 8.0
+#define PENDULUM_MAX_TORQUE 2.0
+#define PENDULUM_DT 0.05
+#define PENDULUM_G 10.0
+#define PENDULUM_M 1.0
+#define PENDULUM_L 1.0
+#define PENDULUM_MAX_STEPS 200 /* TimeLimit of the registered Pendulum-v1 */
+#define PENDULUM_OBS_DIM 3
+#define PENDULUM_ACT_DIM 1
+#define DDPG_PI 3.14159265358979323846
+
+/* ((x + pi) mod 2pi) - pi with Python's floor-mod semantics. */
+DDPG_HD double pendulum_angle_normalize(double x) {
+    const double two_pi = 2.0 * DDPG_PI;
+    double r = fmod(x + DDPG_PI, two_pi);
+    if (r < 0.0) r += two_pi;
+    return r - DDPG_PI;
+}
+
+DDPG_HD double pendulum_clip(double x, double lo, double hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* One step of the dynamics. Updates (*th, *thdot) and returns the reward. */
+DDPG_HD double pendulum_step_elem(double *th, double *thdot, float action) {
+    double u = pendulum_clip((double)action, -PENDULUM_MAX_TORQUE, PENDULUM_MAX_TORQUE);
+    double t = *th, w = *thdot;
+    double tn = pendulum_angle_normalize(t);
+    double cost = tn * tn + 0.1 * w * w + 0.001 * (u * u);
+    double nw = w + (3.0 * PENDULUM_G / (2.0 * PENDULUM_L) * sin(t) +
+                     3.0 / (PENDULUM_M * PENDULUM_L * PENDULUM_L) * u) * PENDULUM_DT;
+    nw = pendulum_clip(nw, -PENDULUM_MAX_SPEED, PENDULUM_MAX_SPEED);
+    *th = t + nw * PENDULUM_DT;
+    *thdot = nw;
+    return -cost;
+}
+
+DDPG_HD void pendulum_obs_elem(double th, double thdot, float *obs /* (3) */) {
+    obs[0] = (float)cos(th);
+    obs[1] = (float)sin(th);
+    obs[2] = (float)thdot;
+}
+
+/* Reset: th ~ U(-pi, pi), thdot ~ U(-1, 1); u0, u1 uniform in [0, 1). */
+DDPG_HD void pendulum_reset_elem(double *th, double *thdot, double u0, double u1) {
+    *th = -DDPG_PI + 2.0 * DDPG_PI * u0;
+    *thdot = -1.0 + 2.0 * u1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Counter-based RNG (Philox4x32-10, Salmon et al., SC'11) for the CPU      */
+/* backend and for parameter initialisation. The GPU backend draws its      */
+/* noise from cuRAND.                                                        */
+
+typedef struct { uint32_t v[4]; } Philox4;
+
+DDPG_HD uint32_t philox_mulhilo(uint32_t a, uint32_t b, uint32_t *hi) {
+    uint64_t p = (uint64_t)a * (uint64_t)b;
+    *hi = (uint32_t)(p >> 32);
+    return (uint32_t)p;
+}
+
+/* key: the seed; counter: (stream, purpose, index lo, index hi). */
+DDPG_HD Philox4 philox4x32(uint64_t key, uint32_t c0, uint32_t c1, uint64_t c23) {
+    uint32_t x0 = c0, x1 = c1, x2 = (uint32_t)c23, x3 = (uint32_t)(c23 >> 32);
+    uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
+    for (int r = 0; r < 10; r++) {
+        uint32_t hi0, hi1;
+        uint32_t lo0 = philox_mulhilo(0xD2511F53u, x0, &hi0);
+        uint32_t lo1 = philox_mulhilo(0xCD9E8D57u, x2, &hi1);
+        uint32_t n0 = hi1 ^ x1 ^ k0, n2 = hi0 ^ x3 ^ k1;
+        x0 = n0; x1 = lo1; x2 = n2; x3 = lo0;
+        k0 += 0x9E3779B9u; k1 += 0xBB67AE85u;
+    }
+    Philox4 out;
+    out.v[0] = x0; out.v[1] = x1; out.v[2] = x2; out.v[3] = x3;
+    return out;
+}
+
+/* Uniform float in [0, 1) from 24 random bits. */
+DDPG_HD float rng_u01f(uint32_t x) { return (float)(x >> 8) * (1.0f / 16777216.0f); }
+/* Uniform double in [0, 1) from 53 random bits. */
+DDPG_HD double rng_u01d(uint32_t a, uint32_t b) {
+    uint64_t x = ((uint64_t)a << 21) ^ (uint64_t)(b >> 11);
+    return (double)(x & ((1ULL << 53) - 1)) * (1.0 / 9007199254740992.0);
+}
+/* Standard normal from two uniform words (Box-Muller, first output). */
+DDPG_HD float rng_normal(uint32_t a, uint32_t b) {
+    float u1 = ((float)(a >> 8) + 1.0f) * (1.0f / 16777217.0f); /* (0, 1] */
+    float u2 = rng_u01f(b);
+    return sqrtf(-2.0f * logf(u1)) * cosf(2.0f * (float)DDPG_PI * u2);
+}
+
+/* RNG purposes (second counter word) so that streams never overlap. */
+enum {
+    RNG_INIT = 1,
+    RNG_RESET = 2,
+    RNG_NOISE = 3,
+    RNG_WARMUP = 4,
+    RNG_SAMPLE = 5,
+    RNG_PROBE = 6,
+    RNG_EVAL_RESET = 7
+};
+
+/* ------------------------------------------------------------------------ */
+/* Network element math.                                                    */
+
+DDPG_HD float relu_elem(float x) { return x > 0.0f ? x : 0.0f; }
+/* d relu / dx, written in terms of the output y = relu(x). */
+DDPG_HD float relu_grad_elem(float y) { return y > 0.0f ? 1.0f : 0.0f; }
+
+/* Actor head: a = scale * tanh(z) + shift, scale = (high-low)/2, shift = (high+low)/2. */
+DDPG_HD float tanh_scale_elem(float z, float scale, float shift) {
+    return scale * tanhf(z) + shift;
+}
+/* da/dz in terms of the output a: scale * (1 - t^2), t = (a - shift) / scale. */
+DDPG_HD float tanh_scale_grad_elem(float a, float scale, float shift) {
+    float t = (a - shift) / scale;
+    return scale * (1.0f - t * t);
+}
+
+/* Critic loss L = mean((q - y)^2): dL/dq_i = 2 (q_i - y_i) / n. */
+DDPG_HD float mse_grad_elem(float q, float y, float inv_n) { return 2.0f * (q - y) * inv_n; }
+
+/* TD target y = r + gamma (1 - terminated) Q'(s', mu'(s')). */
+DDPG_HD float td_target_elem(float r, float term, float q_next, float gamma) {
+    return r + gamma * (1.0f - term) * q_next;
+}
+
+/* Adam (Kingma & Ba 2015, Algorithm 1), with PyTorch's placement of eps:
+ * p -= lr * m_hat / (sqrt(v_hat) + eps). bc1 = 1 - b1^t, bc2 = 1 - b2^t. */
+DDPG_HD void adam_elem(float *p, float g, float *m, float *v, float lr, float b1, float b2,
+                       float eps, float bc1, float bc2) {
+    float mn = b1 * *m + (1.0f - b1) * g;
+    float vn = b2 * *v + (1.0f - b2) * g * g;
+    *m = mn;
+    *v = vn;
+    *p -= lr * (mn / bc1) / (sqrtf(vn / bc2) + eps);
+}
+
+/* Polyak averaging of target networks: t <- (1 - tau) t + tau p. */
+DDPG_HD float polyak_elem(float t, float p, float tau) { return (1.0f - tau) * t + tau * p; }
+
+/* Gradient clipping factor, as torch.nn.utils.clip_grad_norm_: scale by
+ * max_norm / (norm + 1e-6) when that is below 1. */
+DDPG_HD float clip_coef_elem(float norm, float max_norm) {
+    float c = max_norm / (norm + 1e-6f);
+    return c < 1.0f ? c : 1.0f;
+}
+
+/* Exploration: a = clip(a + sigma * n, low, high). */
+DDPG_HD float noisy_action_elem(float a, float sigma, float n, float low, float high) {
+    float x = a + sigma * n;
+    return x < low ? low : (x > high ? high : x);
+}
+
+/* Ornstein-Uhlenbeck noise (Uhlenbeck & Ornstein 1930, DDPG paper sec. 7):
+ * x <- x + theta (mu - x) dt + sigma sqrt(dt) n. */
+DDPG_HD float ou_step_elem(float x, float theta, float mu, float sigma, float dt, float n) {
+    return x + theta * (mu - x) * dt + sigma * sqrtf(dt) * n;
+}
+
+#endif /* DDPG_ELEM_H */

@@ -1,0 +1,47 @@
+/* runlog.h - the run directory (DESIGN.md section 5): CSV logs and JSON files. */
+#ifndef DDPG_RUNLOG_H
+#define DDPG_RUNLOG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ddpg/config.h"
+
+typedef struct {
+    char dir[1024];
+    FILE *episodes, *updates, *probes, *eval, *progress;
+} RunLog;
+
+typedef struct {
+    const char *device, *device_name;
+    int envs;
+    int64_t env_steps, updates;
+    double wall_s, env_steps_per_s, updates_per_s;
+    int have_eval;
+    double final_eval_return, best_eval_return;
+    int64_t solved_step; /* -1 = not solved */
+    double solved_wall_s;
+} RunSummary;
+
+/* Creates dir (and parents) and the CSV files with their headers. Returns 0,
+ * or 2 after printing why to err (nothing is left behind in that case). */
+int runlog_open(RunLog *l, const char *dir, FILE *err);
+/* Writes config.json: every setting, the backend and the device. */
+int runlog_write_config(RunLog *l, const Config *c, const char *backend, const char *device_name);
+void runlog_episode(RunLog *l, int64_t episode, int env, float ret, int len, int64_t global_step,
+                    double wall_s);
+void runlog_update(RunLog *l, int64_t update, const float *means /* DDPG_N_METRICS */);
+void runlog_probe(RunLog *l, int64_t episode, int n, const float *act, const float *q);
+void runlog_eval(RunLog *l, int64_t global_step, double wall_s, const float *returns, int n,
+                 double *mean_out);
+void runlog_progress(RunLog *l, int64_t global_step, double wall_s, int64_t episodes,
+                     double env_steps_per_s, double updates_per_s);
+/* Writes summary.json atomically (temporary file, then rename). */
+int runlog_write_summary(RunLog *l, const RunSummary *s);
+void runlog_flush(RunLog *l);
+void runlog_close(RunLog *l);
+
+/* Writes s as a JSON string literal with escapes. */
+void json_write_string(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,60 @@
+/* train.h - the training loop: act, step the envs, store, update, log. */
+#ifndef DDPG_TRAIN_H
+#define DDPG_TRAIN_H
+
+#include <stdio.h>
+
+#include "ddpg/backend.h"
+#include "ddpg/config.h"
+#include "ddpg/ddpg.h"
+#include "ddpg/runlog.h"
+
+typedef struct {
+    const Config *cfg;
+    Backend *be;
+    RunLog *log;           /* NULL: no run directory */
+    ActionBounds bounds;
+    VecEnv env, eval_env;
+    Replay replay;
+    Ddpg agent;
+    MlpWork w_act;         /* envs rows */
+    MlpWork w_eval;        /* eval_episodes rows */
+    MlpWork w_probe_a, w_probe_c; /* probe_n rows */
+    Batch probe_batch;     /* probe_n states sampled once from replay */
+    float *obs;            /* (envs, 3) device: observation to act on */
+    float *obs_next_iter;  /* (envs, 3) device: after auto-reset */
+    float *next_obs;       /* (envs, 3) device: true next observation */
+    float *act;            /* (envs, 1) device */
+    float *rew, *term, *trunc; /* (envs) device */
+    float *eval_obs, *eval_obs2, *eval_next, *eval_act, *eval_rew, *eval_term, *eval_trunc;
+    float *probe_act, *probe_q, *probe_x; /* (probe_n), (probe_n), (probe_n, 4) device */
+    float *ou_state;       /* (envs, 1) device, OU noise only */
+    uint64_t *ctr;         /* (3) device: warm-up, noise, probe-sample counters */
+    /* host side */
+    float *h_metrics;      /* (DDPG_N_METRICS) host (pinned on the GPU) */
+    int64_t log_read;      /* episode records consumed */
+    int64_t global_step, updates, episodes, vsteps;
+    int probes_ready;
+    int64_t last_probe_bucket;
+    float last_return;
+    double last_eval, best_eval, final_eval;
+    int have_eval;
+    int64_t solved_step;
+    double solved_wall_s;
+    int64_t metric_window, metric_count;
+    void *graph_explore, *graph_update; /* CUDA Graphs of one iteration, when supported */
+} Trainer;
+
+/* Allocates everything. Returns 0, or 2 after printing which allocation of
+ * which size did not fit. */
+int trainer_create(Trainer *t, const Config *cfg, Backend *be, RunLog *log, FILE *err);
+void trainer_destroy(Trainer *t);
+
+/* Runs cfg->total_steps env steps; fills s. Returns 0. */
+int trainer_run(Trainer *t, RunSummary *s);
+
+/* Deterministic evaluation: eval_episodes episodes from fixed start states,
+ * no noise; returns written to returns (eval_episodes). */
+void trainer_evaluate(Trainer *t, float *returns);
+
+#endif

@@ -1,0 +1,20 @@
+/* suites.h - every Check suite of the project, one per module. */
+#ifndef DDPG_TEST_SUITES_H
+#define DDPG_TEST_SUITES_H
+
+#include <check.h>
+
+Suite *cli_suite(void);
+Suite *mlp_suite(void);
+Suite *optim_suite(void);
+Suite *replay_suite(void);
+Suite *pendulum_suite(void);
+Suite *learning_suite(void);
+Suite *gpu_parity_suite(void);
+
+typedef Suite *(*SuiteFn)(void);
+static const SuiteFn ALL_SUITES[] = {cli_suite,      mlp_suite,      optim_suite,
+                                     replay_suite,   pendulum_suite, learning_suite,
+                                     gpu_parity_suite, NULL};
+
+#endif
