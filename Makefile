@@ -2,7 +2,8 @@
 #
 #   make            ./ddpg_cuda (+ CUDA backend when nvcc is there)
 #   make CPU=1      CPU-only build
-#   make test       Check suites + report tests
+#   make run        set-up, build, train Pendulum into runs/pendulum (with report.html)
+#   make test       set-up, build, Check suites + report tests
 #   make bench      benchmarks (bench/)
 #   make STATIC=1   link OpenBLAS, Check and the CUDA runtime libraries statically
 #                   (a binary that runs on the GPU machine, which has no OpenBLAS/Check)
@@ -14,7 +15,7 @@ NVCC_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_90,code=c
 BUILD   ?= build
 comma   := ,
 
-CFLAGS  ?= -O3 -march=x86-64-v3 -mtune=native
+CFLAGS  ?= -O3 -march=x86-64-v3 -mtune=native -fno-math-errno
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -MMD -MP
 NVFLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra -Iinclude -MMD -MP
 
@@ -64,7 +65,7 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-c test-report test-browser bench clean banner fixtures
+.PHONY: all setup run test test-all test-c test-report test-browser bench clean banner fixtures
 
 all: banner ddpg_cuda
 
@@ -94,8 +95,22 @@ $(BUILD)/bench/%: bench/%.c $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
+# The README's two commands: each installs what it needs first (scripts/setup.sh),
+# then builds in a second make, so that pkg-config sees the fresh packages.
+RUN_DIR ?= runs/pendulum
+RUN_ARGS ?=
+setup:
+	@scripts/setup.sh
+
+run: setup
+	@$(MAKE) --no-print-directory all
+	./ddpg_cuda --out $(RUN_DIR) $(RUN_ARGS)
+
+test: setup
+	@$(MAKE) --no-print-directory test-all
+
 # Check suites (C), then the report tests (Python), then the browser test.
-test: banner test-c test-report test-browser
+test-all: banner test-c test-report test-browser
 
 test-c: $(BUILD)/run_tests ddpg_cuda
 	$(BUILD)/run_tests

@@ -56,7 +56,7 @@ typedef struct {
 #define F(field) offsetof(Config, field), sizeof(((Config *)0)->field)
 
 static const Option OPTIONS[] = {
-    {"env", OPT_STR, F(env), 0, 0, 0, "pendulum", "environment (Pendulum-v1)"},
+    {"env", OPT_STR, F(env), 0, 0, 0, "pendulum|Pendulum-v1", "environment (Pendulum-v1)"},
     {"envs", OPT_INT, F(envs), 1, 16777216, 0, NULL, "environments stepped in lockstep"},
     {"device", OPT_STR, F(device), 0, 0, 0, "auto|cuda|cpu",
      "backend: the GPU when there is one (auto), or force one"},

@@ -151,8 +151,8 @@ static void cpu_clip_grad_norm(Backend *be, float *g, size_t n, float max_norm,
     if (norm_acc) *norm_acc += norm;
 }
 
-static void cpu_adam(Backend *be, float *p, const float *g, float *m, float *v, size_t n,
-                     AdamHyper h, int64_t *step) {
+static void cpu_adam(Backend *be, float *restrict p, const float *restrict g, float *restrict m,
+                     float *restrict v, size_t n, AdamHyper h, int64_t *step) {
     (void)be;
     *step += 1;
     float bc1 = (float)(1.0 - pow(h.beta1, (double)*step));
@@ -161,7 +161,8 @@ static void cpu_adam(Backend *be, float *p, const float *g, float *m, float *v, 
         adam_elem(&p[i], g[i], &m[i], &v[i], h.lr, h.beta1, h.beta2, h.eps, bc1, bc2);
 }
 
-static void cpu_polyak(Backend *be, float *targ, const float *src, size_t n, float tau) {
+static void cpu_polyak(Backend *be, float *restrict targ, const float *restrict src, size_t n,
+                       float tau) {
     (void)be;
     for (size_t i = 0; i < n; i++) targ[i] = polyak_elem(targ[i], src[i], tau);
 }

@@ -1,0 +1,125 @@
+/* bench_cpu.c - CPU backend: microseconds per DDPG update (256,256, batch 128)
+ * and env-steps/s of the notebook's setting (--envs 1, one update per step).
+ *
+ *   build/bench/bench_cpu [updates]
+ *
+ * Prints a table, then one JSON object as its last line. OPENBLAS_CORETYPE and
+ * OPENBLAS_L2_SIZE change which OpenBLAS kernel runs: run benchmarks with both
+ * unset (env -u ...); the kernel in use is printed. */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ddpg/backend.h"
+#include "ddpg/config.h"
+#include "ddpg/ddpg.h"
+#include "ddpg/elem.h"
+#include "ddpg/train.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Median microseconds per update over `reps` rounds of `n` updates. */
+static double time_updates(int threads, int batch, int n, int reps) {
+    Backend *be = backend_cpu_create(threads);
+    int hidden[2] = {256, 256};
+    ActionBounds ab = {1, {-2.0f}, {2.0f}};
+    DdpgParams p = {3, 1, hidden, 2, ab, batch, 0.99f, 0.005f, 1.0f, 1e-3f, 1e-3f, 1};
+    Ddpg d;
+    if (ddpg_create(&d, be, &p)) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    Replay r;
+    replay_create(&r, be, 20000, 3, 1);
+    /* Fill the replay with random transitions. */
+    float obs[3], act[1], rew, nobs[3], term = 0;
+    for (int i = 0; i < 20000; i++) {
+        Philox4 x = philox4x32(7, (uint32_t)i, 99, 0);
+        double th = -DDPG_PI + 2 * DDPG_PI * rng_u01f(x.v[0]), w = -8 + 16 * rng_u01f(x.v[1]);
+        pendulum_obs_elem(th, w, obs);
+        act[0] = -2 + 4 * rng_u01f(x.v[2]);
+        rew = (float)pendulum_step_elem(&th, &w, act[0]);
+        pendulum_obs_elem(th, w, nobs);
+        be->replay_insert(be, &r, obs, act, &rew, nobs, &term, 1);
+    }
+    for (int i = 0; i < 50; i++) ddpg_update(&d, &r);
+    double *t = malloc(sizeof(double) * reps);
+    for (int k = 0; k < reps; k++) {
+        double t0 = now_s();
+        for (int i = 0; i < n; i++) ddpg_update(&d, &r);
+        t[k] = (now_s() - t0) / n * 1e6;
+    }
+    for (int i = 1; i < reps; i++) /* sort for the median */
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            double s = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = s;
+        }
+    double med = t[reps / 2];
+    free(t);
+    replay_destroy(&r, be);
+    ddpg_destroy(&d);
+    be->destroy(be);
+    return med;
+}
+
+/* env-steps/s of the notebook's setting, updates included (steady state:
+ * updates from the first step that has a batch). */
+static double time_training(int threads, int64_t steps) {
+    Config c;
+    config_defaults(&c);
+    snprintf(c.device, sizeof c.device, "cpu");
+    c.threads = threads;
+    c.total_steps = steps;
+    c.start_steps = 0;
+    c.update_after = 0;
+    c.eval_every = 0;
+    c.probe_n = 0;
+    c.quiet = 1;
+    Backend *be = backend_cpu_create(threads);
+    Trainer tr;
+    if (trainer_create(&tr, &c, be, NULL, stderr)) exit(1);
+    RunSummary s;
+    trainer_run(&tr, &s);
+    trainer_destroy(&tr);
+    be->destroy(be);
+    return s.env_steps_per_s;
+}
+
+int main(int argc, char **argv) {
+    int n = argc > 1 ? atoi(argv[1]) : 200;
+    const char *ct = getenv("OPENBLAS_CORETYPE");
+    printf("OpenBLAS: %s | core %s | OPENBLAS_CORETYPE=%s\n", openblas_get_config(),
+           openblas_get_corename(), ct ? ct : "(unset)");
+    printf("%-34s %10s\n", "configuration", "us/update");
+    double best = INFINITY;
+    int best_threads = 1;
+    double per_threads[3] = {0};
+    for (int th = 1; th <= 2; th++) {
+        double us = time_updates(th, 128, n, 5);
+        per_threads[th] = us;
+        printf("%-34s %10.1f\n", th == 1 ? "256,256 batch 128, 1 thread" : "256,256 batch 128, 2 threads",
+               us);
+        if (us < best) best = us, best_threads = th;
+    }
+    double us256 = time_updates(best_threads, 256, n, 5);
+    printf("%-34s %10.1f\n", "256,256 batch 256, best threads", us256);
+    double sps = time_training(best_threads, 3000);
+    printf("notebook setting (--envs 1, 1 update/step, %d thread%s): %.1f env-steps/s\n",
+           best_threads, best_threads > 1 ? "s" : "", sps);
+    printf("PyTorch reference (issue #2, same machine kind, batch 128, 1 thread): 2760 us/update\n");
+    printf("{\"bench\": \"cpu\", \"openblas_core\": \"%s\", \"us_per_update\": %.1f, "
+           "\"us_per_update_1thread\": %.1f, \"us_per_update_2threads\": %.1f, "
+           "\"best_threads\": %d, \"us_per_update_batch256\": %.1f, \"env_steps_per_s\": %.1f, "
+           "\"pytorch_us_per_update\": 2760}\n",
+           openblas_get_corename(), best, per_threads[1], per_threads[2], best_threads, us256,
+           sps);
+    return 0;
+}

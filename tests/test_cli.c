@@ -1,0 +1,263 @@
+/* test_cli.c - the command line: every refusal exits 2 with a message naming
+ * the option, before any work (no run directory); good input runs. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ddpg/backend.h"
+#include "ddpg/config.h"
+#include "suites.h"
+
+/* Runs ./ddpg_cuda with args; returns the exit status, output in buf. */
+static int run_cli(const char *args, char *buf, size_t len) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "./ddpg_cuda %s 2>&1", args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(buf, 1, len - 1, p);
+    buf[n] = 0;
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Each refusal: args, a word the message must contain. */
+static const struct {
+    const char *args, *needle;
+} REFUSALS[] = {
+    {"--envs 0", "--envs"},
+    {"--envs -4", "--envs"},
+    {"--envs abc", "--envs"},
+    {"--envs 2.5", "--envs"},
+    {"--batch-size -1", "--batch-size"},
+    {"--batch-size 0", "--batch-size"},
+    {"--replay-size -100", "--replay-size"},
+    {"--total-steps 0", "--total-steps"},
+    {"--start-steps -1", "--start-steps"},
+    {"--update-after -5", "--update-after"},
+    {"--updates-per-step 0", "--updates-per-step"},
+    {"--tau 0", "--tau"},
+    {"--tau 1.5", "--tau"},
+    {"--tau -0.1", "--tau"},
+    {"--gamma 1.01", "--gamma"},
+    {"--gamma -0.5", "--gamma"},
+    {"--gamma nan", "--gamma"},
+    {"--actor-lr 0", "--actor-lr"},
+    {"--critic-lr x1", "--critic-lr"},
+    {"--noise-sigma -0.1", "--noise-sigma"},
+    {"--noise pink", "--noise"},
+    {"--grad-clip -1", "--grad-clip"},
+    {"--probe-every 0", "--probe-every"},
+    {"--eval-episodes 0", "--eval-episodes"},
+    {"--eval-every -1", "--eval-every"},
+    {"--seed -3", "--seed"},
+    {"--hidden 0", "--hidden"},
+    {"--hidden 256,0", "--hidden"},
+    {"--hidden abc", "--hidden"},
+    {"--hidden 256,", "--hidden"},
+    {"--hidden 1,2,3,4,5,6,7,8,9", "--hidden"},
+    {"--device tpu", "--device"},
+    {"--env CartPole-v1", "--env"},
+    {"--bogus 3", "--bogus"},
+    {"--envs", "--envs"},
+    {"stray", "stray"},
+    {"--quiet=1", "--quiet"},
+};
+
+START_TEST(test_refusal) {
+    char out[4096], args[1024];
+    char dir[] = "/tmp/ddpg_cli_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char run_dir[600];
+    snprintf(run_dir, sizeof run_dir, "%s/run", dir);
+    /* --out goes first so that the refusal must come before it is created */
+    snprintf(args, sizeof args, "--out %s %s", run_dir, REFUSALS[_i].args);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 2, "'%s' exited %d, want 2; output: %s", REFUSALS[_i].args, rc, out);
+    ck_assert_msg(strstr(out, REFUSALS[_i].needle) != NULL,
+                  "'%s': message does not name '%s': %s", REFUSALS[_i].args,
+                  REFUSALS[_i].needle, out);
+    ck_assert_msg(strstr(out, "error") != NULL, "no 'error' in: %s", out);
+    ck_assert_msg(!exists(run_dir), "'%s' left a run directory behind", REFUSALS[_i].args);
+    rmdir(dir);
+}
+END_TEST
+
+START_TEST(test_out_uncreatable) {
+    char out[4096];
+    /* a path below a regular file cannot be a directory */
+    char dir[] = "/tmp/ddpg_cli_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char file[600], args[1400];
+    snprintf(file, sizeof file, "%s/afile", dir);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    snprintf(args, sizeof args, "--device cpu --total-steps 10 --out %s/sub/run", file);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 2, "exit %d, want 2: %s", rc, out);
+    ck_assert_msg(strstr(out, "--out") != NULL, "message does not name --out: %s", out);
+    unlink(file);
+    char cleanup[700];
+    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cleanup), 0);
+}
+END_TEST
+
+START_TEST(test_out_partial_levels_removed) {
+    /* --out a/b/FILE/c: 'a' and 'b' get created, then FILE blocks; both are
+     * removed again so nothing is left behind. */
+    char out[4096], args[1400], path[700];
+    char dir[] = "/tmp/ddpg_cli_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/blocker", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    snprintf(args, sizeof args, "--device cpu --total-steps 10 --out %s/blocker/x/y", dir);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+    unlink(path);
+    ck_assert_msg(rmdir(dir) == 0, "temporary dir not empty after a refused --out");
+}
+END_TEST
+
+START_TEST(test_device_cuda_without_gpu) {
+    /* --device cuda: a clear refusal where there is no GPU, a run where there is */
+    char out[4096], why[256] = "";
+    Backend *be = backend_cuda_create(why, sizeof why);
+    int have_gpu = be != NULL;
+    if (be) be->destroy(be);
+    int rc = run_cli("--device cuda --total-steps 200 --eval-every 0 --quiet", out, sizeof out);
+    if (have_gpu) {
+        ck_assert_msg(rc == 0, "GPU present but --device cuda exited %d: %s", rc, out);
+    } else {
+        ck_assert_msg(rc == 2, "no GPU but --device cuda exited %d: %s", rc, out);
+        ck_assert_msg(strstr(out, "--device cuda") != NULL, "message lacks the option: %s", out);
+    }
+}
+END_TEST
+
+START_TEST(test_help_lists_every_option) {
+    char out[16384];
+    int rc = run_cli("--help", out, sizeof out);
+    ck_assert_int_eq(rc, 0);
+    const char *opts[] = {"--env ", "--envs", "--device", "--seed", "--total-steps",
+                          "--batch-size", "--replay-size", "--gamma", "--tau", "--actor-lr",
+                          "--critic-lr", "--start-steps", "--update-after",
+                          "--updates-per-step", "--noise-sigma", "--hidden", "--grad-clip",
+                          "--probe-n", "--probe-every", "--eval-every", "--eval-episodes",
+                          "--out", "--help", "--version"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        ck_assert_msg(strstr(out, opts[i]) != NULL, "--help does not list %s", opts[i]);
+    /* defaults equal the notebook's values */
+    const char *defaults[] = {"[128]", "[200000]", "[0.99]", "[0.005]", "[0.001]", "[2000]",
+                              "[1000]", "[0.1]", "[256,256]", "[32]", "[5]", "[42]"};
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        ck_assert_msg(strstr(out, defaults[i]) != NULL, "--help lacks default %s", defaults[i]);
+}
+END_TEST
+
+START_TEST(test_version) {
+    char out[1024];
+    ck_assert_int_eq(run_cli("--version", out, sizeof out), 0);
+    ck_assert_msg(strstr(out, DDPG_VERSION) != NULL, "version missing: %s", out);
+}
+END_TEST
+
+static int file_starts_with(const char *path, const char *prefix) {
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[512] = "";
+    char *ok = fgets(line, sizeof line, f);
+    fclose(f);
+    return ok && strncmp(line, prefix, strlen(prefix)) == 0;
+}
+
+static int count_lines(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    int n = 0, c;
+    while ((c = fgetc(f)) != EOF) n += c == '\n';
+    fclose(f);
+    return n;
+}
+
+START_TEST(test_good_run_writes_run_directory) {
+    char out[8192], args[1024], path[900];
+    char dir[] = "/tmp/ddpg_cli_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(args, sizeof args,
+             "--device cpu --envs 2 --total-steps 1200 --start-steps 400 --update-after 400 "
+             "--batch-size 32 --hidden 32,32 --eval-every 400 --eval-episodes 3 --probe-n 4 "
+             "--probe-every 1 --quiet --out=%s/run",
+             dir);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    struct {
+        const char *file, *header;
+        int min_lines;
+    } files[] = {{"episodes.csv", "episode,env,return,length,global_step,wall_s", 7},
+                 {"updates.csv", "update,critic_loss,actor_loss,q_mean,y_mean", 2},
+                 {"probes.csv", "episode,probe,action,q", 5},
+                 {"eval.csv", "global_step,wall_s,mean_return,std_return,min_return", 4},
+                 {"progress.csv", "global_step,wall_s,episodes", 2},
+                 {"config.json", "{", 5},
+                 {"summary.json", "{", 10}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/run/%s", dir, files[i].file);
+        ck_assert_msg(file_starts_with(path, files[i].header), "%s: bad or missing header",
+                      files[i].file);
+        ck_assert_msg(count_lines(path) >= files[i].min_lines, "%s: only %d lines",
+                      files[i].file, count_lines(path));
+    }
+    /* 2 envs x 1200 steps = 6 episodes of 200 steps, + the header */
+    snprintf(path, sizeof path, "%s/run/episodes.csv", dir);
+    ck_assert_int_eq(count_lines(path), 1 + 6);
+    /* 3 evaluations (0, 400, 800) + the final one at 1200 */
+    snprintf(path, sizeof path, "%s/run/eval.csv", dir);
+    ck_assert_int_eq(count_lines(path), 1 + 4);
+    snprintf(path, sizeof path, "%s/run/summary.json", dir);
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char js[4096];
+    size_t n = fread(js, 1, sizeof js - 1, f);
+    js[n] = 0;
+    fclose(f);
+    const char *keys[] = {"\"device\"", "\"envs\": 2", "\"env_steps\": 1200", "\"updates\": 401",
+                          "\"wall_s\"", "\"env_steps_per_s\"", "\"updates_per_s\"",
+                          "\"final_eval_return\"", "\"best_eval_return\"", "\"solved_step\"",
+                          "\"solved_wall_s\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        ck_assert_msg(strstr(js, keys[i]) != NULL, "summary.json lacks %s:\n%s", keys[i], js);
+    char cleanup[700];
+    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cleanup), 0);
+}
+END_TEST
+
+Suite *cli_suite(void) {
+    Suite *s = suite_create("cli");
+    TCase *bad = tcase_create("refusals");
+    tcase_set_timeout(bad, 60);
+    tcase_add_loop_test(bad, test_refusal, 0, (int)(sizeof REFUSALS / sizeof REFUSALS[0]));
+    tcase_add_test(bad, test_out_uncreatable);
+    tcase_add_test(bad, test_out_partial_levels_removed);
+    tcase_add_test(bad, test_device_cuda_without_gpu);
+    suite_add_tcase(s, bad);
+    TCase *good = tcase_create("good");
+    tcase_set_timeout(good, 120);
+    tcase_add_test(good, test_help_lists_every_option);
+    tcase_add_test(good, test_version);
+    tcase_add_test(good, test_good_run_writes_run_directory);
+    suite_add_tcase(s, good);
+    return s;
+}
