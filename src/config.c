@@ -94,6 +94,8 @@ static const Option OPTIONS[] = {
     {"threads", OPT_INT, F(threads), 0, 1024, 0, NULL, "CPU BLAS threads (0 = all cores)"},
     {"truncation-as-terminal", OPT_FLAG, F(truncation_as_terminal), 0, 1, 0, NULL,
      "store done = terminated or truncated, as the notebook does (for comparison)"},
+    {"stop-when-solved", OPT_FLAG, F(stop_when_solved), 0, 1, 0, NULL,
+     "end the run at the first evaluation with mean return >= -200"},
     {"quiet", OPT_FLAG, F(quiet), 0, 1, 0, NULL, "no progress lines"},
     {"out", OPT_STR, F(out), 0, 0, 0, NULL, "run directory to write (created if missing)"},
 };
@@ -313,5 +315,6 @@ void config_write_json(const Config *c, FILE *f, const char *ind) {
     fprintf(f, "%s\"threads\": %d,\n", ind, c->threads);
     fprintf(f, "%s\"truncation_as_terminal\": %s,\n", ind,
             c->truncation_as_terminal ? "true" : "false");
+    fprintf(f, "%s\"stop_when_solved\": %s,\n", ind, c->stop_when_solved ? "true" : "false");
     fprintf(f, "%s\"version\": \"%s\"", ind, DDPG_VERSION);
 }

@@ -338,6 +338,7 @@ static void run_eval(Trainer *t, double wall) {
     if (t->log) runlog_eval(t->log, t->global_step, wall, r, ne, NULL);
     free(r);
     t->have_eval = 1;
+    t->last_eval_step = t->global_step;
     t->last_eval = t->final_eval = mean;
     if (mean > t->best_eval) t->best_eval = mean;
     if (t->solved_step < 0 && mean >= -200.0) {
@@ -382,7 +383,8 @@ int trainer_run(Trainer *t, RunSummary *s) {
     if (c->eval_every > 0) run_eval(t, 0.0);
     int64_t next_eval = c->eval_every;
 
-    while (t->global_step < c->total_steps && !g_stop) {
+    while (t->global_step < c->total_steps && !g_stop &&
+           !(c->stop_when_solved && t->solved_step >= 0)) {
         int random_actions = t->global_step < c->start_steps;
         /* The update check follows the env step, as in the notebook. */
         int64_t after = t->global_step + n;
@@ -412,8 +414,7 @@ int trainer_run(Trainer *t, RunSummary *s) {
     drain_episodes(t, end - ck.t0);
     flush_metrics(t);
     maybe_probe(t, 1);
-    if (c->eval_every > 0 && t->global_step > 0 && (t->global_step % c->eval_every) != 0)
-        run_eval(t, end - ck.t0);
+    if (c->eval_every > 0 && t->last_eval_step != t->global_step) run_eval(t, end - ck.t0);
     if (g_stop) fprintf(stderr, "interrupted: stopping after %lld env steps\n",
                         (long long)t->global_step);
 

@@ -35,6 +35,7 @@ typedef struct {
     int eval_episodes;     /* --eval-episodes: episodes per evaluation */
     int threads;           /* --threads: CPU BLAS threads, 0 = all cores */
     int truncation_as_terminal; /* --truncation-as-terminal: the notebook's done bug */
+    int stop_when_solved;  /* --stop-when-solved: end at the first eval >= -200 */
     int quiet;             /* --quiet: no progress lines */
     char out[1024];        /* --out: run directory ("" = none) */
 } Config;

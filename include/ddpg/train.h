@@ -39,6 +39,7 @@ typedef struct {
     float last_return;
     double last_eval, best_eval, final_eval;
     int have_eval;
+    int64_t last_eval_step;
     int64_t solved_step;
     double solved_wall_s;
     int64_t metric_window, metric_count;

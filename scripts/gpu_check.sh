@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# gpu_check.sh - validate everything on a machine with an NVIDIA GPU, in one command.
+#
+#   scripts/gpu_check.sh OUT_DIR
+#
+# Steps (each logged to OUT_DIR/<step>.log, verdicts in OUT_DIR/verdict.txt):
+#   1. device      nvidia-smi and the CUDA toolkit versions
+#   2. build       make STATIC=1 (skipped with NO_BUILD=1 when ./ddpg_cuda, build/run_tests
+#                  and build/bench/* were built elsewhere and carried here)
+#   3. tests       build/run_tests: every Check suite, the GPU parity suite included
+#   4. sanitizer   compute-sanitizer memcheck, racecheck, initcheck, synccheck on a small
+#                  training run
+#   5. solve       ./ddpg_cuda --device cuda --envs 256 until solved (eval mean >= -200)
+#   6. bench       every bench program
+# Exit status: 0 when every step passed, 1 otherwise. Set TAR=1 to also write
+# OUT_DIR.tar.gz (the device tool brings back at most 8 files).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${1:?usage: scripts/gpu_check.sh OUT_DIR}
+mkdir -p "$out"
+verdict="$out/verdict.txt"
+: >"$verdict"
+fail=0
+
+step() { # step NAME COMMAND...: runs COMMAND with its output in OUT/NAME.log
+    local name=$1
+    shift
+    local t0=$SECONDS
+    if "$@" >"$out/$name.log" 2>&1; then
+        echo "PASS $name ($((SECONDS - t0)) s)" | tee -a "$verdict"
+    else
+        echo "FAIL $name ($((SECONDS - t0)) s): see $name.log" | tee -a "$verdict"
+        fail=1
+    fi
+}
+
+device_info() {
+    nvidia-smi || return 1
+    nvcc --version || true
+    command -v compute-sanitizer && compute-sanitizer --version
+    return 0
+}
+step device device_info
+
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    step build make STATIC=1 all build/run_tests "$(ls bench/*.c | sed 's|bench/\(.*\)\.c|build/bench/\1|')"
+fi
+
+run_tests() {
+    # Check forks per test; CK_VERBOSITY=verbose names every case (and the GPU SKIPs)
+    CK_VERBOSITY=verbose build/run_tests || return 1
+    ! grep -q "SKIP gpu" "$out/tests.log" # on a GPU machine nothing may skip
+}
+step tests run_tests
+
+SMALL="--device cuda --envs 64 --total-steps 1600 --start-steps 320 --update-after 320 \
+--batch-size 64 --eval-every 800 --eval-episodes 2 --probe-n 4 --quiet"
+sanitize() {
+    local tool=$1
+    command -v compute-sanitizer >/dev/null || { echo "compute-sanitizer not found"; return 1; }
+    compute-sanitizer --tool "$tool" --error-exitcode 3 --leak-check=no ./ddpg_cuda $SMALL \
+        --out "$out/sanitize_$tool"
+}
+for tool in memcheck racecheck initcheck synccheck; do
+    step "sanitize_$tool" sanitize "$tool"
+done
+
+solve() {
+    ./ddpg_cuda --device cuda --envs 256 --total-steps 2000000 --eval-every 25600 --stop-when-solved \
+        --out "$out/solve256" || return 1
+    python3 - "$out/solve256/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+print("summary:", json.dumps(s))
+sys.exit(0 if s.get("solved_step") is not None else 1)
+PY
+}
+step solve solve
+
+run_bench() {
+    local rc=0
+    for b in build/bench/*; do
+        [ -x "$b" ] || continue
+        echo "== $b"
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$b" || rc=1
+    done
+    return $rc
+}
+step bench run_bench
+
+echo "gpu_check: $([ $fail = 0 ] && echo PASSED || echo FAILED) — results in $out" | tee -a "$verdict"
+if [ "${TAR:-0}" = 1 ]; then
+    tar czf "$out.tar.gz" -C "$(dirname "$out")" "$(basename "$out")"
+fi
+exit $fail
