@@ -5,7 +5,7 @@
 #   make run        set-up, build, train Pendulum into runs/pendulum (with report.html)
 #   make test       set-up, build, Check suites + report tests
 #   make bench      benchmarks (bench/)
-#   make STATIC=1   link OpenBLAS, Check and the CUDA runtime libraries statically
+#   make STATIC=1   link OpenBLAS, Check and the CUDA runtime statically
 #                   (a binary that runs on the GPU machine, which has no OpenBLAS/Check)
 
 CC      ?= gcc
@@ -26,7 +26,8 @@ CFLAGS += $(OPENBLAS_CFLAGS)
 ifeq ($(STATIC),1)
   BLAS_LIBS  := $(firstword $(wildcard $(OPENBLAS_LIBDIR)/libopenblas.a /usr/lib/x86_64-linux-gnu/libopenblas.a)) -lpthread -lgfortran
   CHECK_LIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt
-  CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -lcublas_static -lcublasLt_static -lcurand_static -lcudart_static -lculibos -ldl -lrt -lpthread -lstdc++
+  # cuBLAS and cuRAND ship no static libraries with this toolkit; the GPU machine has them
+  CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcurand -lcudart_static -ldl -lrt -lpthread -lstdc++
 else
   BLAS_LIBS  := $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR) -Wl$(comma)-rpath$(comma)$(OPENBLAS_LIBDIR)) -lopenblas
   CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)

@@ -1,0 +1,231 @@
+/* test_replay.c - the ring replay buffer: insertion, wrap-around, uniform
+ * sampling of filled slots only, gathering, determinism. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddpg/backend.h"
+#include "ddpg/replay.h"
+#include "suites.h"
+
+enum { OD = 3, AD = 2 };
+
+/* Transition number k has recognisable values in every field. */
+static float obs_val(int k, int j) { return 100.0f * k + j; }
+static float act_val(int k, int j) { return -100.0f * k - j - 0.5f; }
+static float rew_val(int k) { return 0.25f * k; }
+static float next_val(int k, int j) { return 1000.0f + 10.0f * k + j; }
+static float term_val(int k) { return (float)(k % 2); }
+
+/* Inserts transitions first..first+n-1 in one call. */
+static void insert_range(Backend *be, Replay *r, int first, int n) {
+    float *obs = malloc(sizeof(float) * n * OD), *act = malloc(sizeof(float) * n * AD);
+    float *rew = malloc(sizeof(float) * n), *next = malloc(sizeof(float) * n * OD);
+    float *term = malloc(sizeof(float) * n);
+    ck_assert(obs && act && rew && next && term);
+    for (int i = 0; i < n; i++) {
+        int k = first + i;
+        for (int j = 0; j < OD; j++)
+            obs[i * OD + j] = obs_val(k, j), next[i * OD + j] = next_val(k, j);
+        for (int j = 0; j < AD; j++) act[i * AD + j] = act_val(k, j);
+        rew[i] = rew_val(k);
+        term[i] = term_val(k);
+    }
+    be->replay_insert(be, r, obs, act, rew, next, term, n);
+    free(obs), free(act), free(rew), free(next), free(term);
+}
+
+/* Slot `slot` of r holds transition k. */
+static void check_slot(const Replay *r, int64_t slot, int k) {
+    for (int j = 0; j < OD; j++) {
+        ck_assert_msg(r->obs[slot * OD + j] == obs_val(k, j), "slot %lld obs: want transition %d",
+                      (long long)slot, k);
+        ck_assert(r->next_obs[slot * OD + j] == next_val(k, j));
+    }
+    for (int j = 0; j < AD; j++) ck_assert(r->act[slot * AD + j] == act_val(k, j));
+    ck_assert(r->rew[slot] == rew_val(k));
+    ck_assert(r->term[slot] == term_val(k));
+}
+
+/* Every row of b equals the stored row at b->idx. */
+static void check_gathered(const Replay *r, const Batch *b) {
+    for (int i = 0; i < b->size; i++) {
+        int64_t k = b->idx[i];
+        ck_assert_mem_eq(b->obs + i * OD, r->obs + k * OD, sizeof(float) * OD);
+        ck_assert_mem_eq(b->act + i * AD, r->act + k * AD, sizeof(float) * AD);
+        ck_assert_mem_eq(b->next_obs + i * OD, r->next_obs + k * OD, sizeof(float) * OD);
+        ck_assert(b->rew[i] == r->rew[k]);
+        ck_assert(b->term[i] == r->term[k]);
+    }
+}
+
+START_TEST(test_insert_and_wrap_around) {
+    Backend *be = backend_cpu_create(1);
+    Replay r;
+    ck_assert_int_eq(replay_create(&r, be, 5, OD, AD), 0);
+    ck_assert_int_eq(r.meta[0], 0);
+    ck_assert_int_eq(r.meta[1], 0);
+    insert_range(be, &r, 0, 3);
+    ck_assert_int_eq(r.meta[0], 3);
+    ck_assert_int_eq(r.meta[1], 3);
+    for (int k = 0; k < 3; k++) check_slot(&r, k, k);
+
+    insert_range(be, &r, 3, 4); /* 3, 4 fill slots 3, 4; 5, 6 overwrite slots 0, 1 */
+    ck_assert_int_eq(r.meta[0], 2);
+    ck_assert_int_eq(r.meta[1], 5);
+    check_slot(&r, 0, 5);
+    check_slot(&r, 1, 6);
+    check_slot(&r, 2, 2);
+    check_slot(&r, 3, 3);
+    check_slot(&r, 4, 4);
+
+    insert_range(be, &r, 7, 5); /* a whole capacity in one call: every slot is new */
+    ck_assert_int_eq(r.meta[0], 2);
+    ck_assert_int_eq(r.meta[1], 5);
+    for (int k = 7; k < 12; k++) check_slot(&r, (k - 5) % 5, k);
+    replay_destroy(&r, be);
+    be->destroy(be);
+}
+END_TEST
+
+START_TEST(test_sample_only_filled_slots) {
+    Backend *be = backend_cpu_create(1);
+    Replay r;
+    Batch b;
+    ck_assert_int_eq(replay_create(&r, be, 1000, OD, AD), 0);
+    ck_assert_int_eq(batch_create(&b, be, 64, OD, AD), 0);
+    insert_range(be, &r, 0, 10);
+    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
+    ck_assert_ptr_nonnull(ctr);
+    int hits[10] = {0};
+    for (int s = 0; s < 200; s++) {
+        be->replay_sample(be, &r, &b, 77, ctr);
+        for (int i = 0; i < b.size; i++) {
+            ck_assert_msg(b.idx[i] >= 0 && b.idx[i] < 10, "sampled slot %lld of 10 filled",
+                          (long long)b.idx[i]);
+            hits[b.idx[i]]++;
+        }
+        check_gathered(&r, &b);
+    }
+    for (int k = 0; k < 10; k++) ck_assert_msg(hits[k] > 0, "slot %d never sampled", k);
+    be->free(be, ctr);
+    batch_destroy(&b, be);
+    replay_destroy(&r, be);
+    be->destroy(be);
+}
+END_TEST
+
+START_TEST(test_sample_gathers_stored_rows) {
+    Backend *be = backend_cpu_create(1);
+    Replay r;
+    Batch b;
+    ck_assert_int_eq(replay_create(&r, be, 37, OD, AD), 0);
+    ck_assert_int_eq(batch_create(&b, be, 65, OD, AD), 0);
+    insert_range(be, &r, 0, 50); /* wrapped: slots hold transitions 37..49 and 13..36 */
+    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
+    ck_assert_ptr_nonnull(ctr);
+    for (int s = 0; s < 20; s++) {
+        be->replay_sample(be, &r, &b, 5, ctr);
+        check_gathered(&r, &b);
+        for (int i = 0; i < b.size; i++) { /* and the stored row is the newest there */
+            int64_t k = b.idx[i];
+            ck_assert(k >= 0 && k < 37);
+            int t = k < 13 ? 37 + (int)k : (int)k;
+            ck_assert(b.obs[i * OD] == obs_val(t, 0));
+            ck_assert(b.act[i * AD + 1] == act_val(t, 1));
+            ck_assert(b.rew[i] == rew_val(t));
+        }
+    }
+    be->free(be, ctr);
+    batch_destroy(&b, be);
+    replay_destroy(&r, be);
+    be->destroy(be);
+}
+END_TEST
+
+START_TEST(test_sample_deterministic_counter) {
+    Backend *be = backend_cpu_create(1);
+    Replay r;
+    Batch b;
+    ck_assert_int_eq(replay_create(&r, be, 500, OD, AD), 0);
+    ck_assert_int_eq(batch_create(&b, be, 32, OD, AD), 0);
+    insert_range(be, &r, 0, 500);
+    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
+    ck_assert_ptr_nonnull(ctr);
+    int64_t first[32], again[32];
+
+    *ctr = 41;
+    be->replay_sample(be, &r, &b, 9, ctr);
+    ck_assert_uint_eq(*ctr, 42); /* advanced by one per call */
+    memcpy(first, b.idx, sizeof first);
+    be->replay_sample(be, &r, &b, 9, ctr);
+    ck_assert_uint_eq(*ctr, 43);
+    ck_assert_int_ne(memcmp(first, b.idx, sizeof first), 0); /* next counter, new draw */
+
+    *ctr = 41; /* same seed and counter: same indices */
+    be->replay_sample(be, &r, &b, 9, ctr);
+    memcpy(again, b.idx, sizeof again);
+    ck_assert_mem_eq(again, first, sizeof first);
+
+    *ctr = 41; /* another seed: another draw */
+    be->replay_sample(be, &r, &b, 10, ctr);
+    ck_assert_int_ne(memcmp(first, b.idx, sizeof first), 0);
+
+    int distinct = 0; /* within one batch the rows are independent draws */
+    for (int i = 0; i < 32; i++) {
+        int seen = 0;
+        for (int j = 0; j < i; j++) seen |= first[j] == first[i];
+        distinct += !seen;
+    }
+    ck_assert_msg(distinct >= 28, "only %d distinct of 32 drawn from 500", distinct);
+    be->free(be, ctr);
+    batch_destroy(&b, be);
+    replay_destroy(&r, be);
+    be->destroy(be);
+}
+END_TEST
+
+/* Pearson's chi-square over the slots of a full (wrapped) buffer: 100 bins,
+ * 99 degrees of freedom, mean 99 and sd 14. Upper bound 170 (p ~ 5e-5: a
+ * skewed sampler fails), lower bound 50 (p ~ 1e-6: a sampler cycling through
+ * the slots in order fails). The draws are deterministic, so the test is too. */
+START_TEST(test_sample_uniform_chi_square) {
+    Backend *be = backend_cpu_create(1);
+    enum { CAP = 100, BATCH = 257, DRAWS = 400 };
+    Replay r;
+    Batch b;
+    ck_assert_int_eq(replay_create(&r, be, CAP, OD, AD), 0);
+    ck_assert_int_eq(batch_create(&b, be, BATCH, OD, AD), 0);
+    insert_range(be, &r, 0, CAP + 33);
+    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
+    ck_assert_ptr_nonnull(ctr);
+    long counts[CAP] = {0};
+    for (int s = 0; s < DRAWS; s++) {
+        be->replay_sample(be, &r, &b, 1234, ctr);
+        for (int i = 0; i < BATCH; i++) counts[b.idx[i]]++;
+    }
+    double expect = (double)BATCH * DRAWS / CAP, chi2 = 0.0;
+    for (int k = 0; k < CAP; k++) chi2 += (counts[k] - expect) * (counts[k] - expect) / expect;
+    ck_assert_msg(chi2 > 50.0 && chi2 < 170.0, "chi-square %.1f over %d slots (99 dof)", chi2, CAP);
+    be->free(be, ctr);
+    batch_destroy(&b, be);
+    replay_destroy(&r, be);
+    be->destroy(be);
+}
+END_TEST
+
+Suite *replay_suite(void) {
+    Suite *s = suite_create("replay");
+    TCase *tc = tcase_create("insert");
+    tcase_add_test(tc, test_insert_and_wrap_around);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("sample");
+    tcase_add_test(tc, test_sample_only_filled_slots);
+    tcase_add_test(tc, test_sample_gathers_stored_rows);
+    tcase_add_test(tc, test_sample_deterministic_counter);
+    tcase_add_test(tc, test_sample_uniform_chi_square);
+    suite_add_tcase(s, tc);
+    return s;
+}
