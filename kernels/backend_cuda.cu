@@ -1,0 +1,266 @@
+/* backend_cuda.cu - the CUDA backend: device, stream and cuBLAS handle, memory,
+ * CUDA Graph capture, and the Backend table over the kernel families
+ * (dense.cu, loss.cu, optim.cu, random.cu, pendulum.cu, replay.cu).
+ *
+ * Every op is enqueued on one non-blocking stream; only to_device, to_host and
+ * sync wait for it. Nothing else syncs the host or allocates, so a training
+ * iteration can be captured once as a CUDA Graph and replayed. */
+#include <string.h>
+
+#include "cuda_common.h"
+
+/* ---- memory ---- */
+
+/* Zeroed device memory, or NULL when the device is out of memory (the caller
+ * reports what it was for and how big). */
+static void *cuda_alloc(Backend *be, size_t bytes) {
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 1);
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError(); /* clear it: the process goes on */
+        return NULL;
+    }
+    cudaCheck(e);
+    /* on the stream, so that it is ordered before every later op */
+    cudaCheck(cudaMemsetAsync(p, 0, bytes ? bytes : 1, cuda_stream(be)));
+    return p;
+}
+
+static void cuda_free(Backend *be, void *p) {
+    (void)be;
+    if (p) cudaCheck(cudaFree(p));
+}
+
+/* Waits, so that the host buffer may be reused at once (as on the CPU). */
+static void cuda_to_device(Backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return;
+    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, cuda_stream(be)));
+    cudaCheck(cudaStreamSynchronize(cuda_stream(be)));
+}
+
+static void cuda_to_host(Backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return;
+    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_stream(be)));
+    cudaCheck(cudaStreamSynchronize(cuda_stream(be)));
+}
+
+static void cuda_copy(Backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0 || dst == src) return;
+    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(be)));
+}
+
+static void cuda_sync(Backend *be) { cudaCheck(cudaStreamSynchronize(cuda_stream(be))); }
+
+/* Pinned, zeroed host memory (to_host_async needs it to be truly async). */
+static void *cuda_host_alloc(Backend *be, size_t bytes) {
+    (void)be;
+    void *p = NULL;
+    cudaError_t e = cudaMallocHost(&p, bytes ? bytes : 1);
+    if (e == cudaErrorMemoryAllocation) {
+        (void)cudaGetLastError();
+        return NULL;
+    }
+    cudaCheck(e);
+    memset(p, 0, bytes ? bytes : 1);
+    return p;
+}
+
+static void cuda_host_free(Backend *be, void *p) {
+    (void)be;
+    if (p) cudaCheck(cudaFreeHost(p));
+}
+
+static void cuda_to_host_async(Backend *be, void *dst, const void *src, size_t bytes) {
+    if (bytes == 0) return;
+    cudaCheck(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_stream(be)));
+}
+
+/* ---- CUDA Graphs ---- */
+
+/* Thread-local mode: an unsafe call (a sync, an allocation) from this thread
+ * during capture fails instead of silently running outside the graph. */
+static int cuda_capture_begin(Backend *be) {
+    cudaError_t e = cudaStreamBeginCapture(cuda_stream(be), cudaStreamCaptureModeThreadLocal);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        fprintf(stderr, "warning: cuda: graph capture not started: %s\n", cudaGetErrorString(e));
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the capture and instantiates it; 0 and *graph_exec on success. */
+static int cuda_capture_end(Backend *be, void **graph_exec) {
+    *graph_exec = NULL;
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(cuda_stream(be), &graph);
+    if (e != cudaSuccess || !graph) {
+        (void)cudaGetLastError();
+        fprintf(stderr, "warning: cuda: graph capture failed: %s\n", cudaGetErrorString(e));
+        if (graph) cudaGraphDestroy(graph);
+        return -1;
+    }
+    cudaGraphExec_t exec = NULL;
+    e = cudaGraphInstantiate(&exec, graph, 0);
+    cudaCheck(cudaGraphDestroy(graph));
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        fprintf(stderr, "warning: cuda: graph instantiation failed: %s\n",
+                cudaGetErrorString(e));
+        return -1;
+    }
+    *graph_exec = (void *)exec;
+    return 0;
+}
+
+static void cuda_graph_launch(Backend *be, void *graph_exec) {
+    cudaCheck(cudaGraphLaunch((cudaGraphExec_t)graph_exec, cuda_stream(be)));
+}
+
+static void cuda_graph_destroy(Backend *be, void *graph_exec) {
+    (void)be;
+    if (graph_exec) cudaCheck(cudaGraphExecDestroy((cudaGraphExec_t)graph_exec));
+}
+
+/* ---- creation ---- */
+
+/* Launches nothing: its attributes tell whether this binary has code for the
+ * device (every .cu file is built for the same architectures). */
+__global__ void arch_probe_kernel() {}
+
+static void cuda_destroy(Backend *be) {
+    if (!be) return;
+    CudaImpl *c = cuda_impl(be);
+    if (c) {
+        if (c->stream) cudaCheck(cudaStreamSynchronize(c->stream));
+        if (c->cublas) cublasCheck(cublasDestroy(c->cublas));
+        if (c->cublas_ws) cudaCheck(cudaFree(c->cublas_ws));
+        if (c->partials) cudaCheck(cudaFree(c->partials));
+        if (c->scalars) cudaCheck(cudaFree(c->scalars));
+        if (c->stream) cudaCheck(cudaStreamDestroy(c->stream));
+        free(c);
+    }
+    free(be);
+}
+
+static void fill_table(Backend *be) {
+    be->name = "cuda";
+    be->destroy = cuda_destroy;
+    be->alloc = cuda_alloc;
+    be->free = cuda_free;
+    be->to_device = cuda_to_device;
+    be->to_host = cuda_to_host;
+    be->copy = cuda_copy;
+    be->sync = cuda_sync;
+    be->host_alloc = cuda_host_alloc;
+    be->host_free = cuda_host_free;
+    be->to_host_async = cuda_to_host_async;
+    be->gemm = cuda_gemm;
+    be->bias_act = cuda_bias_act;
+    be->act_grad = cuda_act_grad;
+    be->col_sum = cuda_col_sum;
+    be->concat_cols = cuda_concat_cols;
+    be->slice_cols = cuda_slice_cols;
+    be->fill = cuda_fill;
+    be->td_target = cuda_td_target;
+    be->mse_grad = cuda_mse_grad;
+    be->mse_acc = cuda_mse_acc;
+    be->mean_acc = cuda_mean_acc;
+    be->clip_grad_norm = cuda_clip_grad_norm;
+    be->adam = cuda_adam;
+    be->polyak = cuda_polyak;
+    be->uniform_actions = cuda_uniform_actions;
+    be->add_noise = cuda_add_noise;
+    be->env_reset = cuda_env_reset;
+    be->env_step = cuda_env_step;
+    be->replay_insert = cuda_replay_insert;
+    be->replay_sample = cuda_replay_sample;
+    be->capture_begin = cuda_capture_begin;
+    be->capture_end = cuda_capture_end;
+    be->graph_launch = cuda_graph_launch;
+    be->graph_destroy = cuda_graph_destroy;
+}
+
+static void set_err(char *err, size_t errlen, const char *what, const char *why) {
+    if (err && errlen) snprintf(err, errlen, "%s: %s", what, why);
+}
+
+/* Any failure here (no device, old driver, device busy or out of memory)
+ * returns NULL with the reason, so the caller can fall back to the CPU. */
+extern "C" Backend *backend_cuda_create(char *err, size_t errlen) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess || count == 0) {
+        (void)cudaGetLastError();
+        set_err(err, errlen, "no CUDA device",
+                e != cudaSuccess ? cudaGetErrorString(e) : "the driver reports 0 devices");
+        return NULL;
+    }
+    Backend *be = (Backend *)calloc(1, sizeof *be);
+    CudaImpl *c = (CudaImpl *)calloc(1, sizeof *c);
+    if (!be || !c) {
+        free(be);
+        free(c);
+        set_err(err, errlen, "CUDA backend", "out of host memory");
+        return NULL;
+    }
+    be->impl = c;
+    cudaDeviceProp prop;
+    cublasStatus_t s = CUBLAS_STATUS_SUCCESS;
+    const char *what = "cudaSetDevice";
+    if ((e = cudaSetDevice(0)) != cudaSuccess) goto cuda_fail;
+    what = "cudaGetDeviceProperties";
+    if ((e = cudaGetDeviceProperties(&prop, 0)) != cudaSuccess) goto cuda_fail;
+    snprintf(be->device_name, sizeof be->device_name, "%.127s", prop.name);
+    c->max_blocks = prop.multiProcessorCount * 32;
+    {
+        cudaFuncAttributes fa;
+        if ((e = cudaFuncGetAttributes(&fa, arch_probe_kernel)) != cudaSuccess) {
+            (void)cudaGetLastError();
+            char why[256];
+            snprintf(why, sizeof why, "%s (sm_%d%d); rebuild with NVCC_ARCH for it",
+                     cudaGetErrorString(e), prop.major, prop.minor);
+            set_err(err, errlen, "no kernels for this GPU", why);
+            cuda_destroy(be);
+            return NULL;
+        }
+    }
+    what = "cudaStreamCreateWithFlags";
+    if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess)
+        goto cuda_fail;
+    what = "cudaMalloc of the backend's scratch";
+    if ((e = cudaMalloc(&c->cublas_ws, CUBLAS_WS_BYTES)) != cudaSuccess ||
+        (e = cudaMalloc(&c->partials, sizeof(double) * NORM_MAX_BLOCKS)) != cudaSuccess ||
+        (e = cudaMalloc(&c->scalars, sizeof(float) * SCALAR_COUNT)) != cudaSuccess ||
+        (e = cudaMemsetAsync(c->scalars, 0, sizeof(float) * SCALAR_COUNT, c->stream)) !=
+            cudaSuccess)
+        goto cuda_fail;
+    what = "cublasCreate";
+    if ((s = cublasCreate(&c->cublas)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
+    /* cublasSetStream resets the workspace to cuBLAS's own pool: set it after.
+     * A fixed workspace is what makes cuBLAS capturable in a CUDA Graph. */
+    what = "cublasSetStream";
+    if ((s = cublasSetStream(c->cublas, c->stream)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
+    what = "cublasSetWorkspace";
+    if ((s = cublasSetWorkspace(c->cublas, c->cublas_ws, CUBLAS_WS_BYTES)) !=
+        CUBLAS_STATUS_SUCCESS)
+        goto cublas_fail;
+    /* default math: FP32 GEMMs stay FP32 (no TF32), for parity with the CPU */
+    what = "cublasSetMathMode";
+    if ((s = cublasSetMathMode(c->cublas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
+        goto cublas_fail;
+    fill_table(be);
+    return be;
+
+cuda_fail:
+    (void)cudaGetLastError();
+    set_err(err, errlen, what, cudaGetErrorString(e));
+    cuda_destroy(be);
+    return NULL;
+cublas_fail:
+    set_err(err, errlen, what, cublasGetStatusString(s));
+    cuda_destroy(be);
+    return NULL;
+}
+
+extern "C" int backend_cuda_compiled(void) { return 1; }

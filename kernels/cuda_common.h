@@ -1,0 +1,159 @@
+/* cuda_common.h - private to kernels/: error checks, launch geometry, the CUDA
+ * backend's state, block reductions, and the ops each kernel family exports to
+ * the Backend table in backend_cuda.cu. */
+#ifndef DDPG_CUDA_COMMON_H
+#define DDPG_CUDA_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <curand.h>
+
+/* backend.h is a C header without extern "C" guards of its own. */
+extern "C" {
+#include "ddpg/backend.h"
+}
+#include "ddpg/elem.h"
+
+/* ------------------------------------------------------------------------ */
+/* Error checks: file and line, then exit (llm.c's cudaCheck/cublasCheck).  */
+
+static inline void cuda_check_(cudaError_t e, const char *file, int line) {
+    if (e != cudaSuccess) {
+        fprintf(stderr, "[CUDA ERROR] at %s:%d: %s (%s)\n", file, line, cudaGetErrorString(e),
+                cudaGetErrorName(e));
+        if (e == cudaErrorStreamCaptureUnsupported || e == cudaErrorStreamCaptureInvalidated)
+            fprintf(stderr, "  hint: an op synced or allocated during CUDA Graph capture\n");
+        exit(EXIT_FAILURE);
+    }
+}
+#define cudaCheck(err) cuda_check_((err), __FILE__, __LINE__)
+
+static inline void cublas_check_(cublasStatus_t s, const char *file, int line) {
+    if (s != CUBLAS_STATUS_SUCCESS) {
+        fprintf(stderr, "[cuBLAS ERROR] at %s:%d: %s (%d)\n", file, line,
+                cublasGetStatusString(s), (int)s);
+        exit(EXIT_FAILURE);
+    }
+}
+#define cublasCheck(status) cublas_check_((status), __FILE__, __LINE__)
+
+static inline void curand_check_(curandStatus_t s, const char *file, int line) {
+    if (s != CURAND_STATUS_SUCCESS) {
+        fprintf(stderr, "[cuRAND ERROR] at %s:%d: status %d\n", file, line, (int)s);
+        exit(EXIT_FAILURE);
+    }
+}
+#define curandCheck(status) curand_check_((status), __FILE__, __LINE__)
+
+/* ------------------------------------------------------------------------ */
+/* Backend state.                                                           */
+
+/* cuBLAS workspace set once at creation, so that GEMMs allocate nothing
+ * during CUDA Graph capture (32 MiB is cuBLAS's recommendation for Hopper). */
+#define CUBLAS_WS_BYTES ((size_t)32 << 20)
+#define BLOCK 256            /* threads of an elementwise or grid-stride kernel */
+#define REDUCE_THREADS 512   /* threads of a one-block reduction (power of two) */
+#define NORM_MAX_BLOCKS 512  /* partial sums of the gradient norm (<= REDUCE_THREADS) */
+
+/* Device scalars the ops pass between their own kernels, never to the host. */
+enum { SCALAR_GRAD_NORM = 0, SCALAR_ADAM_BC1 = 1, SCALAR_ADAM_BC2 = 2, SCALAR_COUNT = 4 };
+
+typedef struct {
+    cudaStream_t stream;   /* the one non-blocking stream every op is enqueued on */
+    cublasHandle_t cublas; /* bound to stream */
+    void *cublas_ws;       /* (CUBLAS_WS_BYTES) device: cuBLAS workspace */
+    double *partials;      /* (NORM_MAX_BLOCKS) device: per-block sums of squares */
+    float *scalars;        /* (SCALAR_COUNT) device: grad norm, Adam bias corrections */
+    int max_blocks;        /* grid cap of grid-stride kernels: SMs x 32 */
+} CudaImpl;
+
+static inline CudaImpl *cuda_impl(Backend *be) { return (CudaImpl *)be->impl; }
+static inline cudaStream_t cuda_stream(Backend *be) { return cuda_impl(be)->stream; }
+
+/* ------------------------------------------------------------------------ */
+/* Launch geometry.                                                         */
+
+static inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
+
+/* Blocks of BLOCK threads for n elements, capped for grid-stride loops. n > 0. */
+static inline int grid_for(Backend *be, size_t n) {
+    size_t g = ceil_div(n, BLOCK), cap = (size_t)cuda_impl(be)->max_blocks;
+    return (int)(g < cap ? g : cap);
+}
+
+/* Rows per launch of a (rows, cols) kernel that indexes with 32-bit ints:
+ * launchers split larger matrices into row chunks (one chunk in practice). */
+static inline int rows_per_launch(int cols) {
+    int r = (int)(0x7fffffff / (cols > 0 ? cols : 1));
+    return r > 0 ? r : 1;
+}
+
+/* Sum of v over the block in a fixed tree order (deterministic), returned to
+ * every thread. sh has blockDim.x slots; blockDim.x is a power of two. */
+template <typename T>
+__device__ __forceinline__ T block_sum(T v, T *sh) {
+    sh[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) sh[threadIdx.x] += sh[threadIdx.x + s];
+        __syncthreads();
+    }
+    T r = sh[0];
+    __syncthreads();
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Ops, one kernel family per file; signatures as in struct Backend.        */
+
+/* dense.cu */
+void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *A,
+               int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void cuda_bias_act(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
+                   const ActionBounds *ab);
+void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
+                   const ActionBounds *ab);
+void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols);
+void cuda_concat_cols(Backend *be, float *out, const float *a, int ca, const float *b, int cb,
+                      int rows);
+void cuda_slice_cols(Backend *be, float *out, const float *in, int rows, int cin, int c0,
+                     int cout);
+void cuda_fill(Backend *be, float *x, float v, size_t n);
+
+/* loss.cu */
+void cuda_td_target(Backend *be, float *y, const float *r, const float *term,
+                    const float *q_next, int n, float gamma);
+void cuda_mse_grad(Backend *be, float *dq, const float *q, const float *y, int n);
+void cuda_mse_acc(Backend *be, float *acc, const float *q, const float *y, int n);
+void cuda_mean_acc(Backend *be, float *acc, const float *x, int n, float scale);
+
+/* optim.cu */
+void cuda_clip_grad_norm(Backend *be, float *g, size_t n, float max_norm, float *norm_acc);
+void cuda_adam(Backend *be, float *p, const float *g, float *m, float *v, size_t n, AdamHyper h,
+               int64_t *step);
+void cuda_polyak(Backend *be, float *targ, const float *src, size_t n, float tau);
+
+/* random.cu */
+void cuda_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t seed,
+                          uint64_t *ctr);
+void cuda_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns, uint64_t seed,
+                    uint64_t *ctr);
+/* *c += 1 on the device, after the kernels that read it (RNG counters, steps). */
+void cuda_counter_increment(Backend *be, uint64_t *c);
+
+/* pendulum.cu */
+void cuda_env_reset(Backend *be, VecEnv *e, float *obs);
+void cuda_env_step(Backend *be, VecEnv *e, const float *act, float *next_obs, float *rew,
+                   float *term, float *trunc, float *obs_out);
+
+/* replay.cu */
+void cuda_replay_insert(Backend *be, Replay *r, const float *obs, const float *act,
+                        const float *rew, const float *next_obs, const float *term, int n);
+void cuda_replay_sample(Backend *be, const Replay *r, Batch *b, uint64_t seed, uint64_t *ctr);
+
+#endif /* DDPG_CUDA_COMMON_H */
