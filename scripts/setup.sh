@@ -8,7 +8,7 @@ set -euo pipefail
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc make pkg-config check libsubunit-dev libopenblas-dev python3 chromium; do
+for p in gcc make pkg-config check libsubunit-dev libopenblas-dev python3 chromium fonts-liberation; do
     have_pkg "$p" || need_apt+=("$p")
 done
 # python3 may come from elsewhere (pyenv); only ask apt for it when absent
