@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ddpg/elem.h"
 #include "ddpg/errcheck.h"
@@ -355,11 +356,19 @@ static void progress(Trainer *t, Clock *ck, double now, int final) {
     if (!t->cfg->quiet) {
         char ev[32] = "-";
         if (t->have_eval) snprintf(ev, sizeof ev, "%.1f", t->last_eval);
-        printf("%s steps %lld/%lld | episodes %lld | return %.1f | eval %s | %.0f env-steps/s | "
-               "%.0f updates/s | %.1fs\n",
-               final ? "done " : "train", (long long)t->global_step,
-               (long long)t->cfg->total_steps, (long long)t->episodes, t->last_return, ev, sps,
-               ups, wall);
+        /* On a terminal one line that updates in place, with the ETA from the
+         * whole-run rate; otherwise plain periodic lines (logs, CI). */
+        int tty = isatty(fileno(stdout));
+        double pct = 100.0 * t->global_step / t->cfg->total_steps;
+        double eta = t->global_step > 0 && wall > 0
+                         ? (t->cfg->total_steps - t->global_step) / (t->global_step / wall)
+                         : 0;
+        printf("%s%s %5.1f%% steps %lld/%lld | ETA %.0fs | episodes %lld | return %.1f | "
+               "eval %s | %.0f env-steps/s | %.0f updates/s | %.1fs%s",
+               tty ? "\r\033[K" : "", final ? "done " : "train", pct,
+               (long long)t->global_step, (long long)t->cfg->total_steps, eta,
+               (long long)t->episodes, t->last_return, ev, sps, ups, wall,
+               tty && !final ? "" : "\n");
         fflush(stdout);
     }
     if (t->log) runlog_flush(t->log);
