@@ -46,7 +46,7 @@ else
 endif
 
 CORE_SRCS := src/config.c src/mlp.c src/ddpg.c src/env.c src/replay.c src/runlog.c src/train.c \
-             src/cpu/backend_cpu.c
+             src/cpu/backend_cpu.c src/cpu/pool.c
 CU_SRCS   := $(wildcard kernels/*.cu)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 

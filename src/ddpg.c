@@ -86,28 +86,54 @@ void ddpg_update(Ddpg *d, const Replay *r) {
     ddpg_update_batch(d);
 }
 
-/* Critic: regress Q(s,a) to y = r + gamma (1 - terminated) Q'(s', mu'(s')). */
-static void critic_step(Ddpg *d) {
-    Backend *be = d->be;
-    const DdpgParams *p = &d->p;
-    const Batch *b = &d->batch;
-    int B = p->batch_size, od = p->obs_dim, ad = p->act_dim;
-    float *m = d->metrics;
+/* ---- the forward passes of one update, in two independent lanes ---- */
 
-    /* TD target from the target networks (no gradient flows here). */
+/* Lane 1: the TD target y = r + gamma (1 - terminated) Q'(s', mu'(s')) from
+ * the target networks; no gradient flows through it. */
+static void td_target_lane(Ddpg *d) {
+    Backend *be = d->be;
+    const Batch *b = &d->batch;
+    int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
     float *a_next = mlp_forward(be, &d->actor_shape, d->actor_targ, b->next_obs, B,
                                 &d->w_actor_targ);
     be->concat_cols(be, d->x_next, b->next_obs, od, a_next, ad, B);
     float *q_next = mlp_forward(be, &d->critic_shape, d->critic_targ, d->x_next, B,
                                 &d->w_critic_targ);
-    be->td_target(be, d->y, b->rew, b->term, q_next, B, p->gamma);
+    be->td_target(be, d->y, b->rew, b->term, q_next, B, d->p.gamma);
+    be->mean_acc(be, d->metrics + METRIC_Y_MEAN, d->y, B, 1.0f);
+}
 
+/* Lane 0: Q(s, a) of the online critic, and mu(s) for the actor step. The
+ * actor's parameters do not change before the actor step, so computing
+ * mu(s) here, beside the critic's work, gives the same numbers. */
+static void online_lane(Ddpg *d) {
+    Backend *be = d->be;
+    const Batch *b = &d->batch;
+    int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
     be->concat_cols(be, d->x_sa, b->obs, od, b->act, ad, B);
     float *q = mlp_forward(be, &d->critic_shape, d->critic, d->x_sa, B, &d->w_critic);
-    be->mse_acc(be, m + METRIC_CRITIC_LOSS, q, d->y, B);
-    be->mean_acc(be, m + METRIC_Q_MEAN, q, B, 1.0f);
-    be->mean_acc(be, m + METRIC_Y_MEAN, d->y, B, 1.0f);
+    be->mean_acc(be, d->metrics + METRIC_Q_MEAN, q, B, 1.0f);
+    float *a_pi = mlp_forward(be, &d->actor_shape, d->actor, b->obs, B, &d->w_actor);
+    be->concat_cols(be, d->x_pi, b->obs, od, a_pi, ad, B);
+}
 
+/* The online networks run on lane 0, the caller's thread on the CPU, which
+ * then runs their backward passes on activations still in its cache. */
+static void forward_lane(void *ctx, int lane) {
+    if (lane == 0)
+        online_lane(ctx);
+    else
+        td_target_lane(ctx);
+}
+
+/* Critic: regress Q(s,a) to y (mean squared error). */
+static void critic_step(Ddpg *d) {
+    Backend *be = d->be;
+    const DdpgParams *p = &d->p;
+    int B = p->batch_size;
+    float *m = d->metrics;
+    float *q = d->w_critic.h[d->critic_shape.n_layers];
+    be->mse_acc(be, m + METRIC_CRITIC_LOSS, q, d->y, B);
     be->mse_grad(be, d->dq, q, d->y, B);
     mlp_backward(be, &d->critic_shape, d->critic, B, &d->w_critic, d->dq, d->critic_grad, NULL);
     be->clip_grad_norm(be, d->critic_grad, d->critic_shape.n_params, p->grad_clip,
@@ -117,22 +143,45 @@ static void critic_step(Ddpg *d) {
              h, d->adam_step + 1);
 }
 
+/* dLoss_actor/d mu(s) for rows [r0, r0 + n): Q(s, mu(s)) through the just
+ * updated critic, then back through the critic to its action input. Every op
+ * here is row by row (nothing sums over the batch), so row blocks can run as
+ * independent lanes. */
+static void policy_grad_rows(Ddpg *d, int r0, int n) {
+    Backend *be = d->be;
+    int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim, in = od + ad;
+    /* w_critic's activations of Q(s, a) are spent: reuse it for Q(s, mu(s)) */
+    MlpWork w = mlp_work_rows(&d->w_critic, &d->critic_shape, r0);
+    mlp_forward(be, &d->critic_shape, d->critic, d->x_pi + (size_t)r0 * in, n, &w);
+    be->fill(be, d->dq + r0, -1.0f / (float)B, (size_t)n);
+    mlp_backward(be, &d->critic_shape, d->critic, n, &w, d->dq + r0, NULL,
+                 d->dx_pi + (size_t)r0 * in);
+    be->slice_cols(be, d->da + (size_t)r0 * ad, d->dx_pi + (size_t)r0 * in, n, in, od, ad);
+}
+
+static void policy_grad_lane(void *ctx, int lane) {
+    Ddpg *d = ctx;
+    int half = d->p.batch_size / 2;
+    if (lane == 0)
+        policy_grad_rows(d, 0, half);
+    else
+        policy_grad_rows(d, half, d->p.batch_size - half);
+}
+
 /* Actor: minimise -mean Q(s, mu(s)) through the just-updated critic; only the
  * actor's parameters change (the critic gets no parameter gradient). */
 static void actor_step(Ddpg *d) {
     Backend *be = d->be;
     const DdpgParams *p = &d->p;
-    const Batch *b = &d->batch;
-    int B = p->batch_size, od = p->obs_dim, ad = p->act_dim;
-
-    float *a_pi = mlp_forward(be, &d->actor_shape, d->actor, b->obs, B, &d->w_actor);
-    be->concat_cols(be, d->x_pi, b->obs, od, a_pi, ad, B);
-    float *q_pi = mlp_forward(be, &d->critic_shape, d->critic, d->x_pi, B, &d->w_critic);
-    be->mean_acc(be, d->metrics + METRIC_ACTOR_LOSS, q_pi, B, -1.0f);
-
-    be->fill(be, d->dq, -1.0f / (float)B, (size_t)B);
-    mlp_backward(be, &d->critic_shape, d->critic, B, &d->w_critic, d->dq, NULL, d->dx_pi);
-    be->slice_cols(be, d->da, d->dx_pi, B, od + ad, od, ad);
+    int B = p->batch_size;
+    /* Two half batches at once where lanes are concurrent (the CPU's
+     * threads); one pass otherwise, where halving would only add launches. */
+    if (be->run_lanes && B >= 2)
+        be->run_lanes(be, 2, policy_grad_lane, d);
+    else
+        policy_grad_rows(d, 0, B);
+    be->mean_acc(be, d->metrics + METRIC_ACTOR_LOSS, d->w_critic.h[d->critic_shape.n_layers], B,
+                 -1.0f);
     mlp_backward(be, &d->actor_shape, d->actor, B, &d->w_actor, d->da, d->actor_grad, NULL);
     be->clip_grad_norm(be, d->actor_grad, d->actor_shape.n_params, p->grad_clip,
                        d->metrics + METRIC_ACTOR_GRAD_NORM);
@@ -143,6 +192,7 @@ static void actor_step(Ddpg *d) {
 
 void ddpg_update_batch(Ddpg *d) {
     Backend *be = d->be;
+    backend_run_lanes(be, 2, forward_lane, d);
     critic_step(d);
     actor_step(d);
     /* Soft target updates after every gradient step. */

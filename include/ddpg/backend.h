@@ -49,6 +49,9 @@ typedef struct {
 
 typedef struct Backend Backend;
 
+/* One lane of concurrent work; see Backend.run_lanes. */
+typedef void (*LaneFn)(void *ctx, int lane);
+
 struct Backend {
     const char *name;      /* "cpu" or "cuda" */
     char device_name[128]; /* e.g. "NVIDIA H100 80GB HBM3" or the CPU model */
@@ -132,6 +135,15 @@ struct Backend {
     /* b->size slots uniform over the filled ones, gathered into b */
     void (*replay_sample)(Backend *be, const Replay *r, Batch *b, uint64_t seed, uint64_t *ctr);
 
+    /* ---- optional: concurrency ---- */
+    /* Runs fn(ctx, lane) for lane = 0..n-1 at once and returns when all are
+     * done. Lanes must be independent: no lane reads or writes what another
+     * writes. The CPU runs them on its threads, and the ops a lane issues run
+     * on that lane's thread only. NULL where lanes would not overlap (one CPU
+     * thread; the GPU's single stream): backend_run_lanes then runs them in
+     * order, and callers may skip splitting work into lanes at all. */
+    void (*run_lanes)(Backend *be, int n, LaneFn fn, void *ctx);
+
     /* ---- optional: CUDA Graphs (NULL on the CPU) ---- */
     int (*capture_begin)(Backend *be);
     int (*capture_end)(Backend *be, void **graph_exec);
@@ -139,7 +151,19 @@ struct Backend {
     void (*graph_destroy)(Backend *be, void *graph_exec);
 };
 
-/* CPU backend; threads <= 0 leaves OpenBLAS's own choice. Never fails. */
+/* Runs independent lanes through be->run_lanes, or one after the other. */
+static inline void backend_run_lanes(Backend *be, int n, LaneFn fn, void *ctx) {
+    if (be->run_lanes) {
+        be->run_lanes(be, n, fn, ctx);
+        return;
+    }
+    for (int lane = 0; lane < n; lane++) fn(ctx, lane);
+}
+
+/* CPU backend with `threads` threads (<= 0: one per online core). OpenBLAS
+ * runs single-threaded; the backend splits large ops and runs lanes across
+ * its own threads. Sets flush-to-zero/denormals-are-zero on the calling
+ * thread. Never fails (a worker that cannot start leaves fewer threads). */
 Backend *backend_cpu_create(int threads);
 
 /* CUDA backend on device 0, or NULL with a reason in err (no device, driver too

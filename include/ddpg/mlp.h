@@ -37,6 +37,9 @@ void mlp_init_params(const MlpShape *s, float *params_host, uint64_t seed, uint3
 int mlp_work_create(MlpWork *w, Backend *be, const MlpShape *s, int max_rows);
 void mlp_work_destroy(MlpWork *w, Backend *be);
 
+/* A view of w's rows [row0, max_rows): the same buffers, offset. */
+MlpWork mlp_work_rows(const MlpWork *w, const MlpShape *s, int row0);
+
 /* out = w->h[n_layers] (rows, sizes[n_layers]); x (rows, sizes[0]) device. */
 float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const float *x, int rows,
                    MlpWork *w);

@@ -1,0 +1,164 @@
+/* pool.c - worker threads that spin, then sleep, between short tasks. */
+#include "pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* Spins of an idle worker before it sleeps: a few hundred microseconds, longer
+ * than the gaps between the ops of one update, far shorter than a log flush. */
+#define POOL_SPIN_IDLE (1 << 14)
+/* Spins of a waiting caller before it yields its core (oversubscribed runs). */
+#define POOL_SPIN_WAIT (1 << 16)
+
+struct Pool {
+    int threads;
+    pthread_t *tid; /* (threads - 1) workers */
+    /* The current job, published by incrementing gen. */
+    PoolFn fn;
+    void *ctx;
+    int n;
+    atomic_uint gen;
+    atomic_int pending;  /* workers still on the current job */
+    atomic_int sleepers; /* workers blocked on cv */
+    atomic_int quit;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+};
+
+typedef struct {
+    Pool *pool;
+    int self;
+} WorkerArg;
+
+static _Thread_local int tl_in_task = 0;
+
+int pool_in_task(void) { return tl_in_task; }
+
+void cpu_flush_denormals(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_setcsr(_mm_getcsr() | 0x8040); /* FTZ (bit 15) | DAZ (bit 6) */
+#endif
+}
+
+static void run_share(Pool *p, int self) {
+    tl_in_task = 1;
+    for (int i = self; i < p->n; i += p->threads) p->fn(p->ctx, i);
+    tl_in_task = 0;
+}
+
+/* Waits until gen differs from seen; returns the new value. */
+static unsigned wait_job(Pool *p, unsigned seen) {
+    unsigned g;
+    for (int spin = 0; spin < POOL_SPIN_IDLE; spin++) {
+        g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        if (g != seen) return g;
+        cpu_relax();
+    }
+    /* sleepers is raised before gen is read again (both sequentially
+     * consistent), and pool_run bumps gen before it reads sleepers: either it
+     * sees this sleeper and signals under mu, or this thread sees the new gen. */
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add(&p->sleepers, 1);
+    while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->cv, &p->mu);
+    atomic_fetch_sub(&p->sleepers, 1);
+    pthread_mutex_unlock(&p->mu);
+    return g;
+}
+
+static void *worker_main(void *arg) {
+    WorkerArg a = *(WorkerArg *)arg;
+    free(arg);
+    Pool *p = a.pool;
+    cpu_flush_denormals();
+    unsigned seen = atomic_load(&p->gen);
+    for (;;) {
+        seen = wait_job(p, seen);
+        if (atomic_load_explicit(&p->quit, memory_order_acquire)) break;
+        run_share(p, a.self);
+        atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
+    }
+    return NULL;
+}
+
+static void publish(Pool *p) {
+    atomic_fetch_add(&p->gen, 1); /* sequentially consistent: see wait_job */
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+Pool *pool_create(int threads) {
+    if (threads < 1) threads = 1;
+    Pool *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->threads = threads;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    cpu_flush_denormals();
+    if (threads == 1) return p;
+    p->tid = calloc((size_t)threads - 1, sizeof *p->tid);
+    if (!p->tid) {
+        pool_destroy(p);
+        return NULL;
+    }
+    for (int i = 1; i < threads; i++) {
+        WorkerArg *a = malloc(sizeof *a);
+        if (a) *a = (WorkerArg){p, i};
+        if (!a || pthread_create(&p->tid[i - 1], NULL, worker_main, a) != 0) {
+            free(a);
+            p->threads = i; /* destroy joins the ones that started */
+            pool_destroy(p);
+            return NULL;
+        }
+    }
+    return p;
+}
+
+void pool_destroy(Pool *p) {
+    if (!p) return;
+    if (p->tid) {
+        atomic_store(&p->quit, 1);
+        publish(p);
+        for (int i = 1; i < p->threads; i++) pthread_join(p->tid[i - 1], NULL);
+        free(p->tid);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
+
+int pool_threads(const Pool *p) { return p->threads; }
+
+void pool_run(Pool *p, int n, PoolFn fn, void *ctx) {
+    if (n <= 0) return;
+    if (p->threads == 1 || n == 1 || tl_in_task) {
+        int outer = tl_in_task;
+        tl_in_task = 1;
+        for (int i = 0; i < n; i++) fn(ctx, i);
+        tl_in_task = outer;
+        return;
+    }
+    p->fn = fn;
+    p->ctx = ctx;
+    p->n = n;
+    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
+    publish(p);
+    run_share(p, 0);
+    for (long spin = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spin++) {
+        if (spin < POOL_SPIN_WAIT)
+            cpu_relax();
+        else
+            sched_yield();
+    }
+}
