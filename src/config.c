@@ -91,7 +91,7 @@ static const Option OPTIONS[] = {
      "env steps between deterministic evaluations (0 = off)"},
     {"eval-episodes", OPT_INT, F(eval_episodes), 1, 4096, 0, NULL,
      "episodes per evaluation"},
-    {"threads", OPT_INT, F(threads), 0, 1024, 0, NULL, "CPU BLAS threads (0 = all cores)"},
+    {"threads", OPT_INT, F(threads), 0, 1024, 0, NULL, "CPU threads for the cpu device (0 = one per core)"},
     {"truncation-as-terminal", OPT_FLAG, F(truncation_as_terminal), 0, 1, 0, NULL,
      "store done = terminated or truncated, as the notebook does (for comparison)"},
     {"stop-when-solved", OPT_FLAG, F(stop_when_solved), 0, 1, 0, NULL,

@@ -11,10 +11,11 @@ Suite *replay_suite(void);
 Suite *pendulum_suite(void);
 Suite *learning_suite(void);
 Suite *gpu_parity_suite(void);
+Suite *cpu_threads_suite(void);
 
 typedef Suite *(*SuiteFn)(void);
-static const SuiteFn ALL_SUITES[] = {cli_suite,      mlp_suite,      optim_suite,
-                                     replay_suite,   pendulum_suite, learning_suite,
-                                     gpu_parity_suite, NULL};
+static const SuiteFn ALL_SUITES[] = {cli_suite,      mlp_suite,        optim_suite,
+                                     replay_suite,   pendulum_suite,   learning_suite,
+                                     gpu_parity_suite, cpu_threads_suite, NULL};
 
 #endif

@@ -33,7 +33,7 @@ typedef struct {
     int probe_every;       /* --probe-every: snapshot every this many episodes */
     int64_t eval_every;    /* --eval-every: env steps between evaluations, 0 = off */
     int eval_episodes;     /* --eval-episodes: episodes per evaluation */
-    int threads;           /* --threads: CPU BLAS threads, 0 = all cores */
+    int threads;           /* --threads: CPU backend threads, 0 = one per core */
     int truncation_as_terminal; /* --truncation-as-terminal: the notebook's done bug */
     int stop_when_solved;  /* --stop-when-solved: end at the first eval >= -200 */
     int quiet;             /* --quiet: no progress lines */

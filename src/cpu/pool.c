@@ -13,11 +13,15 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* Spins of an idle worker before it sleeps: a few hundred microseconds, longer
- * than the gaps between the ops of one update, far shorter than a log flush. */
-#define POOL_SPIN_IDLE (1 << 14)
-/* Spins of a waiting caller before it yields its core (oversubscribed runs). */
-#define POOL_SPIN_WAIT (1 << 16)
+/* An idle worker polls for POOL_SPIN_IDLE rounds (~25 ns each with pause),
+ * about the longest gap between the ops of one update, and then yields its
+ * core on every round until POOL_POLL_IDLE, before it sleeps. A waiting
+ * caller pauses POOL_SPIN_WAIT rounds, then yields on every round. Yielding
+ * early matters when the cores are shared (another run, a parallel build):
+ * a thread that spins on a core the thread it waits for needs stalls both. */
+#define POOL_SPIN_IDLE 2048
+#define POOL_POLL_IDLE 4096
+#define POOL_SPIN_WAIT 2048
 
 struct Pool {
     int threads;
@@ -37,6 +41,7 @@ struct Pool {
 typedef struct {
     Pool *pool;
     int self;
+    unsigned seen; /* gen when the worker was created: jobs after it are new */
 } WorkerArg;
 
 static _Thread_local int tl_in_task = 0;
@@ -58,10 +63,13 @@ static void run_share(Pool *p, int self) {
 /* Waits until gen differs from seen; returns the new value. */
 static unsigned wait_job(Pool *p, unsigned seen) {
     unsigned g;
-    for (int spin = 0; spin < POOL_SPIN_IDLE; spin++) {
+    for (int spin = 0; spin < POOL_POLL_IDLE; spin++) {
         g = atomic_load_explicit(&p->gen, memory_order_acquire);
         if (g != seen) return g;
-        cpu_relax();
+        if (spin < POOL_SPIN_IDLE)
+            cpu_relax();
+        else
+            sched_yield();
     }
     /* sleepers is raised before gen is read again (both sequentially
      * consistent), and pool_run bumps gen before it reads sleepers: either it
@@ -79,7 +87,9 @@ static void *worker_main(void *arg) {
     free(arg);
     Pool *p = a.pool;
     cpu_flush_denormals();
-    unsigned seen = atomic_load(&p->gen);
+    /* Not atomic_load(&p->gen) here: the creator may already have published
+     * a job (or the quit) before this thread first ran. */
+    unsigned seen = a.seen;
     for (;;) {
         seen = wait_job(p, seen);
         if (atomic_load_explicit(&p->quit, memory_order_acquire)) break;
@@ -114,7 +124,7 @@ Pool *pool_create(int threads) {
     }
     for (int i = 1; i < threads; i++) {
         WorkerArg *a = malloc(sizeof *a);
-        if (a) *a = (WorkerArg){p, i};
+        if (a) *a = (WorkerArg){p, i, atomic_load(&p->gen)};
         if (!a || pthread_create(&p->tid[i - 1], NULL, worker_main, a) != 0) {
             free(a);
             p->threads = i; /* destroy joins the ones that started */
