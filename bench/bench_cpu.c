@@ -79,17 +79,7 @@ static double time_updates(int threads, int batch, int n, int reps) {
     }
     Replay r;
     replay_create(&r, be, 20000, 3, 1);
-    /* Fill the replay with random transitions. */
-    float obs[3], act[1], rew, nobs[3], term = 0;
-    for (int i = 0; i < 20000; i++) {
-        Philox4 x = philox4x32(7, (uint32_t)i, 99, 0);
-        double th = -DDPG_PI + 2 * DDPG_PI * rng_u01f(x.v[0]), w = -8 + 16 * rng_u01f(x.v[1]);
-        pendulum_obs_elem(th, w, obs);
-        act[0] = -2 + 4 * rng_u01f(x.v[2]);
-        rew = (float)pendulum_step_elem(&th, &w, act[0]);
-        pendulum_obs_elem(th, w, nobs);
-        be->replay_insert(be, &r, obs, act, &rew, nobs, &term, 1);
-    }
+    pendulum_fill_random(be, &r, 20000, 7);
     for (int i = 0; i < 50; i++) ddpg_update(&d, &r);
     double *t = malloc(sizeof(double) * reps);
     for (int k = 0; k < reps; k++) {

@@ -34,3 +34,17 @@ void env_destroy(VecEnv *e, Backend *be) {
         if (bufs[i]) be->free(be, bufs[i]);
     memset(e, 0, sizeof *e);
 }
+
+void pendulum_fill_random(Backend *be, Replay *r, int n, uint64_t seed) {
+    float obs[PENDULUM_OBS_DIM], next_obs[PENDULUM_OBS_DIM], act, rew, term = 0.0f;
+    for (int i = 0; i < n; i++) {
+        Philox4 x = philox4x32(seed, (uint32_t)i, RNG_FILL, 0);
+        double th = -DDPG_PI + 2.0 * DDPG_PI * rng_u01f(x.v[0]);
+        double thdot = -PENDULUM_MAX_SPEED + 2.0 * PENDULUM_MAX_SPEED * rng_u01f(x.v[1]);
+        act = (float)(-PENDULUM_MAX_TORQUE + 2.0 * PENDULUM_MAX_TORQUE * rng_u01f(x.v[2]));
+        pendulum_obs_elem(th, thdot, obs);
+        rew = (float)pendulum_step_elem(&th, &thdot, act);
+        pendulum_obs_elem(th, thdot, next_obs);
+        be->replay_insert(be, r, obs, &act, &rew, next_obs, &term, 1);
+    }
+}

@@ -465,20 +465,6 @@ START_TEST(test_adam_and_polyak_same_any_threads) {
 }
 END_TEST
 
-/* n random Pendulum transitions, as bench/bench_cpu.c fills its replay. */
-static void fill_pendulum_replay(Backend *be, Replay *r, int n) {
-    float obs[3], act[1], rew, nobs[3], term = 0.0f;
-    for (int i = 0; i < n; i++) {
-        Philox4 x = philox4x32(7, (uint32_t)i, 99, 0);
-        double th = -DDPG_PI + 2 * DDPG_PI * rng_u01f(x.v[0]), w = -8 + 16 * rng_u01f(x.v[1]);
-        pendulum_obs_elem(th, w, obs);
-        act[0] = -2 + 4 * rng_u01f(x.v[2]);
-        rew = (float)pendulum_step_elem(&th, &w, act[0]);
-        pendulum_obs_elem(th, w, nobs);
-        be->replay_insert(be, r, obs, act, &rew, nobs, &term, 1);
-    }
-}
-
 enum { SAMPLE_B = 257 }; /* parts of >= 64 rows: MANY parts */
 
 /* Every field of two consecutive samples, host copies, in one buffer:
@@ -488,7 +474,7 @@ static float *sample_result(Backend *be, size_t *n) {
     Batch b;
     ck_assert_int_eq(replay_create(&r, be, 5000, 3, 1), 0);
     ck_assert_int_eq(batch_create(&b, be, SAMPLE_B, 3, 1), 0);
-    fill_pendulum_replay(be, &r, 3001);
+    pendulum_fill_random(be, &r, 3001, 7);
     uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
     ck_assert_ptr_nonnull(ctr);
     size_t per = (size_t)SAMPLE_B * (3 + 1 + 3 + 1 + 1 + 2); /* idx: 2 floats' bits */
@@ -557,7 +543,7 @@ static Snapshot train_snapshot(int threads, const DdpgParams *p) {
     Replay r;
     ck_assert_int_eq(ddpg_create(&d, be, p), 0);
     ck_assert_int_eq(replay_create(&r, be, 20000, 3, 1), 0);
-    fill_pendulum_replay(be, &r, 20000);
+    pendulum_fill_random(be, &r, 20000, 7);
     for (int i = 0; i < N_UPDATES; i++) ddpg_update(&d, &r);
     Snapshot s = {d.actor_shape.n_params, d.critic_shape.n_params, {0}, {0}, {0}};
     float *src[8] = {d.actor,  d.actor_targ,  d.actor_m,  d.actor_v,

@@ -122,7 +122,8 @@ enum {
     RNG_WARMUP = 4,
     RNG_SAMPLE = 5,
     RNG_PROBE = 6,
-    RNG_EVAL_RESET = 7
+    RNG_EVAL_RESET = 7,
+    RNG_FILL = 99 /* pendulum_fill_random (benchmarks and tests) */
 };
 
 /* ------------------------------------------------------------------------ */

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#include "ddpg/replay.h"
+
 typedef struct Backend Backend;
 
 /* Finished episodes, appended by the env step, drained by the host. */
@@ -32,5 +34,11 @@ typedef struct {
 /* Allocates the env arrays on `be` (zeroed); returns 0, or -1 on out of memory. */
 int env_create(VecEnv *e, Backend *be, int n, uint64_t seed, int64_t log_capacity);
 void env_destroy(VecEnv *e, Backend *be);
+
+/* Appends n Pendulum transitions to r from uniformly random states (angle in
+ * [-pi, pi), speed in [-8, 8)) and actions (in [-2, 2)), not from episodes: a
+ * full replay for benchmarks and tests without training. One host-side
+ * replay_insert per transition; the same seed gives the same transitions. */
+void pendulum_fill_random(Backend *be, Replay *r, int n, uint64_t seed);
 
 #endif
