@@ -27,7 +27,7 @@ typedef struct {
 
 /* Below these sizes an op runs whole on the calling thread: a hand-off to
  * the pool costs about a microsecond. */
-#define GEMM_PART_MIN_MACS (1 << 20) /* ~10 us of sgemm on one core */
+#define GEMM_PART_MIN_MACS (1 << 20) /* ~20 us of sgemm on one core */
 #define ELEM_PART_MIN 8192           /* elements of an element-wise pass */
 #define ROWS_PART_MIN_ELEMS 32768    /* elements of a row-wise pass */
 #define NORM_CHUNK 4096              /* fixed reduction chunk of the gradient norm */
