@@ -155,6 +155,29 @@ END_TEST
 
 /* Workers sleep after a few hundred microseconds of spinning: a job
  * published then must wake them. A lost wake-up hangs (Check's timeout). */
+static void count_task(void *ctx, int i) { atomic_fetch_add(&((atomic_int *)ctx)[i], 1); }
+
+/* Runs with fewer tasks than threads wait only for the workers that have a
+ * task, so an idle worker may wake up jobs late. It must never run a task of
+ * a job it has no part in, nor a task twice: every run gets its own counters,
+ * checked after pool_destroy has joined every worker. */
+START_TEST(test_pool_idle_workers_run_nothing_twice) {
+    enum { RUNS = 20000, THREADS = 4 };
+    atomic_int(*cnt)[THREADS] = calloc(RUNS, sizeof *cnt);
+    ck_assert_ptr_nonnull(cnt);
+    Pool *p = pool_create(THREADS);
+    ck_assert_ptr_nonnull(p);
+    for (int r = 0; r < RUNS; r++) pool_run(p, 1 + r % THREADS, count_task, cnt[r]);
+    pool_destroy(p);
+    for (int r = 0; r < RUNS; r++)
+        for (int i = 0; i < THREADS; i++)
+            if (atomic_load(&cnt[r][i]) != (i < 1 + r % THREADS))
+                ck_abort_msg("run %d (%d tasks): task %d ran %d times", r, 1 + r % THREADS, i,
+                             atomic_load(&cnt[r][i]));
+    free(cnt);
+}
+END_TEST
+
 START_TEST(test_pool_wakes_sleeping_workers) {
     Pool *p = pool_create(3);
     ck_assert_ptr_nonnull(p);
@@ -624,6 +647,7 @@ Suite *cpu_threads_suite(void) {
     tcase_add_loop_test(tc, test_pool_runs_each_task_once, 1, 5); /* threads 1..4 */
     tcase_add_loop_test(tc, test_pool_nested_run_is_inline, 1, 5);
     tcase_add_test(tc, test_pool_back_to_back_runs);
+    tcase_add_test(tc, test_pool_idle_workers_run_nothing_twice);
     tcase_add_test(tc, test_pool_wakes_sleeping_workers);
     tcase_add_test(tc, test_pool_create_destroy_repeatedly);
 #if defined(__x86_64__) || defined(__i386__)

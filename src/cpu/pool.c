@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -26,12 +27,14 @@
 struct Pool {
     int threads;
     pthread_t *tid; /* (threads - 1) workers */
-    /* The current job, published by incrementing gen. */
+    /* The current job. fn and ctx are written before job is stored and read
+     * only by workers that have a task in it, which the caller waits for. */
     PoolFn fn;
     void *ctx;
-    int n;
-    atomic_uint gen;
-    atomic_int pending;  /* workers still on the current job */
+    /* (generation << 32) | task count: one word, so that a worker that wakes
+     * late never pairs one job's generation with another job's task count */
+    atomic_ullong job;
+    atomic_int pending;  /* workers with a task in the current job, not done */
     atomic_int sleepers; /* workers blocked on cv */
     atomic_int quit;
     pthread_mutex_t mu;
@@ -41,7 +44,7 @@ struct Pool {
 typedef struct {
     Pool *pool;
     int self;
-    unsigned seen; /* gen when the worker was created: jobs after it are new */
+    uint64_t seen; /* job when the worker was created: any other value is new */
 } WorkerArg;
 
 static _Thread_local int tl_in_task = 0;
@@ -54,29 +57,29 @@ void cpu_flush_denormals(void) {
 #endif
 }
 
-static void run_share(Pool *p, int self) {
+static void run_share(Pool *p, int self, int n) {
     tl_in_task = 1;
-    for (int i = self; i < p->n; i += p->threads) p->fn(p->ctx, i);
+    for (int i = self; i < n; i += p->threads) p->fn(p->ctx, i);
     tl_in_task = 0;
 }
 
-/* Waits until gen differs from seen; returns the new value. */
-static unsigned wait_job(Pool *p, unsigned seen) {
-    unsigned g;
+/* Waits until job differs from seen; returns the new value. */
+static uint64_t wait_job(Pool *p, uint64_t seen) {
+    uint64_t g;
     for (int spin = 0; spin < POOL_POLL_IDLE; spin++) {
-        g = atomic_load_explicit(&p->gen, memory_order_acquire);
+        g = atomic_load_explicit(&p->job, memory_order_acquire);
         if (g != seen) return g;
         if (spin < POOL_SPIN_IDLE)
             cpu_relax();
         else
             sched_yield();
     }
-    /* sleepers is raised before gen is read again (both sequentially
-     * consistent), and pool_run bumps gen before it reads sleepers: either it
-     * sees this sleeper and signals under mu, or this thread sees the new gen. */
+    /* sleepers is raised before job is read again (both sequentially
+     * consistent), and publish stores job before it reads sleepers: either it
+     * sees this sleeper and signals under mu, or this thread sees the new job. */
     pthread_mutex_lock(&p->mu);
     atomic_fetch_add(&p->sleepers, 1);
-    while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->cv, &p->mu);
+    while ((g = atomic_load(&p->job)) == seen) pthread_cond_wait(&p->cv, &p->mu);
     atomic_fetch_sub(&p->sleepers, 1);
     pthread_mutex_unlock(&p->mu);
     return g;
@@ -87,20 +90,24 @@ static void *worker_main(void *arg) {
     free(arg);
     Pool *p = a.pool;
     cpu_flush_denormals();
-    /* Not atomic_load(&p->gen) here: the creator may already have published
+    /* Not atomic_load(&p->job) here: the creator may already have published
      * a job (or the quit) before this thread first ran. */
-    unsigned seen = a.seen;
+    uint64_t seen = a.seen;
     for (;;) {
         seen = wait_job(p, seen);
         if (atomic_load_explicit(&p->quit, memory_order_acquire)) break;
-        run_share(p, a.self);
+        int n = (int)(seen & 0xFFFFFFFFu);
+        if (a.self >= n) continue; /* no task here, and the caller does not wait for us */
+        run_share(p, a.self, n);
         atomic_fetch_sub_explicit(&p->pending, 1, memory_order_release);
     }
     return NULL;
 }
 
-static void publish(Pool *p) {
-    atomic_fetch_add(&p->gen, 1); /* sequentially consistent: see wait_job */
+/* Starts job n (0 for the quit); only the caller thread publishes. */
+static void publish(Pool *p, int n) {
+    uint64_t gen = (atomic_load_explicit(&p->job, memory_order_relaxed) >> 32) + 1;
+    atomic_store(&p->job, gen << 32 | (uint32_t)n); /* sequentially consistent: see wait_job */
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->cv);
@@ -124,7 +131,7 @@ Pool *pool_create(int threads) {
     }
     for (int i = 1; i < threads; i++) {
         WorkerArg *a = malloc(sizeof *a);
-        if (a) *a = (WorkerArg){p, i, atomic_load(&p->gen)};
+        if (a) *a = (WorkerArg){p, i, atomic_load(&p->job)};
         if (!a || pthread_create(&p->tid[i - 1], NULL, worker_main, a) != 0) {
             free(a);
             p->threads = i; /* destroy joins the ones that started */
@@ -139,7 +146,7 @@ void pool_destroy(Pool *p) {
     if (!p) return;
     if (p->tid) {
         atomic_store(&p->quit, 1);
-        publish(p);
+        publish(p, 0);
         for (int i = 1; i < p->threads; i++) pthread_join(p->tid[i - 1], NULL);
         free(p->tid);
     }
@@ -161,10 +168,12 @@ void pool_run(Pool *p, int n, PoolFn fn, void *ctx) {
     }
     p->fn = fn;
     p->ctx = ctx;
-    p->n = n;
-    atomic_store_explicit(&p->pending, p->threads - 1, memory_order_relaxed);
-    publish(p);
-    run_share(p, 0);
+    /* only the workers that get a task report back: a run of 2 lanes on a
+     * pool of many threads waits for one worker, not for all of them */
+    atomic_store_explicit(&p->pending, (n < p->threads ? n : p->threads) - 1,
+                          memory_order_relaxed);
+    publish(p, n);
+    run_share(p, 0, n);
     for (long spin = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; spin++) {
         if (spin < POOL_SPIN_WAIT)
             cpu_relax();
