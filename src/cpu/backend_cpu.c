@@ -361,8 +361,9 @@ static void adam_part(void *ctx, size_t lo, size_t hi) {
     float *restrict p = a->p, *restrict m = a->m, *restrict v = a->v;
     const float *restrict g = a->g;
     AdamHyper h = a->h;
+    float bc1 = a->bc1, bc2 = a->bc2; /* locals: no aliasing question for the vectorizer */
     for (size_t i = lo; i < hi; i++)
-        adam_elem(&p[i], g[i], &m[i], &v[i], h.lr, h.beta1, h.beta2, h.eps, a->bc1, a->bc2);
+        adam_elem(&p[i], g[i], &m[i], &v[i], h.lr, h.beta1, h.beta2, h.eps, bc1, bc2);
 }
 
 static void cpu_adam(Backend *be, float *p, const float *g, float *m, float *v, size_t n,
@@ -383,7 +384,8 @@ static void polyak_part(void *ctx, size_t lo, size_t hi) {
     const PolyakArgs *a = ctx;
     float *restrict t = a->targ;
     const float *restrict s = a->src;
-    for (size_t i = lo; i < hi; i++) t[i] = polyak_elem(t[i], s[i], a->tau);
+    float tau = a->tau;
+    for (size_t i = lo; i < hi; i++) t[i] = polyak_elem(t[i], s[i], tau);
 }
 
 static void cpu_polyak(Backend *be, float *targ, const float *src, size_t n, float tau) {
