@@ -169,6 +169,7 @@ static void fill_table(Backend *be) {
     be->clip_grad_norm = cuda_clip_grad_norm;
     be->adam = cuda_adam;
     be->polyak = cuda_polyak;
+    be->optim_step = cuda_optim_step;
     be->uniform_actions = cuda_uniform_actions;
     be->add_noise = cuda_add_noise;
     be->env_reset = cuda_env_reset;

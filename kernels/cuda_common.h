@@ -137,6 +137,8 @@ void cuda_clip_grad_norm(Backend *be, float *g, size_t n, float max_norm, float 
 void cuda_adam(Backend *be, float *p, const float *g, float *m, float *v, size_t n, AdamHyper h,
                int64_t *step);
 void cuda_polyak(Backend *be, float *targ, const float *src, size_t n, float tau);
+void cuda_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n, float max_norm,
+                     float *norm_acc, AdamHyper h, int64_t *step, float *targ, float tau);
 
 /* random.cu */
 void cuda_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t seed,

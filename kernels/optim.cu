@@ -110,3 +110,13 @@ void cuda_polyak(Backend *be, float *targ, const float *src, size_t n, float tau
     polyak_kernel<<<grid_for(be, n), BLOCK, 0, cuda_stream(be)>>>(targ, src, n, tau);
     cudaCheck(cudaGetLastError());
 }
+
+/* The three launchers in turn (g is left clipped). Each is a few small
+ * kernels that a CUDA graph replays back to back; fusing them here would save
+ * two passes over g and p, not a host round trip. */
+void cuda_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n, float max_norm,
+                     float *norm_acc, AdamHyper h, int64_t *step, float *targ, float tau) {
+    cuda_clip_grad_norm(be, g, n, max_norm, norm_acc);
+    cuda_adam(be, p, g, m, v, n, h, step);
+    if (targ) cuda_polyak(be, targ, p, n, tau);
+}

@@ -44,6 +44,7 @@ int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p) {
         mlp_work_create(&d->w_actor_targ, be, &d->actor_shape, B) ||
         mlp_work_create(&d->w_critic, be, &d->critic_shape, B) ||
         mlp_work_create(&d->w_critic_targ, be, &d->critic_shape, B) ||
+        mlp_work_create(&d->w_critic_pi, be, &d->critic_shape, B) ||
         batch_create(&d->batch, be, B, od, ad))
         return -1;
 
@@ -77,6 +78,7 @@ void ddpg_destroy(Ddpg *d) {
     mlp_work_destroy(&d->w_actor_targ, be);
     mlp_work_destroy(&d->w_critic, be);
     mlp_work_destroy(&d->w_critic_targ, be);
+    mlp_work_destroy(&d->w_critic_pi, be);
     batch_destroy(&d->batch, be);
     memset(d, 0, sizeof *d);
 }
@@ -136,11 +138,12 @@ static void critic_step(Ddpg *d) {
     be->mse_acc(be, m + METRIC_CRITIC_LOSS, q, d->y, B);
     be->mse_grad(be, d->dq, q, d->y, B);
     mlp_backward(be, &d->critic_shape, d->critic, B, &d->w_critic, d->dq, d->critic_grad, NULL);
-    be->clip_grad_norm(be, d->critic_grad, d->critic_shape.n_params, p->grad_clip,
-                       m + METRIC_CRITIC_GRAD_NORM);
+    /* Clipping, Adam and the critic's soft update: critic_targ is not read
+     * again in this update, so its soft update need not wait for the actor. */
     AdamHyper h = {p->critic_lr, 0.9f, 0.999f, 1e-8f};
-    be->adam(be, d->critic, d->critic_grad, d->critic_m, d->critic_v, d->critic_shape.n_params,
-             h, d->adam_step + 1);
+    be->optim_step(be, d->critic, d->critic_grad, d->critic_m, d->critic_v,
+                   d->critic_shape.n_params, p->grad_clip, m + METRIC_CRITIC_GRAD_NORM, h,
+                   d->adam_step + 1, d->critic_targ, p->tau);
 }
 
 /* dLoss_actor/d mu(s) for rows [r0, r0 + n): Q(s, mu(s)) through the just
@@ -151,7 +154,7 @@ static void policy_grad_rows(Ddpg *d, int r0, int n) {
     Backend *be = d->be;
     int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim, in = od + ad;
     /* w_critic's activations of Q(s, a) are spent: reuse it for Q(s, mu(s)) */
-    MlpWork w = mlp_work_rows(&d->w_critic, &d->critic_shape, r0);
+    MlpWork w = mlp_work_rows(&d->w_critic_pi, &d->critic_shape, r0);
     mlp_forward(be, &d->critic_shape, d->critic, d->x_pi + (size_t)r0 * in, n, &w);
     be->fill(be, d->dq + r0, -1.0f / (float)B, (size_t)n);
     mlp_backward(be, &d->critic_shape, d->critic, n, &w, d->dq + r0, NULL,
@@ -180,24 +183,22 @@ static void actor_step(Ddpg *d) {
         be->run_lanes(be, 2, policy_grad_lane, d);
     else
         policy_grad_rows(d, 0, B);
-    be->mean_acc(be, d->metrics + METRIC_ACTOR_LOSS, d->w_critic.h[d->critic_shape.n_layers], B,
-                 -1.0f);
+    be->mean_acc(be, d->metrics + METRIC_ACTOR_LOSS, d->w_critic_pi.h[d->critic_shape.n_layers],
+                 B, -1.0f);
     mlp_backward(be, &d->actor_shape, d->actor, B, &d->w_actor, d->da, d->actor_grad, NULL);
-    be->clip_grad_norm(be, d->actor_grad, d->actor_shape.n_params, p->grad_clip,
-                       d->metrics + METRIC_ACTOR_GRAD_NORM);
     AdamHyper h = {p->actor_lr, 0.9f, 0.999f, 1e-8f};
-    be->adam(be, d->actor, d->actor_grad, d->actor_m, d->actor_v, d->actor_shape.n_params, h,
-             d->adam_step + 0);
+    be->optim_step(be, d->actor, d->actor_grad, d->actor_m, d->actor_v, d->actor_shape.n_params,
+                   p->grad_clip, d->metrics + METRIC_ACTOR_GRAD_NORM, h, d->adam_step + 0,
+                   d->actor_targ, p->tau);
 }
 
 void ddpg_update_batch(Ddpg *d) {
     Backend *be = d->be;
     backend_run_lanes(be, 2, forward_lane, d);
+    /* Each step ends with its network's soft target update: after every
+     * gradient step, as the notebook. */
     critic_step(d);
     actor_step(d);
-    /* Soft target updates after every gradient step. */
-    be->polyak(be, d->actor_targ, d->actor, d->actor_shape.n_params, d->p.tau);
-    be->polyak(be, d->critic_targ, d->critic, d->critic_shape.n_params, d->p.tau);
 }
 
 void ddpg_act(Ddpg *d, const float *obs, int n, float *act, MlpWork *w) {

@@ -49,6 +49,7 @@ int mlp_work_create(MlpWork *w, Backend *be, const MlpShape *s, int max_rows) {
         size_t bytes = sizeof(float) * (size_t)max_rows * s->sizes[l];
         if (l > 0 && !(w->h[l] = be->alloc(be, bytes))) return -1;
         if (!(w->dh[l] = be->alloc(be, bytes))) return -1;
+        if (be->run_lanes && !(w->dh2[l] = be->alloc(be, bytes))) return -1;
     }
     return 0;
 }
@@ -57,6 +58,7 @@ void mlp_work_destroy(MlpWork *w, Backend *be) {
     for (int l = 0; l <= MLP_MAX_LAYERS; l++) {
         if (l > 0 && w->h[l]) be->free(be, w->h[l]);
         if (w->dh[l]) be->free(be, w->dh[l]);
+        if (w->dh2[l]) be->free(be, w->dh2[l]);
     }
     memset(w, 0, sizeof *w);
 }
@@ -67,6 +69,7 @@ MlpWork mlp_work_rows(const MlpWork *w, const MlpShape *s, int row0) {
     for (int l = 0; l <= s->n_layers; l++) {
         if (l > 0) v.h[l] = w->h[l] + (size_t)row0 * s->sizes[l];
         v.dh[l] = w->dh[l] + (size_t)row0 * s->sizes[l];
+        if (w->dh2[l]) v.dh2[l] = w->dh2[l] + (size_t)row0 * s->sizes[l];
     }
     return v;
 }
@@ -95,6 +98,7 @@ typedef struct {
     MlpWork *w;
     float *grads, *dx;
     int fork; /* the layer whose dW and dX run as two lanes */
+    int pend; /* layers fork+1..pend have their dW and db still to do */
 } Backward;
 
 /* A layer is worth two lanes when its GEMMs have this many multiply-adds. */
@@ -121,13 +125,14 @@ static void layer_input_grad(const Backward *b, int l) {
 
 static void backward_layers(const Backward *b, int top);
 
-/* Lane 0: the forked layer's dW and db. Lane 1: its dX, then every layer
- * below it. They write disjoint buffers and read only what lane 1 leaves
- * alone (dz of the forked layer, h[l]). */
+/* Lane 0: the forked layer's dW and db, and those of the small layers above
+ * it, which nothing below needs. Lane 1: its dX, then every layer below it.
+ * They write disjoint buffers and read only what lane 1 leaves alone (dz of
+ * the forked layer and above, h[l]). */
 static void backward_lane(void *ctx, int lane) {
     const Backward *b = ctx;
     if (lane == 0) {
-        layer_param_grads(b, b->fork);
+        for (int l = b->pend; l >= b->fork; l--) layer_param_grads(b, l);
     } else {
         layer_input_grad(b, b->fork);
         backward_layers(b, b->fork - 1);
@@ -146,18 +151,79 @@ static void backward_layers(const Backward *b, int top) {
             (double)b->rows * in * out >= MLP_FORK_MIN_MACS) {
             Backward f = *b;
             f.fork = l;
+            f.pend = top;
             backend_run_lanes(b->be, 2, backward_lane, &f);
             return;
         }
-        if (b->grads) layer_param_grads(b, l);
+        /* a small layer's dW waits for the next fork's short lane: only dX
+         * is on the way down */
         if (want_dx) layer_input_grad(b, l);
     }
+    if (b->grads)
+        for (int l = top; l >= 0; l--) layer_param_grads(b, l);
+}
+
+/* The highest layer whose dW and dX are worth two lanes, or -1. */
+static int top_fork_layer(const Backward *b) {
+    const MlpShape *s = b->s;
+    if (!b->grads) return -1;
+    for (int l = s->n_layers - 1; l >= 0; l--)
+        if ((l > 0 || b->dx) && (double)b->rows * s->sizes[l] * s->sizes[l + 1] >= MLP_FORK_MIN_MACS)
+            return l;
+    return -1;
+}
+
+/* From dy down to dz of layer f (in b->w->dh[f + 1]): through the output
+ * activation and the small layers above f, their dX only. */
+static void dz_down_to(const Backward *b, const float *dy, int f) {
+    const MlpShape *s = b->s;
+    int L = s->n_layers;
+    b->be->copy(b->be, b->w->dh[L], dy, sizeof(float) * (size_t)b->rows * s->sizes[L]);
+    for (int l = L - 1; l >= f; l--) {
+        b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, s->sizes[l + 1],
+                        layer_act(s, l), &s->bounds);
+        if (l > f) layer_input_grad(b, l);
+    }
+}
+
+typedef struct {
+    const Backward *b; /* fork = the top fork layer */
+    const float *dy;
+} TopFork;
+
+/* Both lanes work out dz of the fork layer from dy, each into its own
+ * buffers (lane 1 into dh2): the small layers above it cost less twice over
+ * than once while the other core waits, and than moving their gradients
+ * between the cores. Then lane 0 does the dW and db of the fork layer and
+ * those above; lane 1 its dX and everything below. */
+static void top_fork_lane(void *ctx, int lane) {
+    const TopFork *t = ctx;
+    const Backward *b = t->b;
+    int f = b->fork, L = b->s->n_layers;
+    if (lane == 0) {
+        dz_down_to(b, t->dy, f);
+        for (int l = L - 1; l >= f; l--) layer_param_grads(b, l);
+        return;
+    }
+    MlpWork w2 = *b->w;
+    for (int l = f + 1; l <= L; l++) w2.dh[l] = b->w->dh2[l];
+    Backward b2 = *b;
+    b2.w = &w2;
+    dz_down_to(&b2, t->dy, f);
+    layer_input_grad(&b2, f); /* into the shared dh[f] (or dx) */
+    backward_layers(b, f - 1);
 }
 
 void mlp_backward(Backend *be, const MlpShape *s, const float *params, int rows, MlpWork *w,
                   const float *dy, float *grads, float *dx) {
     int L = s->n_layers;
+    Backward b = {be, s, params, rows, w, grads, dx, -1, -1};
+    b.fork = top_fork_layer(&b);
+    if (b.fork >= 0 && be->run_lanes && w->dh2[L]) {
+        TopFork t = {&b, dy};
+        be->run_lanes(be, 2, top_fork_lane, &t);
+        return;
+    }
     be->copy(be, w->dh[L], dy, sizeof(float) * (size_t)rows * s->sizes[L]);
-    Backward b = {be, s, params, rows, w, grads, dx, -1};
     backward_layers(&b, L - 1);
 }

@@ -553,6 +553,54 @@ START_TEST(test_polyak) {
 }
 END_TEST
 
+/* The fused optimizer step: four steps with fresh gradients, clipping active
+ * (the norm is 4x the limit), with the soft update; p, m, v, the target, the
+ * norm accumulator and the step counter agree. */
+START_TEST(test_optim_step) {
+    Pair p;
+    if (!pair_open(&p, "optim_step")) return;
+    seed_host_rng(14);
+    for (int s = 0; s < N_SIZES; s++) {
+        size_t n = (size_t)SIZES[s];
+        float *x = host_floats(n, -1, 1), *t = host_floats(n, -1, 1);
+        Twin tp = twin(&p, x, sizeof(float) * n), tt = twin(&p, t, sizeof(float) * n);
+        Twin tg = twin(&p, NULL, sizeof(float) * n), tm = twin(&p, NULL, sizeof(float) * n);
+        Twin tv = twin(&p, NULL, sizeof(float) * n), tacc = twin(&p, NULL, sizeof(float));
+        Twin tstep = twin(&p, NULL, sizeof(int64_t));
+        AdamHyper h = {1e-3f, 0.9f, 0.999f, 1e-8f};
+        for (int step = 0; step < 4; step++) {
+            float *g = host_floats(n, -0.1f, 0.1f);
+            double ss = 0.0;
+            for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+            float max_norm = 0.25f * (float)sqrt(ss);
+            twin_set(&p, &tg, g);
+            p.gpu->optim_step(p.gpu, tp.g, tg.g, tm.g, tv.g, n, max_norm, tacc.g, h,
+                              tstep.g, tt.g, 0.01f);
+            p.cpu->optim_step(p.cpu, tp.c, tg.c, tm.c, tv.c, n, max_norm, tacc.c, h,
+                              tstep.c, tt.c, 0.01f);
+            free(g);
+        }
+        char what[128];
+        snprintf(what, sizeof what, "optim_step n=%zu p", n);
+        expect_twin_close(&p, what, tp.g, tp.c, n, 1e-6, 1e-5);
+        snprintf(what, sizeof what, "optim_step n=%zu m", n);
+        expect_twin_close(&p, what, tm.g, tm.c, n, 1e-7, 1e-5);
+        snprintf(what, sizeof what, "optim_step n=%zu v", n);
+        expect_twin_close(&p, what, tv.g, tv.c, n, 1e-9, 1e-5);
+        snprintf(what, sizeof what, "optim_step n=%zu target", n);
+        expect_twin_close(&p, what, tt.g, tt.c, n, 1e-6, 1e-5);
+        snprintf(what, sizeof what, "optim_step n=%zu norm_acc", n);
+        expect_twin_close(&p, what, tacc.g, tacc.c, 1, 0, 1e-6);
+        ck_assert_int_eq(fetch_i64(p.gpu, tstep.g), 4);
+        ck_assert_int_eq(fetch_i64(p.cpu, tstep.c), 4);
+        free(x), free(t);
+        twin_free(&p, &tp), twin_free(&p, &tt), twin_free(&p, &tg), twin_free(&p, &tm);
+        twin_free(&p, &tv), twin_free(&p, &tacc), twin_free(&p, &tstep);
+    }
+    pair_close(&p);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Randomness                                                                */
 
@@ -1224,6 +1272,7 @@ Suite *gpu_parity_suite(void) {
     tcase_add_test(pieces, test_mse_mean_acc);
     tcase_add_test(pieces, test_clip_grad_norm);
     tcase_add_test(pieces, test_adam);
+    tcase_add_test(pieces, test_optim_step);
     tcase_add_test(pieces, test_polyak);
     suite_add_tcase(s, pieces);
     TCase *rnd = tcase("random");

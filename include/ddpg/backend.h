@@ -110,6 +110,13 @@ struct Backend {
                  AdamHyper h, int64_t *step);
     /* targ(n) = (1 - tau) targ + tau src */
     void (*polyak)(Backend *be, float *targ, const float *src, size_t n, float tau);
+    /* One network's optimizer step: clip_grad_norm(g, n, max_norm, norm_acc),
+     * adam(p, g, m, v, n, h, step), then polyak(targ, p, n, tau) unless targ
+     * is NULL; the same numbers as those calls in turn, except that g may be
+     * left unclipped. The CPU fuses them: two passes over the buffers, not five. */
+    void (*optim_step)(Backend *be, float *p, float *g, float *m, float *v, size_t n,
+                       float max_norm, float *norm_acc, AdamHyper h, int64_t *step, float *targ,
+                       float tau);
 
     /* ---- randomness (counter *ctr is device memory, advanced by one per call) ---- */
     /* a(n, ab.dim) ~ U(low, high) */

@@ -42,6 +42,7 @@ typedef struct {
     int64_t *adam_step;            /* (2) device: actor, critic */
     uint64_t *sample_ctr;          /* (1) device: replay sampling counter */
     MlpWork w_actor, w_critic, w_actor_targ, w_critic_targ; /* batch_size rows */
+    MlpWork w_critic_pi; /* Q(s, mu(s)) of the actor step */
     Batch batch;
     float *x_sa;     /* (B, obs+act) device: [obs | act] */
     float *x_next;   /* (B, obs+act) device: [next_obs | mu'(next_obs)] */

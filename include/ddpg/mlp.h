@@ -26,6 +26,9 @@ typedef struct {
     int max_rows;
     float *h[MLP_MAX_LAYERS + 1];  /* h[0] = input (borrowed), h[l] (rows, sizes[l]) device */
     float *dh[MLP_MAX_LAYERS + 1]; /* gradients w.r.t. h[l], same shapes, device */
+    /* A second lane's own copies of dh, where the backend has concurrent
+     * lanes (else NULL): see mlp_backward. */
+    float *dh2[MLP_MAX_LAYERS + 1];
 } MlpWork;
 
 void mlp_shape_init(MlpShape *s, int in, const int *hidden, int n_hidden, int out,
