@@ -153,7 +153,8 @@ static void critic_step(Ddpg *d) {
 static void policy_grad_rows(Ddpg *d, int r0, int n) {
     Backend *be = d->be;
     int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim, in = od + ad;
-    /* w_critic's activations of Q(s, a) are spent: reuse it for Q(s, mu(s)) */
+    /* its own buffers: each core keeps writing the same rows here, update
+     * after update, instead of lines that the other core wrote last */
     MlpWork w = mlp_work_rows(&d->w_critic_pi, &d->critic_shape, r0);
     mlp_forward(be, &d->critic_shape, d->critic, d->x_pi + (size_t)r0 * in, n, &w);
     be->fill(be, d->dq + r0, -1.0f / (float)B, (size_t)n);

@@ -153,7 +153,7 @@ static void cpu_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alp
                      const float *A, int lda, const float *B, int ldb, float beta, float *C,
                      int ldc) {
     /* A (m,1) with unit stride is the same memory as A^T stored (1,m) */
-    if (k == 1 && !ta && lda == 1) ta = 1, lda = m;
+    if (k == 1 && !ta && lda == 1 && m > 0) ta = 1, lda = m;
     /* B^T (k,n) stored row-major, from B (n,k), for thin k */
     float bt[GEMM_THIN_K * 1024];
     if (tb && k <= GEMM_THIN_K && (size_t)n * k <= sizeof bt / sizeof bt[0]) {
