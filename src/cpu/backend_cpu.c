@@ -386,20 +386,12 @@ static AdamArgs adam_args(float *p, const float *g, float *m, float *v, AdamHype
     return a;
 }
 
-static void adam_part(void *ctx, size_t lo, size_t hi) {
-    const AdamArgs *a = ctx;
-    float *restrict p = a->p, *restrict m = a->m, *restrict v = a->v;
-    const float *restrict g = a->g;
-    AdamHyper h = a->h;
-    float bc1 = a->bc1, bc2 = a->bc2; /* locals: no aliasing question for the vectorizer */
-    for (size_t i = lo; i < hi; i++)
-        adam_elem(&p[i], g[i], &m[i], &v[i], h.lr, h.beta1, h.beta2, h.eps, bc1, bc2);
-}
+static void optim_part(void *ctx, size_t lo, size_t hi);
 
 static void cpu_adam(Backend *be, float *p, const float *g, float *m, float *v, size_t n,
                      AdamHyper h, int64_t *step) {
-    AdamArgs a = adam_args(p, g, m, v, h, step);
-    cpu_for(be, n, 16, ELEM_PART_MIN, adam_part, &a);
+    AdamArgs a = adam_args(p, g, m, v, h, step); /* no clipping (x 1 is exact), no target */
+    cpu_for(be, n, 16, ELEM_PART_MIN, optim_part, &a);
 }
 
 typedef struct {
@@ -421,8 +413,9 @@ static void cpu_polyak(Backend *be, float *targ, const float *src, size_t n, flo
     cpu_for(be, n, 16, ELEM_PART_MIN, polyak_part, &a);
 }
 
-/* Clipping, Adam and the soft update in one pass. g * gscale is what the
- * clip pass would have stored (a coefficient of 1 changes nothing). */
+/* Adam, with the clip coefficient and the soft update folded in: g * gscale
+ * is what the clip pass would have stored (a coefficient of 1 changes
+ * nothing), and the target follows p where targ is non-NULL. */
 static void optim_part(void *ctx, size_t lo, size_t hi) {
     const AdamArgs *a = ctx;
     float *restrict p = a->p, *restrict m = a->m, *restrict v = a->v, *restrict t = a->targ;
