@@ -123,6 +123,23 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
     }
     t->h_metrics = be->host_alloc(be, sizeof(float) * DDPG_N_METRICS);
     mallocCheck(t->h_metrics);
+    size_t cap = (size_t)t->env.log.capacity, pn = c->probe_n > 0 ? (size_t)c->probe_n : 1;
+    t->h_ret = be->host_alloc(be, sizeof(float) * cap);
+    t->h_len = be->host_alloc(be, sizeof(int32_t) * cap);
+    t->h_env = be->host_alloc(be, sizeof(int32_t) * cap);
+    t->h_step = be->host_alloc(be, sizeof(int64_t) * cap);
+    t->h_order = be->host_alloc(be, sizeof(int64_t) * cap);
+    t->h_eval_ret = be->host_alloc(be, sizeof(float) * ne);
+    t->h_eval_returns = be->host_alloc(be, sizeof(float) * ne);
+    t->h_eval_env = be->host_alloc(be, sizeof(int32_t) * ne);
+    t->h_eval_zeros = be->host_alloc(be, sizeof(int64_t) * ne);
+    t->h_probe_a = be->host_alloc(be, sizeof(float) * pn * ad);
+    t->h_probe_q = be->host_alloc(be, sizeof(float) * pn);
+    mallocCheck(t->h_ret), mallocCheck(t->h_len), mallocCheck(t->h_env);
+    mallocCheck(t->h_step), mallocCheck(t->h_order), mallocCheck(t->h_eval_ret);
+    mallocCheck(t->h_eval_returns), mallocCheck(t->h_eval_env), mallocCheck(t->h_eval_zeros);
+    mallocCheck(t->h_probe_a), mallocCheck(t->h_probe_q);
+    memset(t->h_eval_zeros, 0, sizeof(int64_t) * ne);
 
     /* updates.csv holds window means so that it stays under ~5000 rows. */
     int64_t first = c->update_after > c->batch_size ? c->update_after : c->batch_size;
@@ -141,7 +158,11 @@ void trainer_destroy(Trainer *t) {
                     t->eval_trunc, t->probe_act,   t->probe_q,   t->probe_x};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
-    if (t->h_metrics) be->host_free(be, t->h_metrics);
+    void *host[] = {t->h_metrics,   t->h_ret,          t->h_len,      t->h_env,
+                    t->h_step,      t->h_order,        t->h_eval_ret, t->h_eval_returns,
+                    t->h_eval_env,  t->h_eval_zeros,   t->h_probe_a,  t->h_probe_q};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++)
+        if (host[i]) be->host_free(be, host[i]);
     if (be->graph_destroy) {
         if (t->graph_explore) be->graph_destroy(be, t->graph_explore);
         if (t->graph_update) be->graph_destroy(be, t->graph_update);
@@ -226,18 +247,14 @@ static void drain_episodes(Trainer *t, double wall) {
         t->log_read = count - L->capacity;
         k = L->capacity;
     }
-    float *ret = malloc(sizeof(float) * L->capacity);
-    int32_t *len = malloc(sizeof(int32_t) * L->capacity);
-    int32_t *env = malloc(sizeof(int32_t) * L->capacity);
-    int64_t *step = malloc(sizeof(int64_t) * L->capacity);
-    mallocCheck(ret), mallocCheck(len), mallocCheck(env), mallocCheck(step);
+    float *ret = t->h_ret;
+    int32_t *len = t->h_len, *env = t->h_env;
+    int64_t *step = t->h_step, *order = t->h_order;
     be->to_host(be, ret, L->ret, sizeof(float) * L->capacity);
     be->to_host(be, len, L->len, sizeof(int32_t) * L->capacity);
     be->to_host(be, env, L->env, sizeof(int32_t) * L->capacity);
     be->to_host(be, step, L->step, sizeof(int64_t) * L->capacity);
     /* Records in (step, env) order: the GPU appends them in any order. */
-    int64_t *order = malloc(sizeof(int64_t) * k);
-    mallocCheck(order);
     for (int64_t i = 0; i < k; i++) order[i] = (t->log_read + i) % L->capacity;
     for (int64_t i = 1; i < k; i++) { /* insertion sort: nearly sorted input */
         int64_t x = order[i], j = i - 1;
@@ -257,7 +274,6 @@ static void drain_episodes(Trainer *t, double wall) {
                            (step[s] + 1) * (int64_t)t->cfg->envs, wall);
     }
     t->log_read = count;
-    free(order), free(ret), free(len), free(env), free(step);
 }
 
 static void flush_metrics(Trainer *t) {
@@ -293,12 +309,9 @@ static void maybe_probe(Trainer *t, int final) {
     int pn = c->probe_n;
     ddpg_probe(&t->agent, t->probe_batch.obs, pn, t->probe_act, t->probe_q, &t->w_probe_a,
                &t->w_probe_c, t->probe_x);
-    float *ha = malloc(sizeof(float) * pn), *hq = malloc(sizeof(float) * pn);
-    mallocCheck(ha), mallocCheck(hq);
-    be->to_host(be, ha, t->probe_act, sizeof(float) * pn);
-    be->to_host(be, hq, t->probe_q, sizeof(float) * pn);
-    if (t->log) runlog_probe(t->log, t->episodes, pn, ha, hq);
-    free(ha), free(hq);
+    be->to_host(be, t->h_probe_a, t->probe_act, sizeof(float) * pn);
+    be->to_host(be, t->h_probe_q, t->probe_q, sizeof(float) * pn);
+    if (t->log) runlog_probe(t->log, t->episodes, pn, t->h_probe_a, t->h_probe_q);
 }
 
 void trainer_evaluate(Trainer *t, float *returns) {
@@ -306,11 +319,8 @@ void trainer_evaluate(Trainer *t, float *returns) {
     VecEnv *e = &t->eval_env;
     int ne = t->cfg->eval_episodes;
     /* Same start states at every evaluation: rewind the reset counters. */
-    int64_t *zeros = calloc((size_t)ne, sizeof(int64_t));
-    mallocCheck(zeros);
-    be->to_device(be, e->resets, zeros, sizeof(int64_t) * ne);
-    be->to_device(be, e->log.count, zeros, sizeof(int64_t));
-    free(zeros);
+    be->to_device(be, e->resets, t->h_eval_zeros, sizeof(int64_t) * ne);
+    be->to_device(be, e->log.count, t->h_eval_zeros, sizeof(int64_t));
     be->env_reset(be, e, t->eval_obs);
     for (int s = 0; s < e->max_steps; s++) {
         ddpg_act(&t->agent, t->eval_obs, ne, t->eval_act, &t->w_eval);
@@ -319,25 +329,19 @@ void trainer_evaluate(Trainer *t, float *returns) {
         be->copy(be, t->eval_obs, t->eval_obs2, sizeof(float) * ne * PENDULUM_OBS_DIM);
     }
     /* Every env finished exactly one episode; records are in any order. */
-    float *ret = malloc(sizeof(float) * ne);
-    int32_t *env = malloc(sizeof(int32_t) * ne);
-    mallocCheck(ret), mallocCheck(env);
-    be->to_host(be, ret, e->log.ret, sizeof(float) * ne);
-    be->to_host(be, env, e->log.env, sizeof(int32_t) * ne);
-    for (int i = 0; i < ne; i++) returns[env[i]] = ret[i];
-    free(ret), free(env);
+    be->to_host(be, t->h_eval_ret, e->log.ret, sizeof(float) * ne);
+    be->to_host(be, t->h_eval_env, e->log.env, sizeof(int32_t) * ne);
+    for (int i = 0; i < ne; i++) returns[t->h_eval_env[i]] = t->h_eval_ret[i];
 }
 
 static void run_eval(Trainer *t, double wall) {
     int ne = t->cfg->eval_episodes;
-    float *r = malloc(sizeof(float) * ne);
-    mallocCheck(r);
+    float *r = t->h_eval_returns;
     trainer_evaluate(t, r);
     double mean = 0;
     for (int i = 0; i < ne; i++) mean += r[i];
     mean /= ne;
     if (t->log) runlog_eval(t->log, t->global_step, wall, r, ne, NULL);
-    free(r);
     t->have_eval = 1;
     t->last_eval_step = t->global_step;
     t->last_eval = t->final_eval = mean;

@@ -32,6 +32,15 @@ typedef struct {
     uint64_t *ctr;         /* (3) device: warm-up, noise, probe-sample counters */
     /* host side */
     float *h_metrics;      /* (DDPG_N_METRICS) host (pinned on the GPU) */
+    /* host copies, allocated once: the episode log (env.log.capacity), the
+     * evaluation's records and returns (eval_episodes), the probes (probe_n) */
+    float *h_ret;
+    int32_t *h_len, *h_env;
+    int64_t *h_step, *h_order;
+    float *h_eval_ret, *h_eval_returns;
+    int32_t *h_eval_env;
+    int64_t *h_eval_zeros;
+    float *h_probe_a, *h_probe_q;
     int64_t log_read;      /* episode records consumed */
     int64_t global_step, updates, episodes, vsteps;
     int probes_ready;
