@@ -2,8 +2,12 @@
  * and env-steps/s of the notebook's setting (--envs 1, one update per step).
  *
  *   build/bench/bench_cpu [updates]
+ *   build/bench/bench_cpu --rounds R [--threads T] [updates]
  *
- * Prints a table, then one JSON object as its last line. OPENBLAS_CORETYPE and
+ * Prints a table, then one JSON object as its last line. With --rounds, only
+ * the update time: R rounds of `updates` updates on T threads (default 2),
+ * each round's time, and the fastest, first-quartile and median round; for
+ * comparing two builds in turns on a noisy host (bench/ab_update.sh). OPENBLAS_CORETYPE and
  * OPENBLAS_L2_SIZE change which OpenBLAS kernel runs: run benchmarks with both
  * unset (env -u ...); the kernel in use is printed.
  *
@@ -66,8 +70,9 @@ static double cross_core_round_trip_ns(void) {
     return t[2];
 }
 
-/* Median microseconds per update over `reps` rounds of `n` updates. */
-static double time_updates(int threads, int batch, int n, int reps) {
+/* Microseconds per update of each of `reps` rounds of `n` updates, sorted
+ * into t[reps]. */
+static void time_rounds(int threads, int batch, int n, int reps, double *t) {
     Backend *be = backend_cpu_create(threads);
     int hidden[2] = {256, 256};
     ActionBounds ab = {1, {-2.0f}, {2.0f}};
@@ -81,19 +86,40 @@ static double time_updates(int threads, int batch, int n, int reps) {
     replay_create(&r, be, 20000, 3, 1);
     pendulum_fill_random(be, &r, 20000, 7);
     for (int i = 0; i < 50; i++) ddpg_update(&d, &r);
-    double *t = malloc(sizeof(double) * reps);
     for (int k = 0; k < reps; k++) {
         double t0 = now_s();
         for (int i = 0; i < n; i++) ddpg_update(&d, &r);
         t[k] = (now_s() - t0) / n * 1e6;
     }
     qsort(t, (size_t)reps, sizeof t[0], cmp_double);
-    double med = t[reps / 2];
-    free(t);
     replay_destroy(&r, be);
     ddpg_destroy(&d);
     be->destroy(be);
-    return med;
+}
+
+/* Median microseconds per update over `reps` rounds of `n` updates. */
+static double time_updates(int threads, int batch, int n, int reps) {
+    double t[16];
+    if (reps > 16) reps = 16;
+    time_rounds(threads, batch, n, reps, t);
+    return t[reps / 2];
+}
+
+static int rounds_main(int threads, int n, int reps) {
+    double *t = malloc(sizeof(double) * (size_t)reps);
+    if (!t) return 1;
+    double rtt0 = cross_core_round_trip_ns();
+    time_rounds(threads, 128, n, reps, t);
+    double rtt1 = cross_core_round_trip_ns();
+    printf("256,256 batch 128, %d thread%s, %d rounds of %d updates (us/update, sorted):", threads,
+           threads > 1 ? "s" : "", reps, n);
+    for (int k = 0; k < reps; k++) printf(" %.1f", t[k]);
+    printf("\n{\"bench\": \"cpu_rounds\", \"openblas_core\": \"%s\", \"threads\": %d, "
+           "\"updates_per_round\": %d, \"rounds\": %d, \"min_us\": %.1f, \"q1_us\": %.1f, "
+           "\"median_us\": %.1f, \"cross_core_round_trip_ns\": [%.0f, %.0f]}\n",
+           openblas_get_corename(), threads, n, reps, t[0], t[reps / 4], t[reps / 2], rtt0, rtt1);
+    free(t);
+    return 0;
 }
 
 /* env-steps/s of the notebook's setting, updates included (steady state:
@@ -120,7 +146,24 @@ static double time_training(int threads, int64_t steps) {
 }
 
 int main(int argc, char **argv) {
-    int n = argc > 1 ? atoi(argv[1]) : 200;
+    int n = 200, rounds = 0, threads = 2;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
+            rounds = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (atoi(argv[i]) > 0)
+            n = atoi(argv[i]);
+        else {
+            fprintf(stderr, "usage: %s [--rounds R [--threads T]] [updates]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (rounds < 0 || threads < 1 || n < 1) {
+        fprintf(stderr, "%s: --rounds, --threads and updates must be positive\n", argv[0]);
+        return 2;
+    }
+    if (rounds > 0) return rounds_main(threads, n, rounds);
     const char *ct = getenv("OPENBLAS_CORETYPE");
     printf("OpenBLAS: %s | core %s | OPENBLAS_CORETYPE=%s\n", openblas_get_config(),
            openblas_get_corename(), ct ? ct : "(unset)");
