@@ -158,6 +158,7 @@ static void fill_table(Backend *be) {
     be->gemm = cuda_gemm;
     be->bias_act = cuda_bias_act;
     be->act_grad = cuda_act_grad;
+    be->outer_act_grad = cuda_outer_act_grad;
     be->col_sum = cuda_col_sum;
     be->concat_cols = cuda_concat_cols;
     be->slice_cols = cuda_slice_cols;

@@ -118,6 +118,8 @@ void cuda_bias_act(Backend *be, float *y, const float *b, int rows, int cols, Ac
                    const ActionBounds *ab);
 void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
                    const ActionBounds *ab);
+void cuda_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w, const float *y,
+                         int rows, int cols, Activation act, const ActionBounds *ab);
 void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols);
 void cuda_concat_cols(Backend *be, float *out, const float *a, int ca, const float *b, int cb,
                       int rows);

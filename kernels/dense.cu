@@ -130,6 +130,14 @@ void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, A
     }
 }
 
+/* The k = 1 product through cuBLAS, then the activation kernel: two tested
+ * launches; a fused kernel would save one pass over dz. */
+void cuda_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w, const float *y,
+                         int rows, int cols, Activation act, const ActionBounds *ab) {
+    cuda_gemm(be, 0, 0, rows, cols, 1, 1.0f, dy, 1, w, cols, 0.0f, dz, cols);
+    cuda_act_grad(be, dz, y, rows, cols, act, ab);
+}
+
 void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols) {
     if (cols <= 0) return;
     dim3 block(COLSUM_TX, COLSUM_TY);

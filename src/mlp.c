@@ -123,7 +123,21 @@ static void layer_input_grad(const Backward *b, int l) {
                 b->params + s->w_off[l], in, 0.0f, dst, in);
 }
 
-static void backward_layers(const Backward *b, int top);
+/* dh[l] = dz W_l as layer_input_grad, and for a layer with one output
+ * (l > 0) also through the activation of layer l - 1, in one op. Returns 1
+ * when dh[l] is already that layer's dz. */
+static int layer_input_grad_act(const Backward *b, int l) {
+    const MlpShape *s = b->s;
+    if (l == 0 || s->sizes[l + 1] != 1) {
+        layer_input_grad(b, l);
+        return 0;
+    }
+    b->be->outer_act_grad(b->be, b->w->dh[l], b->w->dh[l + 1], b->params + s->w_off[l],
+                          b->w->h[l], b->rows, s->sizes[l], layer_act(s, l - 1), &s->bounds);
+    return 1;
+}
+
+static void backward_layers(const Backward *b, int top, int dz_ready);
 
 /* Lane 0: the forked layer's dW and db, and those of the small layers above
  * it, which nothing below needs. Lane 1: its dX, then every layer below it.
@@ -134,18 +148,19 @@ static void backward_lane(void *ctx, int lane) {
     if (lane == 0) {
         for (int l = b->pend; l >= b->fork; l--) layer_param_grads(b, l);
     } else {
-        layer_input_grad(b, b->fork);
-        backward_layers(b, b->fork - 1);
+        backward_layers(b, b->fork - 1, layer_input_grad_act(b, b->fork));
     }
 }
 
-static void backward_layers(const Backward *b, int top) {
+/* Layers top..0; dz_ready: dh[top + 1] already went through the activation. */
+static void backward_layers(const Backward *b, int top, int dz_ready) {
     const MlpShape *s = b->s;
     for (int l = top; l >= 0; l--) {
         int in = s->sizes[l], out = s->sizes[l + 1];
         /* through the activation: dz = dh[l+1] * act'(h[l+1]) */
-        b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, out, layer_act(s, l),
-                        &s->bounds);
+        if (!dz_ready)
+            b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, out,
+                            layer_act(s, l), &s->bounds);
         int want_dx = l > 0 || b->dx;
         if (b->grads && want_dx &&
             (double)b->rows * in * out >= MLP_FORK_MIN_MACS) {
@@ -157,7 +172,7 @@ static void backward_layers(const Backward *b, int top) {
         }
         /* a small layer's dW waits for the next fork's short lane: only dX
          * is on the way down */
-        if (want_dx) layer_input_grad(b, l);
+        dz_ready = want_dx && layer_input_grad_act(b, l);
     }
     if (b->grads)
         for (int l = top; l >= 0; l--) layer_param_grads(b, l);
@@ -179,10 +194,12 @@ static void dz_down_to(const Backward *b, const float *dy, int f) {
     const MlpShape *s = b->s;
     int L = s->n_layers;
     b->be->copy(b->be, b->w->dh[L], dy, sizeof(float) * (size_t)b->rows * s->sizes[L]);
+    int dz_ready = 0;
     for (int l = L - 1; l >= f; l--) {
-        b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, s->sizes[l + 1],
-                        layer_act(s, l), &s->bounds);
-        if (l > f) layer_input_grad(b, l);
+        if (!dz_ready)
+            b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, s->sizes[l + 1],
+                            layer_act(s, l), &s->bounds);
+        dz_ready = l > f && layer_input_grad_act(b, l);
     }
 }
 
@@ -210,8 +227,8 @@ static void top_fork_lane(void *ctx, int lane) {
     Backward b2 = *b;
     b2.w = &w2;
     dz_down_to(&b2, t->dy, f);
-    layer_input_grad(&b2, f); /* into the shared dh[f] (or dx) */
-    backward_layers(b, f - 1);
+    /* into the shared dh[f] (or dx) */
+    backward_layers(b, f - 1, layer_input_grad_act(&b2, f));
 }
 
 void mlp_backward(Backend *be, const MlpShape *s, const float *params, int rows, MlpWork *w,
@@ -225,5 +242,5 @@ void mlp_backward(Backend *be, const MlpShape *s, const float *params, int rows,
         return;
     }
     be->copy(be, w->dh[L], dy, sizeof(float) * (size_t)rows * s->sizes[L]);
-    backward_layers(&b, L - 1);
+    backward_layers(&b, L - 1, 0);
 }

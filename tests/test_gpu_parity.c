@@ -305,6 +305,38 @@ START_TEST(test_act_grad) {
 END_TEST
 
 /* Bound: 1e-5 of the column's sum of |dy| (float sums in different orders). */
+START_TEST(test_outer_act_grad) {
+    Pair p;
+    if (!pair_open(&p, "outer_act_grad")) return;
+    seed_host_rng(15);
+    for (int act = ACT_NONE; act <= ACT_TANH_SCALE; act++)
+        for (int r = 0; r < N_SIZES; r++) {
+            int rows = SIZES[r], cols = act == ACT_TANH_SCALE ? 3 : 257;
+            size_t n = (size_t)rows * cols;
+            ActionBounds ab = test_bounds(3);
+            float *dy = host_floats((size_t)rows, -1, 1), *w = host_floats((size_t)cols, -1, 1);
+            float *y = host_floats(n, -3, 3);
+            for (size_t i = 0; i < n; i++) {
+                int j = (int)(i % (size_t)cols);
+                if (act == ACT_RELU) y[i] = relu_elem(y[i]);
+                if (act == ACT_TANH_SCALE)
+                    y[i] = tanh_scale_elem(y[i], 0.5f * (ab.high[j] - ab.low[j]),
+                                           0.5f * (ab.high[j] + ab.low[j]));
+            }
+            Twin tdy = twin(&p, dy, sizeof(float) * rows), tw = twin(&p, w, sizeof(float) * cols);
+            Twin ty = twin(&p, y, sizeof(float) * n), tz = twin(&p, NULL, sizeof(float) * n);
+            p.gpu->outer_act_grad(p.gpu, tz.g, tdy.g, tw.g, ty.g, rows, cols, (Activation)act, &ab);
+            p.cpu->outer_act_grad(p.cpu, tz.c, tdy.c, tw.c, ty.c, rows, cols, (Activation)act, &ab);
+            char what[128];
+            snprintf(what, sizeof what, "outer_act_grad act=%d rows=%d cols=%d", act, rows, cols);
+            expect_twin_close(&p, what, tz.g, tz.c, n, 1e-6, 1e-5);
+            free(dy), free(w), free(y);
+            twin_free(&p, &tdy), twin_free(&p, &tw), twin_free(&p, &ty), twin_free(&p, &tz);
+        }
+    pair_close(&p);
+}
+END_TEST
+
 START_TEST(test_col_sum) {
     Pair p;
     if (!pair_open(&p, "col_sum")) return;
@@ -1263,6 +1295,7 @@ Suite *gpu_parity_suite(void) {
     tcase_add_test(dense, test_gemm);
     tcase_add_test(dense, test_bias_act);
     tcase_add_test(dense, test_act_grad);
+    tcase_add_test(dense, test_outer_act_grad);
     tcase_add_test(dense, test_col_sum);
     tcase_add_test(dense, test_concat_slice);
     tcase_add_test(dense, test_fill);

@@ -241,6 +241,48 @@ START_TEST(test_backward_layer_counts) {
 }
 END_TEST
 
+/* outer_act_grad is gemm with k = 1 followed by act_grad, bit for bit, for
+ * each activation, at sizes with tails, on 1 and 3 threads; and the ReLU
+ * case really masks. */
+START_TEST(test_outer_act_grad_matches_gemm_then_act_grad) {
+    static const int shapes[][2] = {{1, 1}, {65, 257}, {128, 256}, {300, 3}};
+    ActionBounds ab = {3, {-1.0f, 0.0f, -3.0f}, {3.0f, 0.5f, 2.0f}};
+    for (int threads = 1; threads <= 3; threads += 2) {
+        Backend *be = backend_cpu_create(threads);
+        for (int si = 0; si < 4; si++)
+            for (int act = ACT_NONE; act <= ACT_TANH_SCALE; act++) {
+                int rows = shapes[si][0], cols = shapes[si][1];
+                if (act == ACT_TANH_SCALE && cols > ab.dim) continue; /* bounds per column */
+                size_t n = (size_t)rows * cols;
+                float *dy = be->alloc(be, sizeof(float) * rows), *w = be->alloc(be, sizeof(float) * cols);
+                float *y = be->alloc(be, sizeof(float) * n), *ref = be->alloc(be, sizeof(float) * n);
+                float *got = be->alloc(be, sizeof(float) * n);
+                ck_assert(dy && w && y && ref && got);
+                fill_uniform(dy, (size_t)rows, 21 + si, -1.0f, 1.0f);
+                fill_uniform(w, (size_t)cols, 22 + si, -1.0f, 1.0f);
+                fill_uniform(y, n, 23 + si, -0.5f, 0.5f); /* ReLU outputs: some 0 after clamp */
+                for (size_t i = 0; i < n; i++)
+                    if (act == ACT_RELU && y[i] < 0.0f) y[i] = 0.0f;
+                be->gemm(be, 0, 0, rows, cols, 1, 1.0f, dy, 1, w, cols, 0.0f, ref, cols);
+                be->act_grad(be, ref, y, rows, cols, (Activation)act, &ab);
+                be->outer_act_grad(be, got, dy, w, y, rows, cols, (Activation)act, &ab);
+                ck_assert_mem_eq(got, ref, sizeof(float) * n);
+                if (act == ACT_RELU) {
+                    size_t masked = 0;
+                    for (size_t i = 0; i < n; i++) {
+                        ck_assert(y[i] > 0.0f || got[i] == 0.0f);
+                        masked += y[i] == 0.0f;
+                    }
+                    if (n > 100) ck_assert(masked > n / 4);
+                }
+                float *bufs[] = {dy, w, y, ref, got};
+                for (int k = 0; k < 5; k++) be->free(be, bufs[k]);
+            }
+        be->destroy(be);
+    }
+}
+END_TEST
+
 /* ---- the DDPG losses through ddpg_update_batch ------------------------- */
 
 typedef struct {
@@ -491,6 +533,7 @@ Suite *mlp_suite(void) {
     tcase_add_test(tc, test_backward_tanh_symmetric_bounds);
     tcase_add_test(tc, test_backward_tanh_asymmetric_bounds);
     tcase_add_test(tc, test_backward_layer_counts);
+    tcase_add_test(tc, test_outer_act_grad_matches_gemm_then_act_grad);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ddpg_losses");

@@ -82,6 +82,13 @@ struct Backend {
     /* dy(rows,cols) *= act'(.) where y(rows,cols) is the activation's output */
     void (*act_grad)(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
                      const ActionBounds *ab);
+    /* dz(rows,cols) = (dy(rows) w(cols)^T) * act'(y(rows,cols)): the input
+     * gradient of a layer with one output (an outer product: no sums), taken
+     * on through the activation below it. The same numbers as gemm with k = 1
+     * and then act_grad; the CPU does it in one pass instead of two. */
+    void (*outer_act_grad)(Backend *be, float *dz, const float *dy, const float *w,
+                           const float *y, int rows, int cols, Activation act,
+                           const ActionBounds *ab);
     /* db(cols) = sum over rows of dy(rows,cols) */
     void (*col_sum)(Backend *be, float *db, const float *dy, int rows, int cols);
     /* out(rows, ca+cb) = [a(rows,ca) | b(rows,cb)] */

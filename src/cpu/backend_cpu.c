@@ -235,6 +235,45 @@ static void cpu_act_grad(Backend *be, float *dy, const float *y, int rows, int c
 }
 
 typedef struct {
+    float *dz;
+    const float *dy, *w, *y;
+    int cols;
+    Activation act;
+    const ActionBounds *ab;
+} OuterArgs;
+
+/* (dy_i w_j) rounds as the k = 1 product does; the activation factor then
+ * multiplies it as act_grad would (two products, nothing to contract). */
+static void outer_act_grad_rows(void *ctx, size_t lo, size_t hi) {
+    const OuterArgs *a = ctx;
+    int cols = a->cols;
+    const float *restrict w = a->w;
+    for (size_t i = lo; i < hi; i++) {
+        float *restrict dz = a->dz + i * cols;
+        const float *restrict y = a->y + i * cols;
+        float dyi = a->dy[i];
+        if (a->act == ACT_RELU) {
+            for (int j = 0; j < cols; j++) dz[j] = (dyi * w[j]) * relu_grad_elem(y[j]);
+        } else if (a->act == ACT_TANH_SCALE) {
+            for (int j = 0; j < cols; j++) {
+                float lo_ = a->ab->low[j], hi_ = a->ab->high[j];
+                dz[j] = (dyi * w[j]) *
+                        tanh_scale_grad_elem(y[j], 0.5f * (hi_ - lo_), 0.5f * (hi_ + lo_));
+            }
+        } else {
+            for (int j = 0; j < cols; j++) dz[j] = dyi * w[j];
+        }
+    }
+}
+
+static void cpu_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w,
+                               const float *y, int rows, int cols, Activation act,
+                               const ActionBounds *ab) {
+    OuterArgs a = {dz, dy, w, y, cols, act, ab};
+    cpu_for(be, (size_t)rows, 1, rows_min_part(cols), outer_act_grad_rows, &a);
+}
+
+typedef struct {
     float *db;
     const float *dy;
     int rows, cols;
@@ -647,6 +686,7 @@ Backend *backend_cpu_create(int threads) {
     be->gemm = cpu_gemm;
     be->bias_act = cpu_bias_act;
     be->act_grad = cpu_act_grad;
+    be->outer_act_grad = cpu_outer_act_grad;
     be->col_sum = cpu_col_sum;
     be->concat_cols = cpu_concat_cols;
     be->slice_cols = cpu_slice_cols;
