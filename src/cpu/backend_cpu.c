@@ -253,6 +253,8 @@ static void outer_act_grad_rows(void *ctx, size_t lo, size_t hi) {
         const float *restrict y = a->y + i * cols;
         float dyi = a->dy[i];
         if (a->act == ACT_RELU) {
+            /* two statements: written as one expression, GCC 12 left a branch
+             * per element here (35 us instead of 5 us at 128x256) */
             for (int j = 0; j < cols; j++) {
                 float g = relu_grad_elem(y[j]);
                 dz[j] = dyi * w[j];
