@@ -267,6 +267,19 @@ START_TEST(test_bias_act) {
 }
 END_TEST
 
+/* x(n) (rows of cols) made into what an activation outputs: ReLU with exact
+ * zeros, tanh_scale inside its bounds (per column), unchanged for ACT_NONE. */
+static void as_activation_outputs(float *x, size_t n, int cols, Activation act,
+                                  const ActionBounds *ab) {
+    for (size_t i = 0; i < n; i++) {
+        int j = (int)(i % (size_t)cols);
+        if (act == ACT_RELU) x[i] = relu_elem(x[i]);
+        if (act == ACT_TANH_SCALE)
+            x[i] = tanh_scale_elem(x[i], 0.5f * (ab->high[j] - ab->low[j]),
+                                   0.5f * (ab->high[j] + ab->low[j]));
+    }
+}
+
 /* y is a genuine activation output (ReLU with exact zeros, tanh_scale inside
  * its bounds); ACT_NONE must leave dy unchanged on both. */
 START_TEST(test_act_grad) {
@@ -279,13 +292,7 @@ START_TEST(test_act_grad) {
             size_t n = (size_t)rows * cols;
             ActionBounds ab = test_bounds(3);
             float *dy = host_floats(n, -1, 1), *y = host_floats(n, -3, 3);
-            for (size_t i = 0; i < n; i++) {
-                int j = (int)(i % (size_t)cols);
-                if (act == ACT_RELU) y[i] = relu_elem(y[i]);
-                if (act == ACT_TANH_SCALE)
-                    y[i] = tanh_scale_elem(y[i], 0.5f * (ab.high[j] - ab.low[j]),
-                                           0.5f * (ab.high[j] + ab.low[j]));
-            }
+            as_activation_outputs(y, n, cols, (Activation)act, &ab);
             Twin tdy = twin(&p, dy, sizeof(float) * n), ty = twin(&p, y, sizeof(float) * n);
             p.gpu->act_grad(p.gpu, tdy.g, ty.g, rows, cols, (Activation)act, &ab);
             p.cpu->act_grad(p.cpu, tdy.c, ty.c, rows, cols, (Activation)act, &ab);
@@ -304,7 +311,6 @@ START_TEST(test_act_grad) {
 }
 END_TEST
 
-/* Bound: 1e-5 of the column's sum of |dy| (float sums in different orders). */
 START_TEST(test_outer_act_grad) {
     Pair p;
     if (!pair_open(&p, "outer_act_grad")) return;
@@ -316,13 +322,7 @@ START_TEST(test_outer_act_grad) {
             ActionBounds ab = test_bounds(3);
             float *dy = host_floats((size_t)rows, -1, 1), *w = host_floats((size_t)cols, -1, 1);
             float *y = host_floats(n, -3, 3);
-            for (size_t i = 0; i < n; i++) {
-                int j = (int)(i % (size_t)cols);
-                if (act == ACT_RELU) y[i] = relu_elem(y[i]);
-                if (act == ACT_TANH_SCALE)
-                    y[i] = tanh_scale_elem(y[i], 0.5f * (ab.high[j] - ab.low[j]),
-                                           0.5f * (ab.high[j] + ab.low[j]));
-            }
+            as_activation_outputs(y, n, cols, (Activation)act, &ab);
             Twin tdy = twin(&p, dy, sizeof(float) * rows), tw = twin(&p, w, sizeof(float) * cols);
             Twin ty = twin(&p, y, sizeof(float) * n), tz = twin(&p, NULL, sizeof(float) * n);
             p.gpu->outer_act_grad(p.gpu, tz.g, tdy.g, tw.g, ty.g, rows, cols, (Activation)act, &ab);
@@ -337,6 +337,7 @@ START_TEST(test_outer_act_grad) {
 }
 END_TEST
 
+/* Bound: 1e-5 of the column's sum of |dy| (float sums in different orders). */
 START_TEST(test_col_sum) {
     Pair p;
     if (!pair_open(&p, "col_sum")) return;
