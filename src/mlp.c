@@ -104,6 +104,21 @@ typedef struct {
 /* A layer is worth two lanes when its GEMMs have this many multiply-adds. */
 #define MLP_FORK_MIN_MACS (1 << 20)
 
+/* Layer l's dW and its dX are worth two lanes: the dX is wanted (l > 0, or
+ * the caller asked for dx) and the GEMMs are large. */
+static int layer_forks(const Backward *b, int l) {
+    const MlpShape *s = b->s;
+    return b->grads && (l > 0 || b->dx) &&
+           (double)b->rows * s->sizes[l] * s->sizes[l + 1] >= MLP_FORK_MIN_MACS;
+}
+
+/* Through layer l's activation: dz = dh[l+1] * act'(h[l+1]), in place. */
+static void through_act(const Backward *b, int l) {
+    const MlpShape *s = b->s;
+    b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, s->sizes[l + 1],
+                    layer_act(s, l), &s->bounds);
+}
+
 /* dW_l (out,in) = dz^T h[l]; db_l = column sums of dz, with dz = dh[l+1]. */
 static void layer_param_grads(const Backward *b, int l) {
     const MlpShape *s = b->s;
@@ -154,16 +169,9 @@ static void backward_lane(void *ctx, int lane) {
 
 /* Layers top..0; dz_ready: dh[top + 1] already went through the activation. */
 static void backward_layers(const Backward *b, int top, int dz_ready) {
-    const MlpShape *s = b->s;
     for (int l = top; l >= 0; l--) {
-        int in = s->sizes[l], out = s->sizes[l + 1];
-        /* through the activation: dz = dh[l+1] * act'(h[l+1]) */
-        if (!dz_ready)
-            b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, out,
-                            layer_act(s, l), &s->bounds);
-        int want_dx = l > 0 || b->dx;
-        if (b->grads && want_dx &&
-            (double)b->rows * in * out >= MLP_FORK_MIN_MACS) {
+        if (!dz_ready) through_act(b, l);
+        if (layer_forks(b, l)) {
             Backward f = *b;
             f.fork = l;
             f.pend = top;
@@ -172,7 +180,7 @@ static void backward_layers(const Backward *b, int top, int dz_ready) {
         }
         /* a small layer's dW waits for the next fork's short lane: only dX
          * is on the way down */
-        dz_ready = want_dx && layer_input_grad_act(b, l);
+        dz_ready = (l > 0 || b->dx) && layer_input_grad_act(b, l);
     }
     if (b->grads)
         for (int l = top; l >= 0; l--) layer_param_grads(b, l);
@@ -180,11 +188,8 @@ static void backward_layers(const Backward *b, int top, int dz_ready) {
 
 /* The highest layer whose dW and dX are worth two lanes, or -1. */
 static int top_fork_layer(const Backward *b) {
-    const MlpShape *s = b->s;
-    if (!b->grads) return -1;
-    for (int l = s->n_layers - 1; l >= 0; l--)
-        if ((l > 0 || b->dx) && (double)b->rows * s->sizes[l] * s->sizes[l + 1] >= MLP_FORK_MIN_MACS)
-            return l;
+    for (int l = b->s->n_layers - 1; l >= 0; l--)
+        if (layer_forks(b, l)) return l;
     return -1;
 }
 
@@ -196,9 +201,7 @@ static void dz_down_to(const Backward *b, const float *dy, int f) {
     b->be->copy(b->be, b->w->dh[L], dy, sizeof(float) * (size_t)b->rows * s->sizes[L]);
     int dz_ready = 0;
     for (int l = L - 1; l >= f; l--) {
-        if (!dz_ready)
-            b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, s->sizes[l + 1],
-                            layer_act(s, l), &s->bounds);
+        if (!dz_ready) through_act(b, l);
         dz_ready = l > f && layer_input_grad_act(b, l);
     }
 }

@@ -404,14 +404,20 @@ static float grad_norm(Backend *be, float *g, size_t n) {
     return (float)sqrt(s);
 }
 
+/* The factor that clips g(n) to global norm max_norm: below 1 only when
+ * max_norm > 0 and the norm is above it. *norm_acc += the norm when given. */
+static float clip_factor(Backend *be, float *g, size_t n, float max_norm, float *norm_acc) {
+    if (max_norm <= 0.0f && !norm_acc) return 1.0f;
+    float norm = grad_norm(be, g, n);
+    if (norm_acc) *norm_acc += norm;
+    float c = max_norm > 0.0f ? clip_coef_elem(norm, max_norm) : 1.0f;
+    return c < 1.0f ? c : 1.0f;
+}
+
 static void cpu_clip_grad_norm(Backend *be, float *g, size_t n, float max_norm,
                                float *norm_acc) {
-    float norm = grad_norm(be, g, n);
-    if (max_norm > 0.0f) {
-        NormArgs a = {g, n, NULL, clip_coef_elem(norm, max_norm)};
-        if (a.scale < 1.0f) cpu_for(be, n, 16, ELEM_PART_MIN, scale_part, &a);
-    }
-    if (norm_acc) *norm_acc += norm;
+    NormArgs a = {g, n, NULL, clip_factor(be, g, n, max_norm, norm_acc)};
+    if (a.scale < 1.0f) cpu_for(be, n, 16, ELEM_PART_MIN, scale_part, &a);
 }
 
 typedef struct {
@@ -484,14 +490,7 @@ static void cpu_optim_step(Backend *be, float *p, float *g, float *m, float *v, 
                            float max_norm, float *norm_acc, AdamHyper h, int64_t *step,
                            float *targ, float tau) {
     AdamArgs a = adam_args(p, g, m, v, h, step);
-    if (max_norm > 0.0f || norm_acc) {
-        float norm = grad_norm(be, g, n);
-        if (max_norm > 0.0f) {
-            float c = clip_coef_elem(norm, max_norm);
-            if (c < 1.0f) a.gscale = c;
-        }
-        if (norm_acc) *norm_acc += norm;
-    }
+    a.gscale = clip_factor(be, g, n, max_norm, norm_acc);
     a.targ = targ;
     a.tau = tau;
     cpu_for(be, n, 16, ELEM_PART_MIN, optim_part, &a);
