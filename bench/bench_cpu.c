@@ -145,23 +145,33 @@ static double time_training(int threads, int64_t steps) {
     return s.env_steps_per_s;
 }
 
+/* A whole positive integer up to 1000000, or -1. */
+static int positive_arg(const char *s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    return end != s && *end == '\0' && v >= 1 && v <= 1000000 ? (int)v : -1;
+}
+
 int main(int argc, char **argv) {
     int n = 200, rounds = 0, threads = 2;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc)
-            rounds = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else if (atoi(argv[i]) > 0)
-            n = atoi(argv[i]);
-        else {
-            fprintf(stderr, "usage: %s [--rounds R [--threads T]] [updates]\n", argv[0]);
+        int is_rounds = strcmp(argv[i], "--rounds") == 0;
+        int is_threads = strcmp(argv[i], "--threads") == 0;
+        const char *val = is_rounds || is_threads ? (i + 1 < argc ? argv[++i] : "") : argv[i];
+        int v = positive_arg(val);
+        if (v < 0) {
+            fprintf(stderr, "%s: %s'%s' is not a positive integer\n"
+                            "usage: %s [--rounds R [--threads T]] [updates]\n",
+                    argv[0], is_rounds ? "--rounds: " : is_threads ? "--threads: " : "updates: ",
+                    val, argv[0]);
             return 2;
         }
-    }
-    if (rounds < 0 || threads < 1 || n < 1) {
-        fprintf(stderr, "%s: --rounds, --threads and updates must be positive\n", argv[0]);
-        return 2;
+        if (is_rounds)
+            rounds = v;
+        else if (is_threads)
+            threads = v;
+        else
+            n = v;
     }
     if (rounds > 0) return rounds_main(threads, n, rounds);
     const char *ct = getenv("OPENBLAS_CORETYPE");
