@@ -14,6 +14,9 @@
 #   6. bench       every bench program
 # Exit status: 0 when every step passed, 1 otherwise. Set TAR=1 to also write
 # OUT_DIR.tar.gz (the device tool brings back at most 8 files).
+#   STEPS="tests solve"   run only the named steps (device build tests sanitize solve bench)
+#   STEP_TIMEOUT=S        stop any one step after S seconds and count it as failed
+#   BUNDLE=F.tar.xz       unpack binaries made by scripts/gpu_bundle.sh first (implies NO_BUILD=1)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${1:?usage: scripts/gpu_check.sh OUT_DIR}
@@ -22,11 +25,18 @@ verdict="$out/verdict.txt"
 : >"$verdict"
 fail=0
 
+wanted() { # wanted STEP: true when STEPS is unset or names STEP
+    [ -z "${STEPS:-}" ] || [[ " $STEPS " == *" $1 "* ]]
+}
+
 step() { # step NAME COMMAND...: runs COMMAND with its output in OUT/NAME.log
     local name=$1
     shift
     local t0=$SECONDS
-    if "$@" >"$out/$name.log" 2>&1; then
+    local limit=()
+    # under a time limit the step (a shell function) runs in a child bash: see export -f below
+    [ -n "${STEP_TIMEOUT:-}" ] && limit=(timeout -k 10 "$STEP_TIMEOUT" bash -c '"$@"' step)
+    if "${limit[@]}" "$@" >"$out/$name.log" 2>&1; then
         echo "PASS $name ($((SECONDS - t0)) s)" | tee -a "$verdict"
     else
         echo "FAIL $name ($((SECONDS - t0)) s): see $name.log" | tee -a "$verdict"
@@ -34,36 +44,28 @@ step() { # step NAME COMMAND...: runs COMMAND with its output in OUT/NAME.log
     fi
 }
 
+SMALL="--device cuda --envs 64 --total-steps 1600 --start-steps 320 --update-after 320 \
+--batch-size 64 --eval-every 800 --eval-episodes 2 --probe-n 4 --quiet"
+
 device_info() {
     nvidia-smi || return 1
     nvcc --version || true
     command -v compute-sanitizer && compute-sanitizer --version
     return 0
 }
-step device device_info
-
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    step build make STATIC=1 all build/run_tests "$(ls bench/*.c | sed 's|bench/\(.*\)\.c|build/bench/\1|')"
-fi
 
 run_tests() {
     # Check forks per test; CK_VERBOSITY=verbose names every case (and the GPU SKIPs)
     CK_VERBOSITY=verbose build/run_tests || return 1
     ! grep -q "SKIP gpu" "$out/tests.log" # on a GPU machine nothing may skip
 }
-step tests run_tests
 
-SMALL="--device cuda --envs 64 --total-steps 1600 --start-steps 320 --update-after 320 \
---batch-size 64 --eval-every 800 --eval-episodes 2 --probe-n 4 --quiet"
 sanitize() {
     local tool=$1
     command -v compute-sanitizer >/dev/null || { echo "compute-sanitizer not found"; return 1; }
     compute-sanitizer --tool "$tool" --error-exitcode 3 --leak-check=no ./ddpg_cuda $SMALL \
         --out "$out/sanitize_$tool"
 }
-for tool in memcheck racecheck initcheck synccheck; do
-    step "sanitize_$tool" sanitize "$tool"
-done
 
 solve() {
     ./ddpg_cuda --device cuda --envs 256 --total-steps 2000000 --eval-every 25600 --stop-when-solved \
@@ -75,7 +77,6 @@ print("summary:", json.dumps(s))
 sys.exit(0 if s.get("solved_step") is not None else 1)
 PY
 }
-step solve solve
 
 run_bench() {
     local rc=0
@@ -86,7 +87,32 @@ run_bench() {
     done
     return $rc
 }
-step bench run_bench
+
+# the steps run as functions; under STEP_TIMEOUT each runs in a child bash, which needs these
+export out SMALL
+export -f device_info run_tests sanitize solve run_bench
+
+wanted device && step device device_info
+
+if [ -n "${BUNDLE:-}" ]; then
+    tar xJf "$BUNDLE" || { echo "gpu_check: cannot unpack $BUNDLE" | tee -a "$verdict"; exit 1; }
+    NO_BUILD=1
+fi
+if [ "${NO_BUILD:-0}" != 1 ] && wanted build; then
+    # shellcheck disable=SC2046 # one make target per bench program
+    step build make STATIC=1 all build/run_tests $(ls bench/*.c | sed 's|bench/\(.*\)\.c|build/bench/\1|')
+fi
+
+wanted tests && step tests run_tests
+
+if wanted sanitize; then
+    for tool in memcheck racecheck initcheck synccheck; do
+        step "sanitize_$tool" sanitize "$tool"
+    done
+fi
+
+wanted solve && step solve solve
+wanted bench && step bench run_bench
 
 echo "gpu_check: $([ $fail = 0 ] && echo PASSED || echo FAILED) — results in $out" | tee -a "$verdict"
 if [ "${TAR:-0}" = 1 ]; then

@@ -1,6 +1,7 @@
 /* env.c - allocation of the vectorized Pendulum-v1 state on a backend. */
 #include "ddpg/env.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "ddpg/backend.h"
@@ -35,16 +36,33 @@ void env_destroy(VecEnv *e, Backend *be) {
     memset(e, 0, sizeof *e);
 }
 
-void pendulum_fill_random(Backend *be, Replay *r, int n, uint64_t seed) {
-    float obs[PENDULUM_OBS_DIM], next_obs[PENDULUM_OBS_DIM], act, rew, term = 0.0f;
-    for (int i = 0; i < n; i++) {
-        Philox4 x = philox4x32(seed, (uint32_t)i, RNG_FILL, 0);
-        double th = -DDPG_PI + 2.0 * DDPG_PI * rng_u01f(x.v[0]);
-        double thdot = -PENDULUM_MAX_SPEED + 2.0 * PENDULUM_MAX_SPEED * rng_u01f(x.v[1]);
-        act = (float)(-PENDULUM_MAX_TORQUE + 2.0 * PENDULUM_MAX_TORQUE * rng_u01f(x.v[2]));
-        pendulum_obs_elem(th, thdot, obs);
-        rew = (float)pendulum_step_elem(&th, &thdot, act);
-        pendulum_obs_elem(th, thdot, next_obs);
-        be->replay_insert(be, r, obs, &act, &rew, next_obs, &term, 1);
+int pendulum_fill_random(Backend *be, Replay *r, int n, uint64_t seed) {
+    enum { OBS = PENDULUM_OBS_DIM, ROW = 2 * PENDULUM_OBS_DIM + 3 }; /* obs, next_obs, act, rew, term */
+    /* rows per replay_insert: a chunk must not wrap onto itself in the ring */
+    int chunk = r->capacity < 4096 ? (int)r->capacity : 4096;
+    if (n <= 0 || chunk <= 0) return 0;
+    float *host = malloc(sizeof(float) * ROW * (size_t)chunk);
+    float *dev = be->alloc(be, sizeof(float) * ROW * (size_t)chunk);
+    int rc = host && dev ? 0 : -1;
+    for (int i0 = 0; !rc && i0 < n; i0 += chunk) {
+        int m = n - i0 < chunk ? n - i0 : chunk;
+        float *obs = host, *next_obs = host + OBS * m, *act = host + 2 * OBS * m;
+        float *rew = act + m, *term = rew + m;
+        for (int j = 0; j < m; j++) {
+            Philox4 x = philox4x32(seed, (uint32_t)(i0 + j), RNG_FILL, 0);
+            double th = -DDPG_PI + 2.0 * DDPG_PI * rng_u01f(x.v[0]);
+            double thdot = -PENDULUM_MAX_SPEED + 2.0 * PENDULUM_MAX_SPEED * rng_u01f(x.v[1]);
+            act[j] = (float)(-PENDULUM_MAX_TORQUE + 2.0 * PENDULUM_MAX_TORQUE * rng_u01f(x.v[2]));
+            pendulum_obs_elem(th, thdot, obs + OBS * j);
+            rew[j] = (float)pendulum_step_elem(&th, &thdot, act[j]);
+            pendulum_obs_elem(th, thdot, next_obs + OBS * j);
+            term[j] = 0.0f;
+        }
+        be->to_device(be, dev, host, sizeof(float) * ROW * (size_t)m);
+        be->replay_insert(be, r, dev, dev + (act - host), dev + (rew - host),
+                          dev + (next_obs - host), dev + (term - host), m);
     }
+    free(host);
+    if (dev) be->free(be, dev);
+    return rc;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "ddpg/backend.h"
+#include "ddpg/elem.h"
+#include "ddpg/env.h"
 #include "ddpg/replay.h"
 #include "suites.h"
 
@@ -215,10 +217,49 @@ START_TEST(test_sample_uniform_chi_square) {
 }
 END_TEST
 
+/* pendulum_fill_random: real Pendulum transitions, chunked inserts that wrap
+ * the ring the same way as a replay big enough to hold them all. */
+START_TEST(test_fill_random_transitions_and_wrap) {
+    Backend *be = backend_cpu_create(1);
+    Replay big, small;
+    ck_assert_int_eq(replay_create(&big, be, 9000, 3, 1), 0);
+    ck_assert_int_eq(replay_create(&small, be, 3000, 3, 1), 0);
+    ck_assert_int_eq(pendulum_fill_random(be, &big, 5000, 7), 0);
+    ck_assert_int_eq(pendulum_fill_random(be, &small, 5000, 7), 0);
+    ck_assert_int_eq(big.meta[0], 5000);
+    ck_assert_int_eq(big.meta[1], 5000);
+    ck_assert_int_eq(small.meta[0], 2000);
+    ck_assert_int_eq(small.meta[1], 3000);
+    for (int k = 0; k < 5000; k++) {
+        const float *o = big.obs + 3 * k, *no = big.next_obs + 3 * k;
+        ck_assert_float_eq_tol(o[0] * o[0] + o[1] * o[1], 1.0f, 1e-5f);
+        ck_assert(fabsf(big.act[k]) <= 2.0f && fabsf(o[2]) <= 8.0f);
+        ck_assert(big.term[k] == 0.0f);
+        /* the step again from the stored observation (angle within float rounding) */
+        double th = atan2(o[1], o[0]), thdot = o[2];
+        double rew = pendulum_step_elem(&th, &thdot, big.act[k]);
+        ck_assert_msg(fabs(rew - big.rew[k]) <= 1e-4 * (1 + fabs(rew)), "row %d reward", k);
+        ck_assert_float_eq_tol(no[0], (float)cos(th), 1e-5f);
+        ck_assert_float_eq_tol(no[1], (float)sin(th), 1e-5f);
+        ck_assert_float_eq_tol(no[2], (float)thdot, 1e-4f);
+    }
+    for (int j = 0; j < 3000; j++) { /* slot j of the ring of 3000 holds the latest of j + 3000 i */
+        int k = j < 2000 ? 3000 + j : j;
+        ck_assert_mem_eq(small.obs + 3 * j, big.obs + 3 * k, sizeof(float) * 3);
+        ck_assert_mem_eq(small.next_obs + 3 * j, big.next_obs + 3 * k, sizeof(float) * 3);
+        ck_assert(small.act[j] == big.act[k] && small.rew[j] == big.rew[k]);
+    }
+    replay_destroy(&big, be);
+    replay_destroy(&small, be);
+    be->destroy(be);
+}
+END_TEST
+
 Suite *replay_suite(void) {
     Suite *s = suite_create("replay");
     TCase *tc = tcase_create("insert");
     tcase_add_test(tc, test_insert_and_wrap_around);
+    tcase_add_test(tc, test_fill_random_transitions_and_wrap);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("sample");

@@ -37,8 +37,9 @@ void env_destroy(VecEnv *e, Backend *be);
 
 /* Appends n Pendulum transitions to r from uniformly random states (angle in
  * [-pi, pi), speed in [-8, 8)) and actions (in [-2, 2)), not from episodes: a
- * full replay for benchmarks and tests without training. One host-side
- * replay_insert per transition; the same seed gives the same transitions. */
-void pendulum_fill_random(Backend *be, Replay *r, int n, uint64_t seed);
+ * full replay for benchmarks and tests without training, on any backend (made
+ * on the host, copied over in chunks). The same seed gives the same
+ * transitions. Returns 0, or -1 when a staging buffer cannot be allocated. */
+int pendulum_fill_random(Backend *be, Replay *r, int n, uint64_t seed);
 
 #endif
