@@ -2,9 +2,10 @@
  * CUDA Graph capture, and the Backend table over the kernel families
  * (dense.cu, loss.cu, optim.cu, random.cu, pendulum.cu, replay.cu).
  *
- * Every op is enqueued on one non-blocking stream; only to_device, to_host and
- * sync wait for it. Nothing else syncs the host or allocates, so a training
- * iteration can be captured once as a CUDA Graph and replayed. */
+ * Every op is enqueued on one non-blocking stream (or, inside run_lanes, on
+ * its lane's stream, forked from and joined back into it); only to_device,
+ * to_host and sync wait for it. Nothing else syncs the host or allocates, so a
+ * training iteration can be captured once as a CUDA Graph and replayed. */
 #include <string.h>
 
 #include "cuda_common.h"
@@ -132,15 +133,44 @@ static void cuda_destroy(Backend *be) {
     if (!be) return;
     CudaImpl *c = cuda_impl(be);
     if (c) {
-        if (c->stream) cudaCheck(cudaStreamSynchronize(c->stream));
-        if (c->cublas) cublasCheck(cublasDestroy(c->cublas));
-        if (c->cublas_ws) cudaCheck(cudaFree(c->cublas_ws));
-        if (c->partials) cudaCheck(cudaFree(c->partials));
-        if (c->scalars) cudaCheck(cudaFree(c->scalars));
-        if (c->stream) cudaCheck(cudaStreamDestroy(c->stream));
+        if (c->s[0].stream) cudaCheck(cudaDeviceSynchronize());
+        for (int i = 0; i < 1 + CUDA_LANES; i++) {
+            CudaStreamCtx *x = &c->s[i];
+            if (x->cublas) cublasCheck(cublasDestroy(x->cublas));
+            if (x->cublas_ws) cudaCheck(cudaFree(x->cublas_ws));
+            if (x->partials) cudaCheck(cudaFree(x->partials));
+            if (x->scalars) cudaCheck(cudaFree(x->scalars));
+            if (x->done) cudaCheck(cudaEventDestroy(x->done));
+            if (x->stream) cudaCheck(cudaStreamDestroy(x->stream));
+        }
+        if (c->fork) cudaCheck(cudaEventDestroy(c->fork));
         free(c);
     }
     free(be);
+}
+
+/* ---- lanes ---- */
+
+/* Lane i's ops go to its own stream, which first waits for everything
+ * enqueued before; the main stream then waits for every lane. Nested calls
+ * (a lane that forks again) run their lanes in order on the current lane. */
+static void cuda_run_lanes(Backend *be, int n, LaneFn fn, void *ctx) {
+    CudaImpl *c = cuda_impl(be);
+    if (c->cur != 0 || n > CUDA_LANES) {
+        for (int lane = 0; lane < n; lane++) fn(ctx, lane);
+        return;
+    }
+    cudaCheck(cudaEventRecord(c->fork, c->s[0].stream));
+    for (int lane = 0; lane < n; lane++) {
+        CudaStreamCtx *x = &c->s[1 + lane];
+        cudaCheck(cudaStreamWaitEvent(x->stream, c->fork, 0));
+        c->cur = 1 + lane;
+        fn(ctx, lane);
+        c->cur = 0;
+        cudaCheck(cudaEventRecord(x->done, x->stream));
+    }
+    for (int lane = 0; lane < n; lane++)
+        cudaCheck(cudaStreamWaitEvent(c->s[0].stream, c->s[1 + lane].done, 0));
 }
 
 static void fill_table(Backend *be) {
@@ -181,6 +211,7 @@ static void fill_table(Backend *be) {
     be->capture_end = cuda_capture_end;
     be->graph_launch = cuda_graph_launch;
     be->graph_destroy = cuda_graph_destroy;
+    be->run_lanes = cuda_run_lanes;
 }
 
 static void set_err(char *err, size_t errlen, const char *what, const char *why) {
@@ -227,30 +258,42 @@ extern "C" Backend *backend_cuda_create(char *err, size_t errlen) {
             return NULL;
         }
     }
-    what = "cudaStreamCreateWithFlags";
-    if ((e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess)
+    for (int i = 0; i < 1 + CUDA_LANES; i++) {
+        CudaStreamCtx *x = &c->s[i];
+        what = "cudaStreamCreateWithFlags";
+        if ((e = cudaStreamCreateWithFlags(&x->stream, cudaStreamNonBlocking)) != cudaSuccess)
+            goto cuda_fail;
+        what = "cudaEventCreateWithFlags";
+        if ((e = cudaEventCreateWithFlags(&x->done, cudaEventDisableTiming)) != cudaSuccess)
+            goto cuda_fail;
+        what = "cudaMalloc of the backend's scratch";
+        if ((e = cudaMalloc(&x->cublas_ws, CUBLAS_WS_BYTES)) != cudaSuccess ||
+            (e = cudaMalloc(&x->partials, sizeof(double) * NORM_MAX_BLOCKS)) != cudaSuccess ||
+            (e = cudaMalloc(&x->scalars, sizeof(float) * SCALAR_COUNT)) != cudaSuccess ||
+            (e = cudaMemsetAsync(x->scalars, 0, sizeof(float) * SCALAR_COUNT, x->stream)) !=
+                cudaSuccess)
+            goto cuda_fail;
+        what = "cublasCreate";
+        if ((s = cublasCreate(&x->cublas)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
+        /* cublasSetStream resets the workspace to cuBLAS's own pool: set it after.
+         * A fixed workspace is what makes cuBLAS capturable in a CUDA Graph. */
+        what = "cublasSetStream";
+        if ((s = cublasSetStream(x->cublas, x->stream)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
+        what = "cublasSetWorkspace";
+        if ((s = cublasSetWorkspace(x->cublas, x->cublas_ws, CUBLAS_WS_BYTES)) !=
+            CUBLAS_STATUS_SUCCESS)
+            goto cublas_fail;
+        /* default math: FP32 GEMMs stay FP32 (no TF32), for parity with the CPU */
+        what = "cublasSetMathMode";
+        if ((s = cublasSetMathMode(x->cublas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
+            goto cublas_fail;
+    }
+    what = "cudaEventCreateWithFlags";
+    if ((e = cudaEventCreateWithFlags(&c->fork, cudaEventDisableTiming)) != cudaSuccess)
         goto cuda_fail;
-    what = "cudaMalloc of the backend's scratch";
-    if ((e = cudaMalloc(&c->cublas_ws, CUBLAS_WS_BYTES)) != cudaSuccess ||
-        (e = cudaMalloc(&c->partials, sizeof(double) * NORM_MAX_BLOCKS)) != cudaSuccess ||
-        (e = cudaMalloc(&c->scalars, sizeof(float) * SCALAR_COUNT)) != cudaSuccess ||
-        (e = cudaMemsetAsync(c->scalars, 0, sizeof(float) * SCALAR_COUNT, c->stream)) !=
-            cudaSuccess)
-        goto cuda_fail;
-    what = "cublasCreate";
-    if ((s = cublasCreate(&c->cublas)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
-    /* cublasSetStream resets the workspace to cuBLAS's own pool: set it after.
-     * A fixed workspace is what makes cuBLAS capturable in a CUDA Graph. */
-    what = "cublasSetStream";
-    if ((s = cublasSetStream(c->cublas, c->stream)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
-    what = "cublasSetWorkspace";
-    if ((s = cublasSetWorkspace(c->cublas, c->cublas_ws, CUBLAS_WS_BYTES)) !=
-        CUBLAS_STATUS_SUCCESS)
-        goto cublas_fail;
-    /* default math: FP32 GEMMs stay FP32 (no TF32), for parity with the CPU */
-    what = "cublasSetMathMode";
-    if ((s = cublasSetMathMode(c->cublas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
-        goto cublas_fail;
+    /* the lanes' scratch zeroing is done before any op on the main stream */
+    what = "cudaDeviceSynchronize";
+    if ((e = cudaDeviceSynchronize()) != cudaSuccess) goto cuda_fail;
     fill_table(be);
     return be;
 

@@ -63,17 +63,35 @@ static inline void curand_check_(curandStatus_t s, const char *file, int line) {
 /* Device scalars the ops pass between their own kernels, never to the host. */
 enum { SCALAR_GRAD_NORM = 0, SCALAR_ADAM_BC1 = 1, SCALAR_ADAM_BC2 = 2, SCALAR_COUNT = 4 };
 
+/* Concurrent lanes (Backend.run_lanes): each lane has its own stream, cuBLAS
+ * handle and workspace, and scratch, forked from and joined back into the
+ * main stream with events (which CUDA Graph capture records as edges). */
+#define CUDA_LANES 2
+
+/* What one stream needs for itself: index 0 is the main stream, 1 + i lane i. */
 typedef struct {
-    cudaStream_t stream;   /* the one non-blocking stream every op is enqueued on */
-    cublasHandle_t cublas; /* bound to stream */
+    cudaStream_t stream;   /* non-blocking */
+    cublasHandle_t cublas; /* bound to stream, with its own workspace */
     void *cublas_ws;       /* (CUBLAS_WS_BYTES) device: cuBLAS workspace */
     double *partials;      /* (NORM_MAX_BLOCKS) device: per-block sums of squares */
     float *scalars;        /* (SCALAR_COUNT) device: grad norm, Adam bias corrections */
+    cudaEvent_t done;      /* lanes: recorded at the lane's end, for the join */
+} CudaStreamCtx;
+
+typedef struct {
+    CudaStreamCtx s[1 + CUDA_LANES];
+    int cur;               /* the stream ops go to now: 0, or 1 + lane inside run_lanes */
+    cudaEvent_t fork;      /* recorded on the main stream where lanes begin */
     int max_blocks;        /* grid cap of grid-stride kernels: SMs x 32 */
 } CudaImpl;
 
 static inline CudaImpl *cuda_impl(Backend *be) { return (CudaImpl *)be->impl; }
-static inline cudaStream_t cuda_stream(Backend *be) { return cuda_impl(be)->stream; }
+/* the current stream's context: every op uses these, never s[0] directly */
+static inline CudaStreamCtx *cuda_ctx(Backend *be) {
+    CudaImpl *c = cuda_impl(be);
+    return &c->s[c->cur];
+}
+static inline cudaStream_t cuda_stream(Backend *be) { return cuda_ctx(be)->stream; }
 
 /* ------------------------------------------------------------------------ */
 /* Launch geometry.                                                         */

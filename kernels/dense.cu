@@ -92,7 +92,7 @@ __global__ void fill_kernel(float *x, float v, size_t n) {
 void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     if (m <= 0 || n <= 0) return;
-    cublasCheck(cublasGemmEx(cuda_impl(be)->cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
+    cublasCheck(cublasGemmEx(cuda_ctx(be)->cublas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                              ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, B, CUDA_R_32F, ldb,
                              A, CUDA_R_32F, lda, &beta, C, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
                              CUBLAS_GEMM_DEFAULT));

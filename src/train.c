@@ -105,7 +105,6 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
     ALLOC(t->eval_obs, sizeof(float) * ne * od, "eval observations");
     ALLOC(t->eval_obs2, sizeof(float) * ne * od, "eval observations");
     ALLOC(t->eval_next, sizeof(float) * ne * od, "eval observations");
-    ALLOC(t->eval_act, sizeof(float) * ne * ad, "eval actions");
     ALLOC(t->eval_rew, sizeof(float) * ne, "eval rewards");
     ALLOC(t->eval_term, sizeof(float) * ne, "eval flags");
     ALLOC(t->eval_trunc, sizeof(float) * ne, "eval flags");
@@ -121,7 +120,7 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
         ALLOC(t->probe_q, sizeof(float) * pn, "probe Q values");
         ALLOC(t->probe_x, sizeof(float) * pn * (od + ad), "probe inputs");
     }
-    t->h_metrics = be->host_alloc(be, sizeof(float) * DDPG_N_METRICS);
+    t->h_metrics = be->host_alloc(be, sizeof(float) * DDPG_N_METRICS * TRAIN_METRIC_SLOTS);
     mallocCheck(t->h_metrics);
     size_t cap = (size_t)t->env.log.capacity, pn = c->probe_n > 0 ? (size_t)c->probe_n : 1;
     t->h_ret = be->host_alloc(be, sizeof(float) * cap);
@@ -154,7 +153,7 @@ void trainer_destroy(Trainer *t) {
     if (!be) return;
     void *bufs[] = {t->obs,      t->obs_next_iter, t->next_obs,  t->act,       t->rew,
                     t->term,     t->trunc,         t->ou_state,  t->ctr,       t->eval_obs,
-                    t->eval_obs2, t->eval_next,    t->eval_act,  t->eval_rew,  t->eval_term,
+                    t->eval_obs2, t->eval_next,    t->eval_rew,  t->eval_term,
                     t->eval_trunc, t->probe_act,   t->probe_q,   t->probe_x};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         if (bufs[i]) be->free(be, bufs[i]);
@@ -166,6 +165,7 @@ void trainer_destroy(Trainer *t) {
     if (be->graph_destroy) {
         if (t->graph_explore) be->graph_destroy(be, t->graph_explore);
         if (t->graph_update) be->graph_destroy(be, t->graph_update);
+        if (t->graph_eval) be->graph_destroy(be, t->graph_eval);
     }
     mlp_work_destroy(&t->w_act, be);
     mlp_work_destroy(&t->w_eval, be);
@@ -276,13 +276,31 @@ static void drain_episodes(Trainer *t, double wall) {
     t->log_read = count;
 }
 
+/* Writes the metric rows whose copies have landed; call after a sync. */
+static void write_metrics(Trainer *t) {
+    for (int k = 0; k < t->metric_pending; k++) {
+        const float *sums = t->h_metrics + (size_t)k * DDPG_N_METRICS;
+        float means[DDPG_N_METRICS];
+        for (int i = 0; i < DDPG_N_METRICS; i++) means[i] = sums[i] / t->metric_n[k];
+        if (t->log) runlog_update(t->log, t->metric_at[k], means);
+    }
+    t->metric_pending = 0;
+}
+
+/* Ends the current metric window: its sums are copied back without waiting
+ * (written by write_metrics after the next sync) and the accumulators zeroed. */
 static void flush_metrics(Trainer *t) {
     if (t->metric_count == 0) return;
     Backend *be = t->be;
-    be->to_host(be, t->h_metrics, t->agent.metrics, sizeof(float) * DDPG_N_METRICS);
-    float means[DDPG_N_METRICS];
-    for (int i = 0; i < DDPG_N_METRICS; i++) means[i] = t->h_metrics[i] / t->metric_count;
-    if (t->log) runlog_update(t->log, t->updates, means);
+    if (t->metric_pending == TRAIN_METRIC_SLOTS) { /* not expected: the loop syncs often */
+        be->sync(be);
+        write_metrics(t);
+    }
+    int k = t->metric_pending++;
+    be->to_host_async(be, t->h_metrics + (size_t)k * DDPG_N_METRICS, t->agent.metrics,
+                      sizeof(float) * DDPG_N_METRICS);
+    t->metric_at[k] = t->updates;
+    t->metric_n[k] = t->metric_count;
     be->fill(be, t->agent.metrics, 0.0f, DDPG_N_METRICS);
     t->metric_count = 0;
 }
@@ -314,6 +332,23 @@ static void maybe_probe(Trainer *t, int final) {
     if (t->log) runlog_probe(t->log, t->episodes, pn, t->h_probe_a, t->h_probe_q);
 }
 
+/* Enqueues one evaluation: reset, then max_steps noiseless steps. */
+static void eval_episodes(Trainer *t) {
+    Backend *be = t->be;
+    VecEnv *e = &t->eval_env;
+    int ne = t->cfg->eval_episodes;
+    /* no copies between the steps: the env reads the actor's output in
+     * place, and the observations alternate between two buffers */
+    float *obs[2] = {t->eval_obs, t->eval_obs2};
+    be->env_reset(be, e, obs[0]);
+    for (int s = 0; s < e->max_steps; s++) {
+        const float *a = mlp_forward(be, &t->agent.actor_shape, t->agent.actor, obs[s & 1], ne,
+                                     &t->w_eval);
+        be->env_step(be, e, a, t->eval_next, t->eval_rew, t->eval_term, t->eval_trunc,
+                     obs[(s + 1) & 1]);
+    }
+}
+
 void trainer_evaluate(Trainer *t, float *returns) {
     Backend *be = t->be;
     VecEnv *e = &t->eval_env;
@@ -321,13 +356,19 @@ void trainer_evaluate(Trainer *t, float *returns) {
     /* Same start states at every evaluation: rewind the reset counters. */
     be->to_device(be, e->resets, t->h_eval_zeros, sizeof(int64_t) * ne);
     be->to_device(be, e->log.count, t->h_eval_zeros, sizeof(int64_t));
-    be->env_reset(be, e, t->eval_obs);
-    for (int s = 0; s < e->max_steps; s++) {
-        ddpg_act(&t->agent, t->eval_obs, ne, t->eval_act, &t->w_eval);
-        be->env_step(be, e, t->eval_act, t->eval_next, t->eval_rew, t->eval_term, t->eval_trunc,
-                     t->eval_obs2);
-        be->copy(be, t->eval_obs, t->eval_obs2, sizeof(float) * ne * PENDULUM_OBS_DIM);
+    /* The episodes read the networks in place, so on the GPU they are captured
+     * once and replayed at every evaluation (thousands of small launches). */
+    if (be->capture_begin && !t->graph_eval && !t->eval_eager) {
+        if (be->capture_begin(be) == 0) {
+            eval_episodes(t);
+            if (be->capture_end(be, &t->graph_eval) != 0) t->graph_eval = NULL;
+        }
+        t->eval_eager = !t->graph_eval;
     }
+    if (t->graph_eval)
+        be->graph_launch(be, t->graph_eval);
+    else
+        eval_episodes(t);
     /* Every env finished exactly one episode; records are in any order. */
     be->to_host(be, t->h_eval_ret, e->log.ret, sizeof(float) * ne);
     be->to_host(be, t->h_eval_env, e->log.env, sizeof(int32_t) * ne);
@@ -413,7 +454,8 @@ int trainer_run(Trainer *t, RunSummary *s) {
         }
         double now = now_s();
         if (t->vsteps % t->env.max_steps == 0 || t->vsteps % 100 == 0) {
-            drain_episodes(t, now - ck.t0);
+            drain_episodes(t, now - ck.t0); /* waits for the stream */
+            write_metrics(t);
             maybe_probe(t, 0);
         }
         if (c->eval_every > 0 && t->global_step >= next_eval) {
@@ -426,6 +468,8 @@ int trainer_run(Trainer *t, RunSummary *s) {
     double end = now_s();
     drain_episodes(t, end - ck.t0);
     flush_metrics(t);
+    be->sync(be);
+    write_metrics(t);
     maybe_probe(t, 1);
     if (c->eval_every > 0 && t->last_eval_step != t->global_step) run_eval(t, end - ck.t0);
     if (g_stop) fprintf(stderr, "interrupted: stopping after %lld env steps\n",

@@ -9,6 +9,10 @@
 #include "ddpg/ddpg.h"
 #include "ddpg/runlog.h"
 
+/* metric windows that may wait for a sync (at most one per iteration; the
+ * loop syncs at least every 100 iterations) */
+#define TRAIN_METRIC_SLOTS 128
+
 typedef struct {
     const Config *cfg;
     Backend *be;
@@ -26,12 +30,18 @@ typedef struct {
     float *next_obs;       /* (envs, 3) device: true next observation */
     float *act;            /* (envs, 1) device */
     float *rew, *term, *trunc; /* (envs) device */
-    float *eval_obs, *eval_obs2, *eval_next, *eval_act, *eval_rew, *eval_term, *eval_trunc;
+    float *eval_obs, *eval_obs2, *eval_next, *eval_rew, *eval_term, *eval_trunc;
     float *probe_act, *probe_q, *probe_x; /* (probe_n), (probe_n), (probe_n, 4) device */
     float *ou_state;       /* (envs, 1) device, OU noise only */
     uint64_t *ctr;         /* (3) device: warm-up, noise, probe-sample counters */
     /* host side */
-    float *h_metrics;      /* (DDPG_N_METRICS) host (pinned on the GPU) */
+    /* metric window sums copied back without waiting: row k of h_metrics
+     * (TRAIN_METRIC_SLOTS rows of DDPG_N_METRICS, pinned on the GPU) is valid
+     * after the next sync; metric_pending rows wait for it, with the update
+     * count and window size each was taken at */
+    float *h_metrics;
+    int64_t metric_at[TRAIN_METRIC_SLOTS], metric_n[TRAIN_METRIC_SLOTS];
+    int metric_pending;
     /* host copies, allocated once: the episode log (env.log.capacity), the
      * evaluation's records and returns (eval_episodes), the probes (probe_n) */
     float *h_ret;
@@ -53,6 +63,8 @@ typedef struct {
     double solved_wall_s;
     int64_t metric_window, metric_count;
     void *graph_explore, *graph_update; /* CUDA Graphs of one iteration, when supported */
+    void *graph_eval;      /* CUDA Graph of one evaluation's episodes, when supported */
+    int eval_eager;        /* its capture failed: evaluate op by op */
 } Trainer;
 
 /* Allocates everything. Returns 0, or 2 after printing which allocation of
