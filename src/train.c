@@ -32,6 +32,15 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* "256,256": the hidden widths as --hidden takes them, into buf. */
+static const char *hidden_list(const Config *c, char *buf, size_t len) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (int l = 0; l < c->n_hidden && k < len; l++)
+        k += (size_t)snprintf(buf + k, len - k, "%s%d", l ? "," : "", c->hidden[l]);
+    return buf;
+}
+
 static int alloc_or_report(Backend *be, void **p, size_t bytes, const char *what, FILE *err) {
     *p = be->alloc(be, bytes);
     if (!*p) {
@@ -83,13 +92,27 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
                     .critic_lr = (float)c->critic_lr,
                     .seed = c->seed};
     if (ddpg_create(&t->agent, be, &p)) {
-        fprintf(err, "error: %s: cannot allocate the networks (hidden %d layers, batch %d)\n",
-                be->name, c->n_hidden, c->batch_size);
+        /* what the networks need: parameters, targets, gradients and both Adam
+         * moments, and one batch's activations and their gradients per pass */
+        MlpShape sa, sc;
+        mlp_shape_init(&sa, od, c->hidden, c->n_hidden, ad, ACT_TANH_SCALE, &t->bounds);
+        mlp_shape_init(&sc, od + ad, c->hidden, c->n_hidden, 1, ACT_NONE, NULL);
+        double width = 0;
+        for (int l = 0; l < c->n_hidden; l++) width += c->hidden[l];
+        double mib = (5.0 * (double)(sa.n_params + sc.n_params) +
+                      2.0 * 5 * c->batch_size * width) * sizeof(float) / 1048576.0;
+        fprintf(err, "error: %s: cannot allocate the networks: --hidden %s and --batch-size %d "
+                "need about %.0f MiB\n", be->name, hidden_list(c, (char[256]){0}, 256),
+                c->batch_size, mib);
         return 2;
     }
     if (mlp_work_create(&t->w_act, be, &t->agent.actor_shape, n) ||
         mlp_work_create(&t->w_eval, be, &t->agent.actor_shape, c->eval_episodes)) {
-        fprintf(err, "error: %s: cannot allocate actor activations for %d envs\n", be->name, n);
+        double width = ad;
+        for (int l = 0; l < c->n_hidden; l++) width += c->hidden[l];
+        fprintf(err, "error: %s: cannot allocate actor activations for --envs %d: about %.0f MiB "
+                "with --hidden %s\n", be->name, n, 2.0 * n * width * sizeof(float) / 1048576.0,
+                hidden_list(c, (char[256]){0}, 256));
         return 2;
     }
     ALLOC(t->obs, sizeof(float) * n * od, "observations");

@@ -16,10 +16,12 @@
 #include <string.h>
 
 #include "ddpg/backend.h"
+#include "ddpg/config.h"
 #include "ddpg/ddpg.h"
 #include "ddpg/elem.h"
 #include "ddpg/env.h"
 #include "ddpg/replay.h"
+#include "ddpg/train.h"
 #include "suites.h"
 
 /* ------------------------------------------------------------------------ */
@@ -1312,6 +1314,60 @@ START_TEST(test_graph_replay) {
 }
 END_TEST
 
+/* Returns of the deterministic evaluation (captured once as a CUDA Graph on
+ * the GPU, then replayed) against the CPU's, for the initial actor and again
+ * after new actor weights are written in place: the replay must read the
+ * networks as they are now and start from the same states each time. */
+START_TEST(test_evaluate_graph) {
+    Pair p;
+    if (!pair_open(&p, "evaluate_graph")) return;
+    seed_host_rng(21);
+    Config c;
+    config_defaults(&c);
+    c.envs = 3;
+    c.eval_episodes = 7;
+    c.replay_size = 1000;
+    c.probe_n = 0;
+    c.quiet = 1;
+    Trainer tg, tc;
+    ck_assert_int_eq(trainer_create(&tg, &c, p.gpu, NULL, stderr), 0);
+    ck_assert_int_eq(trainer_create(&tc, &c, p.cpu, NULL, stderr), 0);
+    size_t na = tg.agent.actor_shape.n_params;
+    float *w = malloc(sizeof(float) * na);
+    ck_assert_ptr_nonnull(w);
+    float rg[3][7], rc[2][7];
+    for (int round = 0; round < 2; round++) {
+        if (round == 1) { /* new weights, large enough to swing the pendulum */
+            for (size_t i = 0; i < na; i++) w[i] = frand(-0.2f, 0.2f);
+            p.gpu->to_device(p.gpu, tg.agent.actor, w, sizeof(float) * na);
+            p.cpu->to_device(p.cpu, tc.agent.actor, w, sizeof(float) * na);
+        }
+        trainer_evaluate(&tg, rg[round]);
+        trainer_evaluate(&tc, rc[round]);
+        double worst = 0;
+        for (int i = 0; i < 7; i++) {
+            double d = fabs(rg[round][i] - rc[round][i]) / (1 + fabs(rc[round][i]));
+            worst = fmax(worst, d);
+        }
+        printf("gpu_parity/evaluate_graph weights %d: returns %.2f .. %.2f, worst rel "
+               "difference %.3g (tol 1e-3)\n", round, rc[round][0], rc[round][6], worst);
+        fflush(stdout);
+        ck_assert_msg(worst <= 1e-3, "evaluation %d: GPU returns differ from the CPU's by %.3g",
+                      round, worst);
+    }
+    ck_assert_msg(tg.graph_eval != NULL, "the evaluation was not captured as a graph");
+    int moved = 0;
+    for (int i = 0; i < 7; i++) moved |= fabsf(rc[1][i] - rc[0][i]) > 1.0f;
+    ck_assert_msg(moved, "new weights gave the same returns: the test cannot tell a stale replay");
+    trainer_evaluate(&tg, rg[2]); /* once more: the same start states, the same returns */
+    ck_assert_mem_eq(rg[2], rg[1], sizeof rg[1]);
+    free(w);
+    trainer_destroy(&tg);
+    trainer_destroy(&tc);
+    pair_close(&p);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 
 static TCase *tcase(const char *name) {
@@ -1356,6 +1412,7 @@ Suite *gpu_parity_suite(void) {
     TCase *agent = tcase("agent");
     tcase_add_test(agent, test_ddpg_update);
     tcase_add_test(agent, test_graph_replay);
+    tcase_add_test(agent, test_evaluate_graph);
     suite_add_tcase(s, agent);
     return s;
 }
