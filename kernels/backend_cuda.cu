@@ -212,6 +212,7 @@ static void fill_table(Backend *be) {
     be->graph_launch = cuda_graph_launch;
     be->graph_destroy = cuda_graph_destroy;
     be->run_lanes = cuda_run_lanes;
+    be->sumsq = NULL; /* optional: optim_step reads g for the norm (one launch fewer in the lanes) */
 }
 
 static void set_err(char *err, size_t errlen, const char *what, const char *why) {

@@ -158,7 +158,8 @@ void cuda_adam(Backend *be, float *p, const float *g, float *m, float *v, size_t
                int64_t *step);
 void cuda_polyak(Backend *be, float *targ, const float *src, size_t n, float tau);
 void cuda_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n, float max_norm,
-                     float *norm_acc, AdamHyper h, int64_t *step, float *targ, float tau);
+                     float *norm_acc, AdamHyper h, int64_t *step, float *targ, float tau,
+                     const double *sumsq, int nsumsq);
 
 /* random.cu */
 void cuda_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t seed,

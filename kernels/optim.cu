@@ -158,21 +158,33 @@ void cuda_polyak(Backend *be, float *targ, const float *src, size_t n, float tau
 
 /* Three kernels instead of the six of clip_grad_norm, adam and polyak in
  * turn: the partial sums of squares (skipped when neither clipping nor the
- * norm is wanted), the norm with the Adam step, and one fused pass. g is left
- * unclipped, as backend.h allows. */
+ * norm is wanted, or when the caller's sumsq parts stand in for them), the
+ * norm with the Adam step, and one fused pass. g is left unclipped, as
+ * backend.h allows. */
 void cuda_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n, float max_norm,
-                     float *norm_acc, AdamHyper h, int64_t *step, float *targ, float tau) {
+                     float *norm_acc, AdamHyper h, int64_t *step, float *targ, float tau,
+                     const double *sumsq, int nsumsq) {
     CudaStreamCtx *c = cuda_ctx(be);
     int want_norm = n > 0 && (max_norm > 0.0f || norm_acc);
     size_t blocks = ceil_div(n, BLOCK);
-    int nparts = want_norm ? (int)(blocks < NORM_MAX_BLOCKS ? blocks : NORM_MAX_BLOCKS) : 0;
-    float *norm = c->scalars + SCALAR_GRAD_NORM, *bc = c->scalars + SCALAR_ADAM_BC1;
-    if (nparts > 0) {
+    int nparts = 0;
+    const double *parts = c->partials;
+    if (want_norm && sumsq) {
+        if (nsumsq > REDUCE_THREADS) {
+            fprintf(stderr, "cuda_optim_step: %d sumsq parts, at most %d\n", nsumsq,
+                    REDUCE_THREADS);
+            exit(EXIT_FAILURE);
+        }
+        parts = sumsq;
+        nparts = nsumsq;
+    } else if (want_norm) {
+        nparts = (int)(blocks < NORM_MAX_BLOCKS ? blocks : NORM_MAX_BLOCKS);
         sumsq_partials_kernel<<<nparts, BLOCK, 0, c->stream>>>(c->partials, g, n);
         cudaCheck(cudaGetLastError());
     }
-    norm_adam_step_kernel<<<1, REDUCE_THREADS, 0, c->stream>>>(norm, norm_acc, c->partials,
-                                                               nparts, step, bc, h.beta1, h.beta2);
+    float *norm = c->scalars + SCALAR_GRAD_NORM, *bc = c->scalars + SCALAR_ADAM_BC1;
+    norm_adam_step_kernel<<<1, REDUCE_THREADS, 0, c->stream>>>(norm, norm_acc, parts, nparts,
+                                                               step, bc, h.beta1, h.beta2);
     cudaCheck(cudaGetLastError());
     if (n == 0) return;
     optim_kernel<<<grid_for(be, n), BLOCK, 0, c->stream>>>(

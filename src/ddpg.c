@@ -31,6 +31,10 @@ int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p) {
     ALLOC_OR_FAIL(d->critic_m, nc);
     ALLOC_OR_FAIL(d->critic_v, nc);
     ALLOC_OR_FAIL(d->adam_step, 2 * sizeof(int64_t));
+    if (be->sumsq) {
+        ALLOC_OR_FAIL(d->actor_sumsq, sizeof(double) * d->actor_shape.n_layers);
+        ALLOC_OR_FAIL(d->critic_sumsq, sizeof(double) * d->critic_shape.n_layers);
+    }
     ALLOC_OR_FAIL(d->sample_ctr, sizeof(uint64_t));
     ALLOC_OR_FAIL(d->x_sa, sizeof(float) * B * (od + ad));
     ALLOC_OR_FAIL(d->x_next, sizeof(float) * B * (od + ad));
@@ -74,6 +78,8 @@ void ddpg_destroy(Ddpg *d) {
         if (bufs[i]) be->free(be, bufs[i]);
     if (d->adam_step) be->free(be, d->adam_step);
     if (d->sample_ctr) be->free(be, d->sample_ctr);
+    if (d->actor_sumsq) be->free(be, d->actor_sumsq);
+    if (d->critic_sumsq) be->free(be, d->critic_sumsq);
     mlp_work_destroy(&d->w_actor, be);
     mlp_work_destroy(&d->w_actor_targ, be);
     mlp_work_destroy(&d->w_critic, be);
@@ -137,13 +143,15 @@ static void critic_step(Ddpg *d) {
     float *q = d->w_critic.h[d->critic_shape.n_layers];
     be->mse_acc(be, m + METRIC_CRITIC_LOSS, q, d->y, B);
     be->mse_grad(be, d->dq, q, d->y, B);
-    mlp_backward(be, &d->critic_shape, d->critic, B, &d->w_critic, d->dq, d->critic_grad, NULL);
+    mlp_backward(be, &d->critic_shape, d->critic, B, &d->w_critic, d->dq, d->critic_grad,
+                 d->critic_sumsq, NULL);
     /* Clipping, Adam and the critic's soft update: critic_targ is not read
      * again in this update, so its soft update need not wait for the actor. */
     AdamHyper h = {p->critic_lr, 0.9f, 0.999f, 1e-8f};
     be->optim_step(be, d->critic, d->critic_grad, d->critic_m, d->critic_v,
                    d->critic_shape.n_params, p->grad_clip, m + METRIC_CRITIC_GRAD_NORM, h,
-                   d->adam_step + 1, d->critic_targ, p->tau);
+                   d->adam_step + 1, d->critic_targ, p->tau, d->critic_sumsq,
+                   d->critic_shape.n_layers);
 }
 
 /* dLoss_actor/d mu(s) for rows [r0, r0 + n): Q(s, mu(s)) through the just
@@ -158,7 +166,7 @@ static void policy_grad_rows(Ddpg *d, int r0, int n) {
     MlpWork w = mlp_work_rows(&d->w_critic_pi, &d->critic_shape, r0);
     mlp_forward(be, &d->critic_shape, d->critic, d->x_pi + (size_t)r0 * in, n, &w);
     be->fill(be, d->dq + r0, -1.0f / (float)B, (size_t)n);
-    mlp_backward(be, &d->critic_shape, d->critic, n, &w, d->dq + r0, NULL,
+    mlp_backward(be, &d->critic_shape, d->critic, n, &w, d->dq + r0, NULL, NULL,
                  d->dx_pi + (size_t)r0 * in);
     be->slice_cols(be, d->da + (size_t)r0 * ad, d->dx_pi + (size_t)r0 * in, n, in, od, ad);
 }
@@ -186,11 +194,12 @@ static void actor_step(Ddpg *d) {
         policy_grad_rows(d, 0, B);
     be->mean_acc(be, d->metrics + METRIC_ACTOR_LOSS, d->w_critic_pi.h[d->critic_shape.n_layers],
                  B, -1.0f);
-    mlp_backward(be, &d->actor_shape, d->actor, B, &d->w_actor, d->da, d->actor_grad, NULL);
+    mlp_backward(be, &d->actor_shape, d->actor, B, &d->w_actor, d->da, d->actor_grad,
+                 d->actor_sumsq, NULL);
     AdamHyper h = {p->actor_lr, 0.9f, 0.999f, 1e-8f};
     be->optim_step(be, d->actor, d->actor_grad, d->actor_m, d->actor_v, d->actor_shape.n_params,
                    p->grad_clip, d->metrics + METRIC_ACTOR_GRAD_NORM, h, d->adam_step + 0,
-                   d->actor_targ, p->tau);
+                   d->actor_targ, p->tau, d->actor_sumsq, d->actor_shape.n_layers);
 }
 
 void ddpg_update_batch(Ddpg *d) {

@@ -97,6 +97,7 @@ typedef struct {
     int rows;
     MlpWork *w;
     float *grads, *dx;
+    double *sumsq; /* per layer: the sum of squares of its dW and db, or NULL */
     int fork; /* the layer whose dW and dX run as two lanes */
     int pend; /* layers fork+1..pend have their dW and db still to do */
 } Backward;
@@ -127,6 +128,8 @@ static void layer_param_grads(const Backward *b, int l) {
     b->be->gemm(b->be, 1, 0, out, in, b->rows, 1.0f, dz, out, b->w->h[l], in, 0.0f,
                 b->grads + s->w_off[l], in);
     b->be->col_sum(b->be, b->grads + s->b_off[l], dz, b->rows, out);
+    /* W_l and b_l are adjacent in the flat layout: one sum over both */
+    if (b->sumsq) b->be->sumsq(b->be, b->sumsq + l, b->grads + s->w_off[l], (size_t)out * (in + 1));
 }
 
 /* dh[l] (rows,in) = dz W_l, or dx for l = 0. */
@@ -235,9 +238,10 @@ static void top_fork_lane(void *ctx, int lane) {
 }
 
 void mlp_backward(Backend *be, const MlpShape *s, const float *params, int rows, MlpWork *w,
-                  const float *dy, float *grads, float *dx) {
+                  const float *dy, float *grads, double *grad_sumsq, float *dx) {
     int L = s->n_layers;
-    Backward b = {be, s, params, rows, w, grads, dx, -1, -1};
+    Backward b = {be, s, params, rows, w, grads, dx,
+                  grads && be->sumsq ? grad_sumsq : NULL, -1, -1};
     b.fork = top_fork_layer(&b);
     if (b.fork >= 0 && be->run_lanes && w->dh2[L]) {
         TopFork t = {&b, dy};

@@ -591,46 +591,55 @@ END_TEST
 /* The fused optimizer step: four steps with fresh gradients, clipping active
  * (the norm is 4x the limit), with the soft update; p, m, v, the target, the
  * norm accumulator and the step counter agree. */
+/* optim_step at odd sizes, with the norm read from g and with it given as
+ * sums of squares of three parts of g (Backend.sumsq's use). */
 START_TEST(test_optim_step) {
     Pair p;
     if (!pair_open(&p, "optim_step")) return;
     seed_host_rng(14);
-    for (int s = 0; s < N_SIZES; s++) {
-        size_t n = (size_t)SIZES[s];
+    for (int s = 0; s < 2 * N_SIZES; s++) {
+        size_t n = (size_t)SIZES[s % N_SIZES];
+        int with_parts = s >= N_SIZES;
         float *x = host_floats(n, -1, 1), *t = host_floats(n, -1, 1);
         Twin tp = twin(&p, x, sizeof(float) * n), tt = twin(&p, t, sizeof(float) * n);
         Twin tg = twin(&p, NULL, sizeof(float) * n), tm = twin(&p, NULL, sizeof(float) * n);
         Twin tv = twin(&p, NULL, sizeof(float) * n), tacc = twin(&p, NULL, sizeof(float));
-        Twin tstep = twin(&p, NULL, sizeof(int64_t));
+        Twin tstep = twin(&p, NULL, sizeof(int64_t)), tparts = twin(&p, NULL, 3 * sizeof(double));
         AdamHyper h = {1e-3f, 0.9f, 0.999f, 1e-8f};
         for (int step = 0; step < 4; step++) {
             float *g = host_floats(n, -0.1f, 0.1f);
-            double ss = 0.0;
-            for (size_t i = 0; i < n; i++) ss += (double)g[i] * g[i];
+            double ss = 0.0, parts[3] = {0, 0, 0};
+            for (size_t i = 0; i < n; i++) {
+                ss += (double)g[i] * g[i];
+                parts[i < n / 3 ? 0 : i < n / 2 ? 1 : 2] += (double)g[i] * g[i];
+            }
             float max_norm = 0.25f * (float)sqrt(ss);
             twin_set(&p, &tg, g);
+            twin_set(&p, &tparts, parts);
+            const double *pg = with_parts ? tparts.g : NULL, *pc = with_parts ? tparts.c : NULL;
             p.gpu->optim_step(p.gpu, tp.g, tg.g, tm.g, tv.g, n, max_norm, tacc.g, h,
-                              tstep.g, tt.g, 0.01f);
+                              tstep.g, tt.g, 0.01f, pg, 3);
             p.cpu->optim_step(p.cpu, tp.c, tg.c, tm.c, tv.c, n, max_norm, tacc.c, h,
-                              tstep.c, tt.c, 0.01f);
+                              tstep.c, tt.c, 0.01f, pc, 3);
             free(g);
         }
         char what[128];
-        snprintf(what, sizeof what, "optim_step n=%zu p", n);
+        const char *how = with_parts ? " (norm from parts)" : "";
+        snprintf(what, sizeof what, "optim_step n=%zu%s p", n, how);
         expect_twin_close(&p, what, tp.g, tp.c, n, 1e-6, 1e-5);
-        snprintf(what, sizeof what, "optim_step n=%zu m", n);
+        snprintf(what, sizeof what, "optim_step n=%zu%s m", n, how);
         expect_twin_close(&p, what, tm.g, tm.c, n, 1e-7, 1e-5);
-        snprintf(what, sizeof what, "optim_step n=%zu v", n);
+        snprintf(what, sizeof what, "optim_step n=%zu%s v", n, how);
         expect_twin_close(&p, what, tv.g, tv.c, n, 1e-9, 1e-5);
-        snprintf(what, sizeof what, "optim_step n=%zu target", n);
+        snprintf(what, sizeof what, "optim_step n=%zu%s target", n, how);
         expect_twin_close(&p, what, tt.g, tt.c, n, 1e-6, 1e-5);
-        snprintf(what, sizeof what, "optim_step n=%zu norm_acc", n);
+        snprintf(what, sizeof what, "optim_step n=%zu%s norm_acc", n, how);
         expect_twin_close(&p, what, tacc.g, tacc.c, 1, 0, 1e-6);
         ck_assert_int_eq(fetch_i64(p.gpu, tstep.g), 4);
         ck_assert_int_eq(fetch_i64(p.cpu, tstep.c), 4);
         free(x), free(t);
         twin_free(&p, &tp), twin_free(&p, &tt), twin_free(&p, &tg), twin_free(&p, &tm);
-        twin_free(&p, &tv), twin_free(&p, &tacc), twin_free(&p, &tstep);
+        twin_free(&p, &tv), twin_free(&p, &tacc), twin_free(&p, &tstep), twin_free(&p, &tparts);
     }
     pair_close(&p);
 }

@@ -184,7 +184,18 @@ static void check_mlp_backward(int in, const int *hidden, int n_hidden, int out,
         ck_assert_msg(far > 0, "test setup: tanh head never leaves its linear range");
     }
 
-    mlp_backward(be, &s, p, rows, &w, G, grads, dx);
+    double sq[MLP_MAX_LAYERS];
+    for (int l = 0; l < MLP_MAX_LAYERS; l++) sq[l] = NAN;
+    mlp_backward(be, &s, p, rows, &w, G, grads, sq, dx);
+    /* each layer's sum of squares of its dW and db, for the optimizer's norm */
+    for (int l = 0; l < s.n_layers; l++) {
+        double ref = 0;
+        for (size_t k = s.w_off[l]; k < s.b_off[l] + (size_t)s.sizes[l + 1]; k++)
+            ref += (double)grads[k] * grads[k];
+        ck_assert_msg(fabs(sq[l] - ref) <= 1e-6 * ref, "layer %d sum of squares %.10g, want %.10g",
+                      l, sq[l], ref);
+    }
+    ck_assert(isnan(sq[s.n_layers]));
     char what[64];
     int nz = 0;
     for (int l = 0; l < s.n_layers; l++) {
@@ -201,9 +212,9 @@ static void check_mlp_backward(int in, const int *hidden, int n_hidden, int out,
 
     /* grads and dx are independent outputs: either may be NULL. */
     mlp_forward(be, &s, p, x, rows, &w);
-    mlp_backward(be, &s, p, rows, &w, G, grads2, NULL);
+    mlp_backward(be, &s, p, rows, &w, G, grads2, NULL, NULL);
     mlp_forward(be, &s, p, x, rows, &w);
-    mlp_backward(be, &s, p, rows, &w, G, NULL, dx2);
+    mlp_backward(be, &s, p, rows, &w, G, NULL, NULL, dx2);
     ck_assert_mem_eq(grads2, grads, sizeof(float) * np);
     ck_assert_mem_eq(dx2, dx, sizeof(float) * nx);
 

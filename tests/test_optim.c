@@ -174,7 +174,7 @@ START_TEST(test_optim_step_equals_clip_adam_polyak) {
                         be->adam(be, p[0], g[0], m[0], v[0], n, h, step[0]);
                         if (with_targ) be->polyak(be, t[0], p[0], n, 0.01f);
                         be->optim_step(be, p[1], g[1], m[1], v[1], n, mx, acc[1], h, step[1],
-                                       with_targ ? t[1] : NULL, 0.01f);
+                                       with_targ ? t[1] : NULL, 0.01f, NULL, 0);
                     }
                     ck_assert_mem_eq(p[1], p[0], sizeof(float) * n);
                     ck_assert_mem_eq(m[1], m[0], sizeof(float) * n);
@@ -193,6 +193,60 @@ START_TEST(test_optim_step_equals_clip_adam_polyak) {
                 }
         be->destroy(be);
     }
+}
+END_TEST
+
+/* Backend.sumsq and optim_step's norm from parts: sumsq matches a double sum
+ * and is the same on 1 and 3 threads; optim_step with the parts of g gives
+ * what it gives reading g (the norm summed in another order: within rounding),
+ * and really uses the parts (parts 4x too big double the norm). */
+START_TEST(test_optim_step_norm_from_sumsq_parts) {
+    enum { N = 70001 };
+    const size_t cut[4] = {0, 1000, 66537, N}; /* three uneven parts */
+    Backend *be1 = backend_cpu_create(1), *be3 = backend_cpu_create(3);
+    float *gr = rand_floats(N, 21, 0.05f);
+    double parts[3], parts3[3], want = 0.0;
+    for (int k = 0; k < 3; k++) {
+        double ref = 0.0;
+        for (size_t i = cut[k]; i < cut[k + 1]; i++) ref += (double)gr[i] * gr[i];
+        be1->sumsq(be1, &parts[k], gr + cut[k], cut[k + 1] - cut[k]);
+        be3->sumsq(be3, &parts3[k], gr + cut[k], cut[k + 1] - cut[k]);
+        ck_assert_msg(fabs(parts[k] - ref) <= 1e-6 * ref, "part %d: %.10g, want %.10g", k,
+                      parts[k], ref);
+        ck_assert(parts3[k] == parts[k]);
+        want += ref;
+    }
+    AdamHyper h = {1e-3f, 0.9f, 0.999f, 1e-8f};
+    float max_norm = 0.1f * (float)sqrt(want); /* clipping active */
+    /* [0] norm read from g, [1] from the parts, [2] from parts 4x too big */
+    float *p[3], *m[3], *v[3], *t[3], acc[3] = {0, 0, 0};
+    int64_t step[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        p[k] = rand_floats(N, 22, 1.0f), t[k] = rand_floats(N, 23, 1.0f);
+        m[k] = calloc(N, sizeof(float)), v[k] = calloc(N, sizeof(float));
+        ck_assert(m[k] && v[k]);
+    }
+    double big[3] = {4 * parts[0], 4 * parts[1], 4 * parts[2]};
+    be1->optim_step(be1, p[0], gr, m[0], v[0], N, max_norm, &acc[0], h, &step[0], t[0], 0.01f,
+                    NULL, 0);
+    be1->optim_step(be1, p[1], gr, m[1], v[1], N, max_norm, &acc[1], h, &step[1], t[1], 0.01f,
+                    parts, 3);
+    be1->optim_step(be1, p[2], gr, m[2], v[2], N, max_norm, &acc[2], h, &step[2], t[2], 0.01f,
+                    big, 3);
+    ck_assert_float_eq_tol(acc[1], acc[0], 1e-6f * acc[0]);
+    ck_assert_float_eq_tol(acc[2], 2.0f * acc[0], 1e-5f * acc[0]);
+    double dm = 0, dm2 = 0;
+    for (size_t i = 0; i < N; i++) {
+        dm = fmax(dm, fabs(m[1][i] - m[0][i]) / (fabs(m[0][i]) + 1e-12));
+        dm2 = fmax(dm2, fabs(m[2][i] - m[0][i]) / (fabs(m[0][i]) + 1e-12));
+        ck_assert(fabsf(p[1][i] - p[0][i]) <= 1e-6f && fabsf(t[1][i] - t[0][i]) <= 1e-6f);
+    }
+    ck_assert_msg(dm < 1e-5, "first moments differ by %.3g (relative)", dm);
+    ck_assert_msg(dm2 > 0.4, "parts 4x too big changed the clipped gradient by only %.3g", dm2);
+    for (int k = 0; k < 3; k++) free(p[k]), free(m[k]), free(v[k]), free(t[k]);
+    free(gr);
+    be1->destroy(be1);
+    be3->destroy(be3);
 }
 END_TEST
 
@@ -496,6 +550,7 @@ Suite *optim_suite(void) {
     tcase_add_test(tc, test_clip_grad_norm_scales_to_max);
     tcase_add_test(tc, test_clip_grad_norm_below_max_and_off);
     tcase_add_test(tc, test_optim_step_equals_clip_adam_polyak);
+    tcase_add_test(tc, test_optim_step_norm_from_sumsq_parts);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("losses");

@@ -120,10 +120,13 @@ struct Backend {
     /* One network's optimizer step: clip_grad_norm(g, n, max_norm, norm_acc),
      * adam(p, g, m, v, n, h, step), then polyak(targ, p, n, tau) unless targ
      * is NULL; the same numbers as those calls in turn, except that g may be
-     * left unclipped. The CPU fuses them: two passes over the buffers, not five. */
+     * left unclipped. The CPU fuses them: two passes over the buffers, not five.
+     * sumsq (device, nsumsq <= 512 doubles), when not NULL, holds sums of
+     * squares of disjoint parts of g that cover it (see Backend.sumsq): the
+     * norm is then sqrt of their sum in index order, and g is not read for it. */
     void (*optim_step)(Backend *be, float *p, float *g, float *m, float *v, size_t n,
                        float max_norm, float *norm_acc, AdamHyper h, int64_t *step, float *targ,
-                       float tau);
+                       float tau, const double *sumsq, int nsumsq);
 
     /* ---- randomness (counter *ctr is device memory, advanced by one per call) ---- */
     /* a(n, ab.dim) ~ U(low, high) */
@@ -157,6 +160,14 @@ struct Backend {
      * thread; the GPU's single stream): backend_run_lanes then runs them in
      * order, and callers may skip splitting work into lanes at all. */
     void (*run_lanes)(Backend *be, int n, LaneFn fn, void *ctx);
+
+    /* ---- optional: gradient norms where the gradients are made ---- */
+    /* *out (one device double) = the sum of squares of x(n), in an order fixed
+     * by n alone (the same value for any thread count). Issued in the lane
+     * that wrote x, it reads x while it is still in that core's cache, so
+     * optim_step need not read g again for the norm. NULL where that would
+     * not pay (the GPU: one more launch in the lane): optim_step reads g. */
+    void (*sumsq)(Backend *be, double *out, const float *x, size_t n);
 
     /* ---- optional: CUDA Graphs (NULL on the CPU) ---- */
     int (*capture_begin)(Backend *be);

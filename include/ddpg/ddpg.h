@@ -40,6 +40,9 @@ typedef struct {
     float *actor_grad, *actor_m, *actor_v;    /* (actor n_params) device */
     float *critic_grad, *critic_m, *critic_v; /* (critic n_params) device */
     int64_t *adam_step;            /* (2) device: actor, critic */
+    /* (n_layers) device: each layer's sum of squares of its gradient, made by
+     * mlp_backward where the backend has sumsq (else NULL), for optim_step */
+    double *actor_sumsq, *critic_sumsq;
     uint64_t *sample_ctr;          /* (1) device: replay sampling counter */
     MlpWork w_actor, w_critic, w_actor_targ, w_critic_targ; /* batch_size rows */
     MlpWork w_critic_pi; /* Q(s, mu(s)) of the actor step */

@@ -49,8 +49,10 @@ float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const fl
 
 /* Backward of the last forward on w. dy (rows, out) is dLoss/d(output) and is
  * copied into w. grads (flat, like params) is overwritten when non-NULL; dx
- * (rows, in) gets dLoss/dx when non-NULL. */
+ * (rows, in) gets dLoss/dx when non-NULL. grad_sumsq (device, n_layers
+ * doubles), when not NULL with grads and where the backend has sumsq, gets
+ * layer l's sum of squares of its dW and db in [l], for optim_step. */
 void mlp_backward(Backend *be, const MlpShape *s, const float *params, int rows, MlpWork *w,
-                  const float *dy, float *grads, float *dx);
+                  const float *dy, float *grads, double *grad_sumsq, float *dx);
 
 #endif
