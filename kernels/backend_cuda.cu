@@ -144,6 +144,7 @@ static void cuda_destroy(Backend *be) {
             if (x->stream) cudaCheck(cudaStreamDestroy(x->stream));
         }
         if (c->fork) cudaCheck(cudaEventDestroy(c->fork));
+        if (c->lt) cublasCheck(cublasLtDestroy(c->lt));
         free(c);
     }
     free(be);
@@ -187,6 +188,7 @@ static void fill_table(Backend *be) {
     be->to_host_async = cuda_to_host_async;
     be->gemm = cuda_gemm;
     be->bias_act = cuda_bias_act;
+    be->linear_act = cuda_linear_act;
     be->act_grad = cuda_act_grad;
     be->outer_act_grad = cuda_outer_act_grad;
     be->col_sum = cuda_col_sum;
@@ -292,6 +294,8 @@ extern "C" Backend *backend_cuda_create(char *err, size_t errlen) {
     what = "cudaEventCreateWithFlags";
     if ((e = cudaEventCreateWithFlags(&c->fork, cudaEventDisableTiming)) != cudaSuccess)
         goto cuda_fail;
+    what = "cublasLtCreate";
+    if ((s = cublasLtCreate(&c->lt)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
     /* the lanes' scratch zeroing is done before any op on the main stream */
     what = "cudaDeviceSynchronize";
     if ((e = cudaDeviceSynchronize()) != cudaSuccess) goto cuda_fail;

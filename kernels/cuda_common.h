@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 #include <curand.h>
@@ -81,6 +82,7 @@ typedef struct {
 typedef struct {
     CudaStreamCtx s[1 + CUDA_LANES];
     int cur;               /* the stream ops go to now: 0, or 1 + lane inside run_lanes */
+    cublasLtHandle_t lt;   /* for matmuls with an epilogue (linear_act); host-side only */
     cudaEvent_t fork;      /* recorded on the main stream where lanes begin */
     int max_blocks;        /* grid cap of grid-stride kernels: SMs x 32 */
 } CudaImpl;
@@ -132,6 +134,8 @@ __device__ __forceinline__ T block_sum(T v, T *sh) {
 /* dense.cu */
 void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
+void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
+                     int rows, int in, int out, Activation act, const ActionBounds *ab);
 void cuda_bias_act(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
                    const ActionBounds *ab);
 void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,

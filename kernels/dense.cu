@@ -98,6 +98,84 @@ void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, co
                              CUBLAS_GEMM_DEFAULT));
 }
 
+/* The largest power of two, up to 256, that divides the address: what the
+ * cuBLASLt heuristic may assume of the pointer. */
+static uint32_t align_of(const void *p) {
+    uintptr_t a = (uintptr_t)p;
+    uint32_t r = 256;
+    while (r > 4 && a % r) r >>= 1;
+    return r;
+}
+
+#define LT_OK(call) ((call) == CUBLAS_STATUS_SUCCESS)
+
+/* y(rows,out) = epilogue(x(rows,in) w^T + b) as one cuBLASLt matmul, the
+ * bias (and ReLU) in its epilogue. Column-major, y^T (out,rows) = w^T-op
+ * of w read as (in,out), times x read as (in,rows); the bias runs along
+ * y^T's rows, i.e. per output unit. The descriptors are made per call: the
+ * training loop replays a captured graph, so this host work happens once.
+ * Returns -1 (having launched nothing) when cuBLASLt offers no algorithm. */
+static int lt_linear(Backend *be, float *y, const float *x, const float *w, const float *b,
+                     int rows, int in, int out, Activation act) {
+    CudaStreamCtx *c = cuda_ctx(be);
+    cublasLtHandle_t lt = cuda_impl(be)->lt;
+    cublasLtMatmulDesc_t op = NULL;
+    cublasLtMatrixLayout_t lw = NULL, lx = NULL, ly = NULL;
+    cublasLtMatmulPreference_t pref = NULL;
+    cublasOperation_t tw = CUBLAS_OP_T, tx = CUBLAS_OP_N;
+    cublasLtEpilogue_t epi = act == ACT_RELU ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS;
+    uint64_t ws = CUBLAS_WS_BYTES;
+    uint32_t aw = align_of(w), ax = align_of(x), ay = align_of(y);
+    cublasLtMatmulHeuristicResult_t h;
+    int found = 0;
+    int ready =
+        LT_OK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F)) &&
+        LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &tw, sizeof tw)) &&
+        LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tx, sizeof tx)) &&
+        LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi)) &&
+        LT_OK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &b, sizeof b)) &&
+        LT_OK(cublasLtMatrixLayoutCreate(&lw, CUDA_R_32F, in, out, in)) &&
+        LT_OK(cublasLtMatrixLayoutCreate(&lx, CUDA_R_32F, in, rows, in)) &&
+        LT_OK(cublasLtMatrixLayoutCreate(&ly, CUDA_R_32F, out, rows, out)) &&
+        LT_OK(cublasLtMatmulPreferenceCreate(&pref)) &&
+        LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                   &ws, sizeof ws)) &&
+        LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                   &aw, sizeof aw)) &&
+        LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                   &ax, sizeof ax)) &&
+        LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                   &ay, sizeof ay)) &&
+        LT_OK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                   &ay, sizeof ay)) &&
+        LT_OK(cublasLtMatmulAlgoGetHeuristic(lt, op, lw, lx, ly, ly, pref, 1, &h, &found)) &&
+        found > 0;
+    if (ready) {
+        const float one = 1.0f, zero = 0.0f;
+        cublasCheck(cublasLtMatmul(lt, op, &one, w, lw, x, lx, &zero, y, ly, y, ly, &h.algo,
+                                   c->cublas_ws, CUBLAS_WS_BYTES, c->stream));
+    }
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (ly) cublasLtMatrixLayoutDestroy(ly);
+    if (lx) cublasLtMatrixLayoutDestroy(lx);
+    if (lw) cublasLtMatrixLayoutDestroy(lw);
+    if (op) cublasLtMatmulDescDestroy(op);
+    return ready ? 0 : -1;
+}
+
+/* ReLU and identity layers through lt_linear where cuBLASLt takes them (a
+ * bias aligned to 16 bytes); the tanh head, and anything else, as
+ * cuda_gemm then bias_act. */
+void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
+                     int rows, int in, int out, Activation act, const ActionBounds *ab) {
+    if (rows <= 0 || out <= 0) return;
+    if (in > 0 && (act == ACT_RELU || act == ACT_NONE) && (uintptr_t)b % 16 == 0 &&
+        lt_linear(be, y, x, w, b, rows, in, out, act) == 0)
+        return;
+    cuda_gemm(be, 0, 1, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    cuda_bias_act(be, y, b, rows, out, act, ab);
+}
+
 static ActionBounds bounds_or_zero(Activation act, const ActionBounds *ab) {
     ActionBounds z = {};
     return act == ACT_TANH_SCALE && ab ? *ab : z;

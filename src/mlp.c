@@ -79,11 +79,9 @@ float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const fl
     w->h[0] = (float *)x;
     for (int l = 0; l < s->n_layers; l++) {
         int in = s->sizes[l], out = s->sizes[l + 1];
-        /* h[l+1] = h[l] W^T, then bias and activation */
-        be->gemm(be, 0, 1, rows, out, in, 1.0f, w->h[l], in, params + s->w_off[l], in, 0.0f,
-                 w->h[l + 1], out);
-        be->bias_act(be, w->h[l + 1], params + s->b_off[l], rows, out, layer_act(s, l),
-                     &s->bounds);
+        /* h[l+1] = act(h[l] W^T + b) */
+        be->linear_act(be, w->h[l + 1], w->h[l], params + s->w_off[l], params + s->b_off[l], rows,
+                       in, out, layer_act(s, l), &s->bounds);
     }
     return w->h[s->n_layers];
 }

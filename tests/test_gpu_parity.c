@@ -244,6 +244,57 @@ START_TEST(test_gemm) {
 }
 END_TEST
 
+/* linear_act, a forward layer: cuBLASLt with the bias (and ReLU) in its
+ * epilogue where it applies, gemm + bias_act otherwise (the tanh head, a
+ * bias not aligned to 16 bytes); against the CPU's gemm + bias_act. */
+START_TEST(test_linear_act) {
+    Pair p;
+    if (!pair_open(&p, "linear_act")) return;
+    static const int shapes[][3] = {/* rows, in, out */
+                                    {1, 3, 1}, {65, 4, 256}, {257, 256, 256}, {4099, 65, 1},
+                                    {128, 256, 257}, {33, 256, 3}};
+    ActionBounds ab = {3, {-2.0f, -1.0f, 0.0f}, {2.0f, 3.0f, 0.5f}};
+    seed_host_rng(31);
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int act = 0; act < 3; act++)
+            for (int shift = 0; shift < 2; shift++) {
+                int rows = shapes[s][0], in = shapes[s][1], out = shapes[s][2];
+                if (act == ACT_TANH_SCALE && out > 3) continue;
+                float *x = host_floats((size_t)rows * in, -1, 1);
+                float *w = host_floats((size_t)out * in, -0.5f, 0.5f);
+                float *b = host_floats((size_t)out + 1, -0.5f, 0.5f);
+                Twin tx = twin(&p, x, sizeof(float) * rows * in);
+                Twin tw = twin(&p, w, sizeof(float) * out * in);
+                Twin tb = twin(&p, b, sizeof(float) * (out + 1));
+                Twin ty = twin(&p, NULL, sizeof(float) * rows * out);
+                /* shift: the bias one float past the (aligned) start */
+                p.gpu->linear_act(p.gpu, ty.g, tx.g, tw.g, (float *)tb.g + shift, rows, in, out,
+                                  (Activation)act, &ab);
+                p.cpu->linear_act(p.cpu, ty.c, tx.c, tw.c, (float *)tb.c + shift, rows, in, out,
+                                  (Activation)act, &ab);
+                size_t n = (size_t)rows * out;
+                double *tol = malloc(sizeof(double) * n);
+                ck_assert_ptr_nonnull(tol);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < out; j++) {
+                        double mag = fabs(b[j + shift]);
+                        for (int q = 0; q < in; q++)
+                            mag += fabs((double)x[(size_t)i * in + q] * w[(size_t)j * in + q]);
+                        tol[(size_t)i * out + j] = 2e-5 * mag; /* tanh head: slope up to 2 */
+                    }
+                float *g = fetch(p.gpu, ty.g, sizeof(float) * n);
+                float *c = fetch(p.cpu, ty.c, sizeof(float) * n);
+                char what[128];
+                snprintf(what, sizeof what, "linear_act act=%d rows=%d in=%d out=%d bias+%d", act,
+                         rows, in, out, shift);
+                report(what, diff_floats(g, c, n, tol, 0, 0), n, g, c, "2e-5 sum|terms|");
+                free(g), free(c), free(tol), free(x), free(w), free(b);
+                twin_free(&p, &tx), twin_free(&p, &tw), twin_free(&p, &tb), twin_free(&p, &ty);
+            }
+    pair_close(&p);
+}
+END_TEST
+
 START_TEST(test_bias_act) {
     Pair p;
     if (!pair_open(&p, "bias_act")) return;
@@ -1389,6 +1440,7 @@ Suite *gpu_parity_suite(void) {
     Suite *s = suite_create("gpu_parity");
     TCase *dense = tcase("dense");
     tcase_add_test(dense, test_gemm);
+    tcase_add_test(dense, test_linear_act);
     tcase_add_test(dense, test_bias_act);
     tcase_add_test(dense, test_act_grad);
     tcase_add_test(dense, test_outer_act_grad);

@@ -294,6 +294,37 @@ START_TEST(test_outer_act_grad_matches_gemm_then_act_grad) {
 }
 END_TEST
 
+/* linear_act, the forward layer op, gives what gemm then bias_act give. */
+START_TEST(test_linear_act_matches_gemm_then_bias_act) {
+    static const int shapes[][3] = {{1, 3, 1}, {65, 4, 257}, {128, 256, 256}, {300, 256, 3}};
+    ActionBounds ab = {3, {-1.0f, 0.0f, -3.0f}, {3.0f, 0.5f, 2.0f}};
+    for (int threads = 1; threads <= 3; threads += 2) {
+        Backend *be = backend_cpu_create(threads);
+        for (int si = 0; si < 4; si++)
+            for (int act = ACT_NONE; act <= ACT_TANH_SCALE; act++) {
+                int rows = shapes[si][0], in = shapes[si][1], out = shapes[si][2];
+                if (act == ACT_TANH_SCALE && out > ab.dim) continue; /* bounds per column */
+                size_t n = (size_t)rows * out;
+                float *x = be->alloc(be, sizeof(float) * rows * in);
+                float *w = be->alloc(be, sizeof(float) * out * in);
+                float *b = be->alloc(be, sizeof(float) * out);
+                float *ref = be->alloc(be, sizeof(float) * n), *got = be->alloc(be, sizeof(float) * n);
+                ck_assert(x && w && b && ref && got);
+                fill_uniform(x, (size_t)rows * in, 31 + si, -1.0f, 1.0f);
+                fill_uniform(w, (size_t)out * in, 32 + si, -0.3f, 0.3f);
+                fill_uniform(b, (size_t)out, 33 + si, -0.5f, 0.5f);
+                be->gemm(be, 0, 1, rows, out, in, 1.0f, x, in, w, in, 0.0f, ref, out);
+                be->bias_act(be, ref, b, rows, out, (Activation)act, &ab);
+                be->linear_act(be, got, x, w, b, rows, in, out, (Activation)act, &ab);
+                ck_assert_mem_eq(got, ref, sizeof(float) * n);
+                float *bufs[] = {x, w, b, ref, got};
+                for (int k = 0; k < 5; k++) be->free(be, bufs[k]);
+            }
+        be->destroy(be);
+    }
+}
+END_TEST
+
 /* ---- the DDPG losses through ddpg_update_batch ------------------------- */
 
 typedef struct {
@@ -545,6 +576,7 @@ Suite *mlp_suite(void) {
     tcase_add_test(tc, test_backward_tanh_asymmetric_bounds);
     tcase_add_test(tc, test_backward_layer_counts);
     tcase_add_test(tc, test_outer_act_grad_matches_gemm_then_act_grad);
+    tcase_add_test(tc, test_linear_act_matches_gemm_then_bias_act);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ddpg_losses");

@@ -76,6 +76,12 @@ struct Backend {
     /* C(m,n) = alpha op(A) op(B) + beta C, row-major, op = transpose when t* != 0 */
     void (*gemm)(Backend *be, int ta, int tb, int m, int n, int k, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
+    /* A forward layer: y(rows,out) = act(x(rows,in) w(out,in)^T + b(out)).
+     * The same as gemm (beta 0) then bias_act, which is what the CPU does;
+     * the GPU folds the bias and a ReLU into the product's epilogue
+     * (cuBLASLt), one launch instead of two. */
+    void (*linear_act)(Backend *be, float *y, const float *x, const float *w, const float *b,
+                       int rows, int in, int out, Activation act, const ActionBounds *ab);
     /* y(rows,cols) = act(y + b) in place; ab is used by ACT_TANH_SCALE only */
     void (*bias_act)(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
                      const ActionBounds *ab);

@@ -210,6 +210,12 @@ static void cpu_bias_act(Backend *be, float *y, const float *b, int rows, int co
     cpu_for(be, (size_t)rows, 1, rows_min_part(cols), bias_act_rows, &a);
 }
 
+static void cpu_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
+                           int rows, int in, int out, Activation act, const ActionBounds *ab) {
+    cpu_gemm(be, 0, 1, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    cpu_bias_act(be, y, b, rows, out, act, ab);
+}
+
 static void act_grad_rows(void *ctx, size_t lo, size_t hi) {
     const RowsArgs *a = ctx;
     int cols = a->cols;
@@ -713,6 +719,7 @@ Backend *backend_cpu_create(int threads) {
     be->to_host_async = cpu_memcpy;
     be->gemm = cpu_gemm;
     be->bias_act = cpu_bias_act;
+    be->linear_act = cpu_linear_act;
     be->act_grad = cpu_act_grad;
     be->outer_act_grad = cpu_outer_act_grad;
     be->col_sum = cpu_col_sum;
