@@ -155,11 +155,11 @@ static int lt_linear(Backend *be, float *y, const float *x, const float *w, cons
         cublasCheck(cublasLtMatmul(lt, op, &one, w, lw, x, lx, &zero, y, ly, y, ly, &h.algo,
                                    c->cublas_ws, CUBLAS_WS_BYTES, c->stream));
     }
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (ly) cublasLtMatrixLayoutDestroy(ly);
-    if (lx) cublasLtMatrixLayoutDestroy(lx);
-    if (lw) cublasLtMatrixLayoutDestroy(lw);
-    if (op) cublasLtMatmulDescDestroy(op);
+    if (pref) cublasCheck(cublasLtMatmulPreferenceDestroy(pref));
+    if (ly) cublasCheck(cublasLtMatrixLayoutDestroy(ly));
+    if (lx) cublasCheck(cublasLtMatrixLayoutDestroy(lx));
+    if (lw) cublasCheck(cublasLtMatrixLayoutDestroy(lw));
+    if (op) cublasCheck(cublasLtMatmulDescDestroy(op));
     return ready ? 0 : -1;
 }
 
