@@ -135,13 +135,15 @@ __device__ __forceinline__ T block_sum(T v, T *sh) {
 void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
-                     int rows, int in, int out, Activation act, const ActionBounds *ab);
+                     int rows, int in, int out, Activation act, const ActionBounds *ab,
+                     uint32_t *mask);
 void cuda_bias_act(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
                    const ActionBounds *ab);
 void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
-                   const ActionBounds *ab);
+                   const ActionBounds *ab, const uint32_t *mask);
 void cuda_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w, const float *y,
-                         int rows, int cols, Activation act, const ActionBounds *ab);
+                         int rows, int cols, Activation act, const ActionBounds *ab,
+                         const uint32_t *mask);
 void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols);
 void cuda_concat_cols(Backend *be, float *out, const float *a, int ca, const float *b, int cb,
                       int rows);

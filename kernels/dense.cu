@@ -98,6 +98,17 @@ void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, co
                              CUBLAS_GEMM_DEFAULT));
 }
 
+/* The GPU backend has no ReLU masks (relu_masks = 0: the activations stay on
+ * the device, where reading y costs what reading a mask would); a caller
+ * that passes one anyway is a bug. */
+static void no_relu_mask(const void *mask, const char *op) {
+    if (mask) {
+        fprintf(stderr, "cuda %s: ReLU masks are not supported here (Backend.relu_masks is 0)\n",
+                op);
+        exit(EXIT_FAILURE);
+    }
+}
+
 /* The largest power of two, up to 256, that divides the address: what the
  * cuBLASLt heuristic may assume of the pointer. */
 static uint32_t align_of(const void *p) {
@@ -167,7 +178,9 @@ static int lt_linear(Backend *be, float *y, const float *x, const float *w, cons
  * bias aligned to 16 bytes); the tanh head, and anything else, as
  * cuda_gemm then bias_act. */
 void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
-                     int rows, int in, int out, Activation act, const ActionBounds *ab) {
+                     int rows, int in, int out, Activation act, const ActionBounds *ab,
+                     uint32_t *mask) {
+    no_relu_mask(mask, "linear_act");
     if (rows <= 0 || out <= 0) return;
     if (in > 0 && (act == ACT_RELU || act == ACT_NONE) && (uintptr_t)b % 16 == 0 &&
         lt_linear(be, y, x, w, b, rows, in, out, act) == 0)
@@ -195,7 +208,8 @@ void cuda_bias_act(Backend *be, float *y, const float *b, int rows, int cols, Ac
 }
 
 void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
-                   const ActionBounds *ab) {
+                   const ActionBounds *ab, const uint32_t *mask) {
+    no_relu_mask(mask, "act_grad");
     if (act != ACT_RELU && act != ACT_TANH_SCALE) return; /* identity: nothing to do */
     ActionBounds bounds = bounds_or_zero(act, ab);
     int chunk = rows_per_launch(cols);
@@ -211,9 +225,10 @@ void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, A
 /* The k = 1 product through cuBLAS, then the activation kernel: two tested
  * launches; a fused kernel would save one pass over dz. */
 void cuda_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w, const float *y,
-                         int rows, int cols, Activation act, const ActionBounds *ab) {
+                         int rows, int cols, Activation act, const ActionBounds *ab,
+                         const uint32_t *mask) {
     cuda_gemm(be, 0, 0, rows, cols, 1, 1.0f, dy, 1, w, cols, 0.0f, dz, cols);
-    cuda_act_grad(be, dz, y, rows, cols, act, ab);
+    cuda_act_grad(be, dz, y, rows, cols, act, ab, mask);
 }
 
 void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols) {

@@ -50,6 +50,10 @@ int mlp_work_create(MlpWork *w, Backend *be, const MlpShape *s, int max_rows) {
         if (l > 0 && !(w->h[l] = be->alloc(be, bytes))) return -1;
         if (!(w->dh[l] = be->alloc(be, bytes))) return -1;
         if (be->run_lanes && !(w->dh2[l] = be->alloc(be, bytes))) return -1;
+        if (be->relu_masks && l > 0 && layer_act(s, l - 1) == ACT_RELU &&
+            !(w->mask[l] = be->alloc(be, sizeof(uint32_t) * (size_t)max_rows *
+                                              relu_mask_words(s->sizes[l]))))
+            return -1;
     }
     return 0;
 }
@@ -59,6 +63,7 @@ void mlp_work_destroy(MlpWork *w, Backend *be) {
         if (l > 0 && w->h[l]) be->free(be, w->h[l]);
         if (w->dh[l]) be->free(be, w->dh[l]);
         if (w->dh2[l]) be->free(be, w->dh2[l]);
+        if (w->mask[l]) be->free(be, w->mask[l]);
     }
     memset(w, 0, sizeof *w);
 }
@@ -70,6 +75,7 @@ MlpWork mlp_work_rows(const MlpWork *w, const MlpShape *s, int row0) {
         if (l > 0) v.h[l] = w->h[l] + (size_t)row0 * s->sizes[l];
         v.dh[l] = w->dh[l] + (size_t)row0 * s->sizes[l];
         if (w->dh2[l]) v.dh2[l] = w->dh2[l] + (size_t)row0 * s->sizes[l];
+        if (w->mask[l]) v.mask[l] = w->mask[l] + (size_t)row0 * relu_mask_words(s->sizes[l]);
     }
     return v;
 }
@@ -81,7 +87,7 @@ float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const fl
         int in = s->sizes[l], out = s->sizes[l + 1];
         /* h[l+1] = act(h[l] W^T + b) */
         be->linear_act(be, w->h[l + 1], w->h[l], params + s->w_off[l], params + s->b_off[l], rows,
-                       in, out, layer_act(s, l), &s->bounds);
+                       in, out, layer_act(s, l), &s->bounds, w->mask[l + 1]);
     }
     return w->h[s->n_layers];
 }
@@ -115,7 +121,7 @@ static int layer_forks(const Backward *b, int l) {
 static void through_act(const Backward *b, int l) {
     const MlpShape *s = b->s;
     b->be->act_grad(b->be, b->w->dh[l + 1], b->w->h[l + 1], b->rows, s->sizes[l + 1],
-                    layer_act(s, l), &s->bounds);
+                    layer_act(s, l), &s->bounds, b->w->mask[l + 1]);
 }
 
 /* dW_l (out,in) = dz^T h[l]; db_l = column sums of dz, with dz = dh[l+1]. */
@@ -149,7 +155,8 @@ static int layer_input_grad_act(const Backward *b, int l) {
         return 0;
     }
     b->be->outer_act_grad(b->be, b->w->dh[l], b->w->dh[l + 1], b->params + s->w_off[l],
-                          b->w->h[l], b->rows, s->sizes[l], layer_act(s, l - 1), &s->bounds);
+                          b->w->h[l], b->rows, s->sizes[l], layer_act(s, l - 1), &s->bounds,
+                          b->w->mask[l]);
     return 1;
 }
 

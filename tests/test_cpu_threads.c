@@ -367,7 +367,7 @@ static float *act_grad_result(Backend *be, ActCase c) {
     }
     be->to_device(be, y, h, sizeof(float) * n);
     free(h);
-    be->act_grad(be, dy, y, c.rows, c.cols, c.act, &ab);
+    be->act_grad(be, dy, y, c.rows, c.cols, c.act, &ab, NULL);
     float *out = host_copy(be, dy, n);
     be->free(be, dy), be->free(be, y);
     return out;

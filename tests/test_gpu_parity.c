@@ -269,9 +269,9 @@ START_TEST(test_linear_act) {
                 Twin ty = twin(&p, NULL, sizeof(float) * rows * out);
                 /* shift: the bias one float past the (aligned) start */
                 p.gpu->linear_act(p.gpu, ty.g, tx.g, tw.g, (float *)tb.g + shift, rows, in, out,
-                                  (Activation)act, &ab);
+                                  (Activation)act, &ab, NULL);
                 p.cpu->linear_act(p.cpu, ty.c, tx.c, tw.c, (float *)tb.c + shift, rows, in, out,
-                                  (Activation)act, &ab);
+                                  (Activation)act, &ab, NULL);
                 size_t n = (size_t)rows * out;
                 double *tol = malloc(sizeof(double) * n);
                 ck_assert_ptr_nonnull(tol);
@@ -347,8 +347,8 @@ START_TEST(test_act_grad) {
             float *dy = host_floats(n, -1, 1), *y = host_floats(n, -3, 3);
             as_activation_outputs(y, n, cols, (Activation)act, &ab);
             Twin tdy = twin(&p, dy, sizeof(float) * n), ty = twin(&p, y, sizeof(float) * n);
-            p.gpu->act_grad(p.gpu, tdy.g, ty.g, rows, cols, (Activation)act, &ab);
-            p.cpu->act_grad(p.cpu, tdy.c, ty.c, rows, cols, (Activation)act, &ab);
+            p.gpu->act_grad(p.gpu, tdy.g, ty.g, rows, cols, (Activation)act, &ab, NULL);
+            p.cpu->act_grad(p.cpu, tdy.c, ty.c, rows, cols, (Activation)act, &ab, NULL);
             char what[128];
             snprintf(what, sizeof what, "act_grad act=%d rows=%d cols=%d", act, rows, cols);
             expect_twin_close(&p, what, tdy.g, tdy.c, n, 1e-6, 1e-5);
@@ -378,8 +378,10 @@ START_TEST(test_outer_act_grad) {
             as_activation_outputs(y, n, cols, (Activation)act, &ab);
             Twin tdy = twin(&p, dy, sizeof(float) * rows), tw = twin(&p, w, sizeof(float) * cols);
             Twin ty = twin(&p, y, sizeof(float) * n), tz = twin(&p, NULL, sizeof(float) * n);
-            p.gpu->outer_act_grad(p.gpu, tz.g, tdy.g, tw.g, ty.g, rows, cols, (Activation)act, &ab);
-            p.cpu->outer_act_grad(p.cpu, tz.c, tdy.c, tw.c, ty.c, rows, cols, (Activation)act, &ab);
+            p.gpu->outer_act_grad(p.gpu, tz.g, tdy.g, tw.g, ty.g, rows, cols, (Activation)act,
+                                  &ab, NULL);
+            p.cpu->outer_act_grad(p.cpu, tz.c, tdy.c, tw.c, ty.c, rows, cols, (Activation)act,
+                                  &ab, NULL);
             char what[128];
             snprintf(what, sizeof what, "outer_act_grad act=%d rows=%d cols=%d", act, rows, cols);
             expect_twin_close(&p, what, tz.g, tz.c, n, 1e-6, 1e-5);

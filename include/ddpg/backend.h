@@ -73,6 +73,15 @@ struct Backend {
     void (*to_host_async)(Backend *be, void *dst, const void *src, size_t bytes);
 
     /* ---- dense math ---- */
+    /* ReLU masks (1 on the CPU, 0 on the GPU): linear_act may write, for a
+     * ReLU layer, the bits y > 0 into mask (relu_mask_words(out) words per
+     * row, bit j of a row in word j / 32 at bit j % 32), and act_grad and
+     * outer_act_grad then read ReLU's derivative from the mask instead of y.
+     * The same numbers either way. Why: in the CPU's backward lanes the core
+     * that did not run the forward pass reads 4 KB of mask instead of the
+     * other core's 128 KB activations, whose lines the next forward pass
+     * would have to take back. Where relu_masks is 0, masks must be NULL. */
+    int relu_masks;
     /* C(m,n) = alpha op(A) op(B) + beta C, row-major, op = transpose when t* != 0 */
     void (*gemm)(Backend *be, int ta, int tb, int m, int n, int k, float alpha,
                  const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc);
@@ -81,20 +90,22 @@ struct Backend {
      * the GPU folds the bias and a ReLU into the product's epilogue
      * (cuBLASLt), one launch instead of two. */
     void (*linear_act)(Backend *be, float *y, const float *x, const float *w, const float *b,
-                       int rows, int in, int out, Activation act, const ActionBounds *ab);
+                       int rows, int in, int out, Activation act, const ActionBounds *ab,
+                       uint32_t *mask);
     /* y(rows,cols) = act(y + b) in place; ab is used by ACT_TANH_SCALE only */
     void (*bias_act)(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
                      const ActionBounds *ab);
-    /* dy(rows,cols) *= act'(.) where y(rows,cols) is the activation's output */
+    /* dy(rows,cols) *= act'(.) where y(rows,cols) is the activation's output
+     * (for a ReLU with a mask, the mask stands in for y; see relu_masks) */
     void (*act_grad)(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
-                     const ActionBounds *ab);
+                     const ActionBounds *ab, const uint32_t *mask);
     /* dz(rows,cols) = (dy(rows) w(cols)^T) * act'(y(rows,cols)): the input
      * gradient of a layer with one output (an outer product: no sums), taken
      * on through the activation below it. The same numbers as gemm with k = 1
      * and then act_grad; the CPU does it in one pass instead of two. */
     void (*outer_act_grad)(Backend *be, float *dz, const float *dy, const float *w,
                            const float *y, int rows, int cols, Activation act,
-                           const ActionBounds *ab);
+                           const ActionBounds *ab, const uint32_t *mask);
     /* db(cols) = sum over rows of dy(rows,cols) */
     void (*col_sum)(Backend *be, float *db, const float *dy, int rows, int cols);
     /* out(rows, ca+cb) = [a(rows,ca) | b(rows,cb)] */
@@ -181,6 +192,9 @@ struct Backend {
     void (*graph_launch)(Backend *be, void *graph_exec);
     void (*graph_destroy)(Backend *be, void *graph_exec);
 };
+
+/* 32-bit words per row of a ReLU mask of `cols` columns (see relu_masks). */
+static inline int relu_mask_words(int cols) { return (cols + 31) / 32; }
 
 /* Runs independent lanes through be->run_lanes, or one after the other. */
 static inline void backend_run_lanes(Backend *be, int n, LaneFn fn, void *ctx) {

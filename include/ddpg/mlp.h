@@ -29,6 +29,10 @@ typedef struct {
     /* A second lane's own copies of dh, where the backend has concurrent
      * lanes (else NULL): see mlp_backward. */
     float *dh2[MLP_MAX_LAYERS + 1];
+    /* ReLU masks of the hidden outputs h[l] (rows, relu_mask_words(sizes[l])
+     * words) device, where the backend has relu_masks (else NULL): the
+     * backward pass reads these 4 KB instead of h[l] (see Backend.relu_masks). */
+    uint32_t *mask[MLP_MAX_LAYERS + 1];
 } MlpWork;
 
 void mlp_shape_init(MlpShape *s, int in, const int *hidden, int n_hidden, int out,
