@@ -41,6 +41,13 @@ static const char *hidden_list(const Config *c, char *buf, size_t len) {
     return buf;
 }
 
+/* The hidden widths summed: activation floats per row of one pass. */
+static double hidden_width(const Config *c) {
+    double w = 0;
+    for (int l = 0; l < c->n_hidden; l++) w += c->hidden[l];
+    return w;
+}
+
 static int alloc_or_report(Backend *be, void **p, size_t bytes, const char *what, FILE *err) {
     *p = be->alloc(be, bytes);
     if (!*p) {
@@ -97,10 +104,8 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
         MlpShape sa, sc;
         mlp_shape_init(&sa, od, c->hidden, c->n_hidden, ad, ACT_TANH_SCALE, &t->bounds);
         mlp_shape_init(&sc, od + ad, c->hidden, c->n_hidden, 1, ACT_NONE, NULL);
-        double width = 0;
-        for (int l = 0; l < c->n_hidden; l++) width += c->hidden[l];
         double mib = (5.0 * (double)(sa.n_params + sc.n_params) +
-                      2.0 * 5 * c->batch_size * width) * sizeof(float) / 1048576.0;
+                      2.0 * 5 * c->batch_size * hidden_width(c)) * sizeof(float) / 1048576.0;
         fprintf(err, "error: %s: cannot allocate the networks: --hidden %s and --batch-size %d "
                 "need about %.0f MiB\n", be->name, hidden_list(c, (char[256]){0}, 256),
                 c->batch_size, mib);
@@ -108,8 +113,7 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
     }
     if (mlp_work_create(&t->w_act, be, &t->agent.actor_shape, n) ||
         mlp_work_create(&t->w_eval, be, &t->agent.actor_shape, c->eval_episodes)) {
-        double width = ad;
-        for (int l = 0; l < c->n_hidden; l++) width += c->hidden[l];
+        double width = ad + hidden_width(c);
         fprintf(err, "error: %s: cannot allocate actor activations for --envs %d: about %.0f MiB "
                 "with --hidden %s\n", be->name, n, 2.0 * n * width * sizeof(float) / 1048576.0,
                 hidden_list(c, (char[256]){0}, 256));

@@ -178,7 +178,8 @@ typedef struct {
     int cols;
     Activation act;
     const ActionBounds *ab;
-    uint32_t *mask; /* ReLU mask (Backend.relu_masks): bias_act writes it, act_grad reads it */
+    uint32_t *mask_out;      /* bias_act: the ReLU mask to write (Backend.relu_masks), or NULL */
+    const uint32_t *mask_in; /* act_grad: the ReLU mask to read, or NULL: from y */
 } RowsArgs;
 
 /* ---- ReLU masks (Backend.relu_masks) ---- */
@@ -233,7 +234,7 @@ static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
         switch (a->act) {
         case ACT_RELU:
             for (int j = 0; j < cols; j++) row[j] = relu_elem(row[j] + b[j]);
-            if (a->mask) relu_mask_row(a->mask + i * relu_mask_words(cols), row, cols);
+            if (a->mask_out) relu_mask_row(a->mask_out + i * relu_mask_words(cols), row, cols);
             break;
         case ACT_TANH_SCALE:
             for (int j = 0; j < cols; j++) {
@@ -249,7 +250,7 @@ static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
 
 static void bias_act_mask(Backend *be, float *y, const float *b, int rows, int cols,
                           Activation act, const ActionBounds *ab, uint32_t *mask) {
-    RowsArgs a = {y, b, cols, act, ab, act == ACT_RELU ? mask : NULL};
+    RowsArgs a = {y, b, cols, act, ab, act == ACT_RELU ? mask : NULL, NULL};
     cpu_for(be, (size_t)rows, 1, rows_min_part(cols), bias_act_rows, &a);
 }
 
@@ -271,8 +272,8 @@ static void act_grad_rows(void *ctx, size_t lo, size_t hi) {
     for (size_t i = lo; i < hi; i++) {
         float *restrict dy = a->y + i * cols;
         const float *restrict y = a->b + i * cols;
-        if (a->act == ACT_RELU && a->mask) {
-            relu_grad_mask_row(dy, a->mask + i * relu_mask_words(cols), cols);
+        if (a->act == ACT_RELU && a->mask_in) {
+            relu_grad_mask_row(dy, a->mask_in + i * relu_mask_words(cols), cols);
         } else if (a->act == ACT_RELU) {
             for (int j = 0; j < cols; j++) dy[j] *= relu_grad_elem(y[j]);
         } else if (a->act == ACT_TANH_SCALE) {
@@ -287,7 +288,7 @@ static void act_grad_rows(void *ctx, size_t lo, size_t hi) {
 static void cpu_act_grad(Backend *be, float *dy, const float *y, int rows, int cols,
                          Activation act, const ActionBounds *ab, const uint32_t *mask) {
     if (act != ACT_RELU && act != ACT_TANH_SCALE) return;
-    RowsArgs a = {dy, y, cols, act, ab, (uint32_t *)mask}; /* read only here */
+    RowsArgs a = {dy, y, cols, act, ab, NULL, mask};
     cpu_for(be, (size_t)rows, 1, rows_min_part(cols), act_grad_rows, &a);
 }
 
