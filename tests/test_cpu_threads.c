@@ -644,6 +644,10 @@ END_TEST
 Suite *cpu_threads_suite(void) {
     Suite *s = suite_create("cpu_threads");
     TCase *tc = tcase_create("pool");
+    /* A lost wake-up hangs, and the timeout catches it. Check's 4 s default was
+     * too short for 20000 runs of 4 threads on 2 busy cores: it expired twice
+     * while another build shared the machine. */
+    tcase_set_timeout(tc, 30);
     tcase_add_loop_test(tc, test_pool_runs_each_task_once, 1, 5); /* threads 1..4 */
     tcase_add_loop_test(tc, test_pool_nested_run_is_inline, 1, 5);
     tcase_add_test(tc, test_pool_back_to_back_runs);
