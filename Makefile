@@ -45,8 +45,8 @@ else
   WITH_CUDA := 1
 endif
 
-CORE_SRCS := src/config.c src/mlp.c src/ddpg.c src/env.c src/replay.c src/runlog.c src/train.c \
-             src/cpu/backend_cpu.c src/cpu/pool.c
+# every .c of src/ but main.c and the stub, and the CPU backend (src/cpu/)
+CORE_SRCS := $(filter-out src/main.c src/cuda_stub.c,$(wildcard src/*.c)) $(wildcard src/cpu/*.c)
 CU_SRCS   := $(wildcard kernels/*.cu)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 
@@ -61,7 +61,7 @@ endif
 # The build flavour is remembered so that switching CPU=1 on/off relinks.
 FLAVOUR := $(BUILD)/.flavour-$(WITH_CUDA)$(STATIC)
 
-TEST_SRCS := $(sort $(wildcard tests/test_*.c))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c tests/gpu/*.c))
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)

@@ -24,7 +24,7 @@ void config_defaults(Config *c) {
     c->update_after = 1000;
     c->updates_per_step = 1;
     c->noise_sigma = 0.1;
-    snprintf(c->noise, sizeof c->noise, "gaussian");
+    c->noise = NOISE_GAUSSIAN;
     c->ou_theta = 0.15;
     c->hidden[0] = 256;
     c->hidden[1] = 256;
@@ -40,7 +40,10 @@ void config_defaults(Config *c) {
     c->out[0] = 0;
 }
 
-typedef enum { OPT_INT, OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_HIDDEN, OPT_FLAG } OptType;
+/* OPT_ENUM: an int field holding the index of one of `choices` */
+typedef enum { OPT_INT, OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_ENUM, OPT_HIDDEN, OPT_FLAG } OptType;
+
+const char *const NOISE_NAMES[2] = {"gaussian", "ou"};
 
 typedef struct {
     const char *name;
@@ -49,7 +52,7 @@ typedef struct {
     size_t size;    /* OPT_STR: buffer size */
     double lo, hi;  /* accepted range (inclusive unless *_open) */
     int lo_open;    /* 1: lo excluded */
-    const char *choices; /* OPT_STR: "a|b|c", NULL = free text */
+    const char *choices; /* OPT_STR, OPT_ENUM: "a|b|c", NULL = free text */
     const char *help;
 } Option;
 
@@ -77,7 +80,7 @@ static const Option OPTIONS[] = {
      "gradient updates per vectorized env step"},
     {"noise-sigma", OPT_DBL, F(noise_sigma), 0, 100, 0, NULL,
      "exploration noise std, in action units"},
-    {"noise", OPT_STR, F(noise), 0, 0, 0, "gaussian|ou",
+    {"noise", OPT_ENUM, F(noise), 0, 0, 0, "gaussian|ou",
      "exploration noise process (ou = Ornstein-Uhlenbeck)"},
     {"ou-theta", OPT_DBL, F(ou_theta), 0, 100, 1, NULL, "OU mean-reversion rate"},
     {"hidden", OPT_HIDDEN, F(hidden), 1, 65536, 0, NULL,
@@ -109,6 +112,12 @@ static void default_string(const Option *o, const Config *d, char *buf, size_t l
     case OPT_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)p); break;
     case OPT_DBL: snprintf(buf, len, "%g", *(const double *)p); break;
     case OPT_STR: snprintf(buf, len, "%s", *p ? p : "none"); break;
+    case OPT_ENUM: {
+        const char *s = o->choices;
+        for (int i = *(const int *)p; i > 0 && *s; i--) s += strcspn(s, "|") + 1;
+        snprintf(buf, len, "%.*s", (int)strcspn(s, "|"), s);
+        break;
+    }
     case OPT_FLAG: snprintf(buf, len, "off"); break;
     case OPT_HIDDEN: {
         size_t k = 0;
@@ -147,25 +156,30 @@ static void range_text(const Option *o, char *buf, size_t len) {
     snprintf(buf, len, "%s%g, %g]", o->lo_open ? "(" : "[", o->lo, o->hi);
 }
 
+/* The index of v among "a|b|c", or -1 (also when choices is NULL). */
+static int choice_index(const char *choices, const char *v) {
+    size_t vl = strlen(v);
+    for (int i = 0; choices && *choices; i++) {
+        size_t l = strcspn(choices, "|");
+        if (l == vl && strncmp(choices, v, l) == 0) return i;
+        choices += l + (choices[l] == '|');
+    }
+    return -1;
+}
+
 static int parse_value(Config *c, const Option *o, const char *v, FILE *err) {
     char *p = (char *)c + o->offset;
     char range[64];
     range_text(o, range, sizeof range);
-    if (o->type == OPT_STR) {
-        if (o->choices) {
-            /* match one of "a|b|c" */
-            const char *s = o->choices;
-            size_t vl = strlen(v);
-            int ok = 0;
-            while (*s) {
-                size_t l = strcspn(s, "|");
-                if (l == vl && strncmp(s, v, l) == 0) ok = 1;
-                s += l + (s[l] == '|');
-            }
-            if (!ok) {
-                fprintf(err, "error: --%s: '%s' is not one of %s\n", o->name, v, o->choices);
-                return 2;
-            }
+    if (o->type == OPT_STR || o->type == OPT_ENUM) {
+        int index = choice_index(o->choices, v);
+        if (o->choices && index < 0) {
+            fprintf(err, "error: --%s: '%s' is not one of %s\n", o->name, v, o->choices);
+            return 2;
+        }
+        if (o->type == OPT_ENUM) {
+            *(int *)p = index;
+            return 0;
         }
         if (*v == 0) {
             fprintf(err, "error: --%s: empty value\n", o->name);
@@ -301,7 +315,7 @@ void config_write_json(const Config *c, FILE *f, const char *ind) {
     fprintf(f, "%s\"start_steps\": %lld,\n", ind, (long long)c->start_steps);
     fprintf(f, "%s\"update_after\": %lld,\n", ind, (long long)c->update_after);
     fprintf(f, "%s\"updates_per_step\": %d,\n", ind, c->updates_per_step);
-    fprintf(f, "%s\"noise\": \"%s\",\n", ind, c->noise);
+    fprintf(f, "%s\"noise\": \"%s\",\n", ind, NOISE_NAMES[c->noise]);
     fprintf(f, "%s\"noise_sigma\": %.17g,\n", ind, c->noise_sigma);
     fprintf(f, "%s\"ou_theta\": %.17g,\n", ind, c->ou_theta);
     fprintf(f, "%s\"hidden\": [", ind);

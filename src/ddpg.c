@@ -6,86 +6,76 @@
 
 #include "ddpg/errcheck.h"
 
-#define ALLOC_OR_FAIL(ptr, bytes)                        \
-    do {                                                 \
-        if (!((ptr) = be->alloc(be, (bytes)))) return -1; \
-    } while (0)
+const char *const DDPG_METRIC_NAMES[DDPG_N_METRICS] = {
+    "critic_loss", "actor_loss", "q_mean", "y_mean", "critic_grad_norm", "actor_grad_norm"};
+
+void ddpg_tensors(Ddpg *d, TensorList *l) {
+    const DdpgParams *p = &d->p;
+    int B = p->batch_size, od = p->obs_dim, ad = p->act_dim;
+    char hidden[96] = "";
+    for (int i = 0, k = 0; i < p->n_hidden && k < (int)sizeof hidden; i++)
+        k += snprintf(hidden + k, sizeof hidden - (size_t)k, "%s%d", i ? "," : "", p->hidden[i]);
+    tensors_why(l, "--hidden %s with --batch-size %d", hidden, B);
+    net_tensors(&d->actor, "actor.", l);
+    for (int i = 0; i < d->n_critics; i++) {
+        char prefix[24];
+        snprintf(prefix, sizeof prefix, "critic%d.", i);
+        net_tensors(&d->critic[i], prefix, l);
+    }
+    TENSOR_ADD(l, "", "sample_ctr", &d->sample_ctr, 1, TENSOR_STATE);
+    batch_tensors(&d->batch, B, od, ad, "batch.", l);
+    size_t nx = (size_t)B * (od + ad);
+    TENSOR_ADD(l, "update.", "x_sa", &d->x_sa, nx, TENSOR_WORK);
+    TENSOR_ADD(l, "update.", "x_next", &d->x_next, nx, TENSOR_WORK);
+    TENSOR_ADD(l, "update.", "x_pi", &d->x_pi, nx, TENSOR_WORK);
+    TENSOR_ADD(l, "update.", "dx_pi", &d->dx_pi, nx, TENSOR_WORK);
+    TENSOR_ADD(l, "update.", "da", &d->da, (size_t)B * ad, TENSOR_WORK);
+    TENSOR_ADD(l, "update.", "y", &d->y, (size_t)B, TENSOR_WORK);
+    TENSOR_ADD(l, "update.", "dq", &d->dq, (size_t)B, TENSOR_WORK);
+    TENSOR_ADD(l, "update.", "metrics", &d->metrics, DDPG_N_METRICS, TENSOR_WORK);
+    if (d->plan && d->be->schedule->tensors) d->be->schedule->tensors(d->be, d, l);
+}
 
 int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p) {
     memset(d, 0, sizeof *d);
     d->be = be;
     d->p = *p;
-    int od = p->obs_dim, ad = p->act_dim, B = p->batch_size;
-    mlp_shape_init(&d->actor_shape, od, p->hidden, p->n_hidden, ad, ACT_TANH_SCALE, &p->bounds);
-    mlp_shape_init(&d->critic_shape, od + ad, p->hidden, p->n_hidden, 1, ACT_NONE, NULL);
-    size_t na = d->actor_shape.n_params * sizeof(float);
-    size_t nc = d->critic_shape.n_params * sizeof(float);
-    ALLOC_OR_FAIL(d->actor, na);
-    ALLOC_OR_FAIL(d->actor_targ, na);
-    ALLOC_OR_FAIL(d->actor_grad, na);
-    ALLOC_OR_FAIL(d->actor_m, na);
-    ALLOC_OR_FAIL(d->actor_v, na);
-    ALLOC_OR_FAIL(d->critic, nc);
-    ALLOC_OR_FAIL(d->critic_targ, nc);
-    ALLOC_OR_FAIL(d->critic_grad, nc);
-    ALLOC_OR_FAIL(d->critic_m, nc);
-    ALLOC_OR_FAIL(d->critic_v, nc);
-    ALLOC_OR_FAIL(d->adam_step, 2 * sizeof(int64_t));
-    if (be->sumsq) {
-        ALLOC_OR_FAIL(d->actor_sumsq, sizeof(double) * d->actor_shape.n_layers);
-        ALLOC_OR_FAIL(d->critic_sumsq, sizeof(double) * d->critic_shape.n_layers);
+    memcpy(d->hidden, p->hidden, sizeof(int) * (size_t)p->n_hidden);
+    d->p.hidden = d->hidden;
+    int od = p->obs_dim, ad = p->act_dim;
+    MlpShape actor, critic;
+    mlp_shape_init(&actor, od, p->hidden, p->n_hidden, ad, ACT_TANH_SCALE, &p->bounds);
+    mlp_shape_init(&critic, od + ad, p->hidden, p->n_hidden, 1, ACT_NONE, NULL);
+    net_init_shape(&d->actor, &actor, p->batch_size);
+    d->n_critics = 1;
+    net_init_shape(&d->critic[0], &critic, p->batch_size);
+    const DdpgSchedule *s = be->schedule;
+    if (s && s->accepts(be, d)) {
+        d->plan = calloc(1, s->plan_bytes ? s->plan_bytes : 1);
+        mallocCheck(d->plan);
     }
-    ALLOC_OR_FAIL(d->sample_ctr, sizeof(uint64_t));
-    ALLOC_OR_FAIL(d->x_sa, sizeof(float) * B * (od + ad));
-    ALLOC_OR_FAIL(d->x_next, sizeof(float) * B * (od + ad));
-    ALLOC_OR_FAIL(d->x_pi, sizeof(float) * B * (od + ad));
-    ALLOC_OR_FAIL(d->dx_pi, sizeof(float) * B * (od + ad));
-    ALLOC_OR_FAIL(d->da, sizeof(float) * B * ad);
-    ALLOC_OR_FAIL(d->y, sizeof(float) * B);
-    ALLOC_OR_FAIL(d->dq, sizeof(float) * B);
-    ALLOC_OR_FAIL(d->metrics, sizeof(float) * DDPG_N_METRICS);
-    if (mlp_work_create(&d->w_actor, be, &d->actor_shape, B) ||
-        mlp_work_create(&d->w_actor_targ, be, &d->actor_shape, B) ||
-        mlp_work_create(&d->w_critic, be, &d->critic_shape, B) ||
-        mlp_work_create(&d->w_critic_targ, be, &d->critic_shape, B) ||
-        mlp_work_create(&d->w_critic_pi, be, &d->critic_shape, B) ||
-        batch_create(&d->batch, be, B, od, ad))
+    TensorList l;
+    tensors_init(&l);
+    ddpg_tensors(d, &l);
+    int rc = tensors_alloc(be, &l, stderr);
+    tensors_release(&l);
+    if (rc) return -1;
+    if (net_init_params(be, &d->actor, p->seed, 0) ||
+        net_init_params(be, &d->critic[0], p->seed, 1)) {
+        fprintf(stderr, "error: out of host memory for the initial parameters (--hidden)\n");
         return -1;
-
-    /* Initialise on the host, upload, and copy into the targets. */
-    size_t nmax = na > nc ? na : nc;
-    float *host = malloc(nmax);
-    mallocCheck(host);
-    mlp_init_params(&d->actor_shape, host, p->seed, 0);
-    be->to_device(be, d->actor, host, na);
-    mlp_init_params(&d->critic_shape, host, p->seed, 1);
-    be->to_device(be, d->critic, host, nc);
-    be->sync(be);
-    free(host);
-    be->copy(be, d->actor_targ, d->actor, na);
-    be->copy(be, d->critic_targ, d->critic, nc);
+    }
     return 0;
 }
 
 void ddpg_destroy(Ddpg *d) {
-    Backend *be = d->be;
-    if (!be) return;
-    float *bufs[] = {d->actor,      d->actor_targ, d->actor_grad, d->actor_m, d->actor_v,
-                     d->critic,     d->critic_targ, d->critic_grad, d->critic_m, d->critic_v,
-                     d->x_sa,       d->x_next,      d->x_pi,        d->dx_pi,    d->da,
-                     d->y,          d->dq,          d->metrics};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) be->free(be, bufs[i]);
-    if (d->adam_step) be->free(be, d->adam_step);
-    if (d->sample_ctr) be->free(be, d->sample_ctr);
-    if (d->actor_sumsq) be->free(be, d->actor_sumsq);
-    if (d->critic_sumsq) be->free(be, d->critic_sumsq);
-    mlp_work_destroy(&d->w_actor, be);
-    mlp_work_destroy(&d->w_actor_targ, be);
-    mlp_work_destroy(&d->w_critic, be);
-    mlp_work_destroy(&d->w_critic_targ, be);
-    mlp_work_destroy(&d->w_critic_pi, be);
-    batch_destroy(&d->batch, be);
+    if (!d->be) return;
+    TensorList l;
+    tensors_init(&l);
+    ddpg_tensors(d, &l);
+    tensors_free(d->be, &l);
+    tensors_release(&l);
+    free(d->plan);
     memset(d, 0, sizeof *d);
 }
 
@@ -94,134 +84,123 @@ void ddpg_update(Ddpg *d, const Replay *r) {
     ddpg_update_batch(d);
 }
 
-/* ---- the forward passes of one update, in two independent lanes ---- */
+void ddpg_update_batch(Ddpg *d) {
+    if (d->plan)
+        d->be->schedule->update(d->be, d);
+    else
+        ddpg_update_generic(d);
+}
 
-/* Lane 1: the TD target y = r + gamma (1 - terminated) Q'(s', mu'(s')) from
- * the target networks; no gradient flows through it. */
-static void td_target_lane(Ddpg *d) {
+/* ---- the parts of one update ---- */
+
+/* y = r + gamma (1 - terminated) Q'(s', mu'(s')) from the target networks,
+ * on their own works; no gradient flows through it. */
+void ddpg_td_target(Ddpg *d) {
     Backend *be = d->be;
     const Batch *b = &d->batch;
+    Net *a = &d->actor, *c = &d->critic[0];
     int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
-    float *a_next = mlp_forward(be, &d->actor_shape, d->actor_targ, b->next_obs, B,
-                                &d->w_actor_targ);
+    float *a_next = mlp_forward(be, &a->shape, a->target, b->next_obs, B, &a->target_work);
     be->concat_cols(be, d->x_next, b->next_obs, od, a_next, ad, B);
-    float *q_next = mlp_forward(be, &d->critic_shape, d->critic_targ, d->x_next, B,
-                                &d->w_critic_targ);
+    float *q_next = mlp_forward(be, &c->shape, c->target, d->x_next, B, &c->target_work);
     be->td_target(be, d->y, b->rew, b->term, q_next, B, d->p.gamma);
     be->mean_acc(be, d->metrics + METRIC_Y_MEAN, d->y, B, 1.0f);
 }
 
-/* Lane 0: Q(s, a) of the online critic, and mu(s) for the actor step. The
- * actor's parameters do not change before the actor step, so computing
- * mu(s) here, beside the critic's work, gives the same numbers. */
-static void online_lane(Ddpg *d) {
+/* Q(s, a) of the batch's own actions on critic c's work, kept there for
+ * its backward pass. */
+void ddpg_critic_q(Ddpg *d, Net *c) {
     Backend *be = d->be;
     const Batch *b = &d->batch;
     int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
     be->concat_cols(be, d->x_sa, b->obs, od, b->act, ad, B);
-    float *q = mlp_forward(be, &d->critic_shape, d->critic, d->x_sa, B, &d->w_critic);
+    float *q = mlp_forward(be, &c->shape, c->params, d->x_sa, B, &c->work);
     be->mean_acc(be, d->metrics + METRIC_Q_MEAN, q, B, 1.0f);
-    float *a_pi = mlp_forward(be, &d->actor_shape, d->actor, b->obs, B, &d->w_actor);
-    be->concat_cols(be, d->x_pi, b->obs, od, a_pi, ad, B);
 }
 
-/* The online networks run on lane 0, the caller's thread on the CPU, which
- * then runs their backward passes on activations still in its cache. */
-static void forward_lane(void *ctx, int lane) {
-    if (lane == 0)
-        online_lane(ctx);
-    else
-        td_target_lane(ctx);
-}
-
-/* Critic: regress Q(s,a) to y (mean squared error). */
-static void critic_step(Ddpg *d) {
+/* The critic's loss mean((q - y)^2) (a metric) and its gradient dq. */
+void ddpg_critic_loss(Ddpg *d, const float *q) {
     Backend *be = d->be;
-    const DdpgParams *p = &d->p;
-    int B = p->batch_size;
-    float *m = d->metrics;
-    float *q = d->w_critic.h[d->critic_shape.n_layers];
-    be->mse_acc(be, m + METRIC_CRITIC_LOSS, q, d->y, B);
+    int B = d->p.batch_size;
+    be->mse_acc(be, d->metrics + METRIC_CRITIC_LOSS, q, d->y, B);
     be->mse_grad(be, d->dq, q, d->y, B);
-    mlp_backward(be, &d->critic_shape, d->critic, B, &d->w_critic, d->dq, d->critic_grad,
-                 d->critic_sumsq, NULL);
-    /* Clipping, Adam and the critic's soft update: critic_targ is not read
-     * again in this update, so its soft update need not wait for the actor. */
-    AdamHyper h = {p->critic_lr, 0.9f, 0.999f, 1e-8f};
-    be->optim_step(be, d->critic, d->critic_grad, d->critic_m, d->critic_v,
-                   d->critic_shape.n_params, p->grad_clip, m + METRIC_CRITIC_GRAD_NORM, h,
-                   d->adam_step + 1, d->critic_targ, p->tau, d->critic_sumsq,
-                   d->critic_shape.n_layers);
 }
 
-/* dLoss_actor/d mu(s) for rows [r0, r0 + n): Q(s, mu(s)) through the just
- * updated critic, then back through the critic to its action input. Every op
- * here is row by row (nothing sums over the batch), so row blocks can run as
- * independent lanes. */
-static void policy_grad_rows(Ddpg *d, int r0, int n) {
-    Backend *be = d->be;
-    int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim, in = od + ad;
-    /* its own buffers: each core keeps writing the same rows here, update
-     * after update, instead of lines that the other core wrote last */
-    MlpWork w = mlp_work_rows(&d->w_critic_pi, &d->critic_shape, r0);
-    mlp_forward(be, &d->critic_shape, d->critic, d->x_pi + (size_t)r0 * in, n, &w);
-    be->fill(be, d->dq + r0, -1.0f / (float)B, (size_t)n);
-    mlp_backward(be, &d->critic_shape, d->critic, n, &w, d->dq + r0, NULL, NULL,
-                 d->dx_pi + (size_t)r0 * in);
-    be->slice_cols(be, d->da + (size_t)r0 * ad, d->dx_pi + (size_t)r0 * in, n, in, od, ad);
-}
-
-static void policy_grad_lane(void *ctx, int lane) {
-    Ddpg *d = ctx;
-    int half = d->p.batch_size / 2;
-    if (lane == 0)
-        policy_grad_rows(d, 0, half);
-    else
-        policy_grad_rows(d, half, d->p.batch_size - half);
-}
-
-/* Actor: minimise -mean Q(s, mu(s)) through the just-updated critic; only the
- * actor's parameters change (the critic gets no parameter gradient). */
-static void actor_step(Ddpg *d) {
-    Backend *be = d->be;
+/* Clipping, Adam, and the soft update of critic c's target. The target is
+ * not read again in this update, so updating it now gives the notebook's
+ * numbers (it soft-updates both targets after both steps). */
+void ddpg_critic_optim(Ddpg *d, Net *c) {
     const DdpgParams *p = &d->p;
-    int B = p->batch_size;
-    /* Two half batches at once where lanes are concurrent (the CPU's
-     * threads); one pass otherwise, where halving would only add launches. */
-    if (be->run_lanes && B >= 2)
-        be->run_lanes(be, 2, policy_grad_lane, d);
-    else
-        policy_grad_rows(d, 0, B);
-    be->mean_acc(be, d->metrics + METRIC_ACTOR_LOSS, d->w_critic_pi.h[d->critic_shape.n_layers],
-                 B, -1.0f);
-    mlp_backward(be, &d->actor_shape, d->actor, B, &d->w_actor, d->da, d->actor_grad,
-                 d->actor_sumsq, NULL);
-    AdamHyper h = {p->actor_lr, 0.9f, 0.999f, 1e-8f};
-    be->optim_step(be, d->actor, d->actor_grad, d->actor_m, d->actor_v, d->actor_shape.n_params,
-                   p->grad_clip, d->metrics + METRIC_ACTOR_GRAD_NORM, h, d->adam_step + 0,
-                   d->actor_targ, p->tau, d->actor_sumsq, d->actor_shape.n_layers);
+    net_optim_step(d->be, c, p->critic_lr, p->grad_clip, d->metrics + METRIC_CRITIC_GRAD_NORM,
+                   p->tau);
 }
 
-void ddpg_update_batch(Ddpg *d) {
+/* mu(s) on the actor's work, kept for its backward pass, and x_pi = [s | mu(s)]. */
+void ddpg_actor_mu(Ddpg *d) {
     Backend *be = d->be;
-    backend_run_lanes(be, 2, forward_lane, d);
-    /* Each step ends with its network's soft target update: after every
-     * gradient step, as the notebook. */
-    critic_step(d);
-    actor_step(d);
+    int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
+    float *a_pi = mlp_forward(be, &d->actor.shape, d->actor.params, d->batch.obs, B,
+                              &d->actor.work);
+    be->concat_cols(be, d->x_pi, d->batch.obs, od, a_pi, ad, B);
+}
+
+/* The actor's loss -mean Q(s, mu(s)), a metric. */
+void ddpg_actor_loss(Ddpg *d, const float *q_pi) {
+    d->be->mean_acc(d->be, d->metrics + METRIC_ACTOR_LOSS, q_pi, d->p.batch_size, -1.0f);
+}
+
+/* da = dLoss_actor / d mu(s): Q(s, mu(s)) through the just updated critic
+ * (on its work: the critic's backward pass is done), then back through it
+ * to its action input. The critic gets no parameter gradient. */
+void ddpg_policy_grad(Ddpg *d) {
+    Backend *be = d->be;
+    Net *c = &d->critic[0];
+    int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
+    float *q_pi = mlp_forward(be, &c->shape, c->params, d->x_pi, B, &c->work);
+    ddpg_actor_loss(d, q_pi);
+    be->fill(be, d->dq, -1.0f / (float)B, (size_t)B); /* d(-mean q)/dq */
+    mlp_backward(be, &c->shape, c->params, B, &c->work, d->dq, NULL, d->dx_pi);
+    be->slice_cols(be, d->da, d->dx_pi, B, od + ad, od, ad);
+}
+
+/* Clipping, Adam, and the soft update of the actor's target. */
+void ddpg_actor_optim(Ddpg *d) {
+    const DdpgParams *p = &d->p;
+    net_optim_step(d->be, &d->actor, p->actor_lr, p->grad_clip,
+                   d->metrics + METRIC_ACTOR_GRAD_NORM, p->tau);
+}
+
+void ddpg_update_generic(Ddpg *d) {
+    Backend *be = d->be;
+    Net *actor = &d->actor, *critic = &d->critic[0];
+    int B = d->p.batch_size;
+    /* TD target from the target networks */
+    ddpg_td_target(d);
+    /* critic: regress Q(s, a) to y */
+    ddpg_critic_q(d, critic);
+    ddpg_critic_loss(d, critic->work.h[critic->shape.n_layers]);
+    mlp_backward(be, &critic->shape, critic->params, B, &critic->work, d->dq, critic->grad, NULL);
+    ddpg_critic_optim(d, critic);
+    /* actor: maximise Q(s, mu(s)) through the updated critic */
+    ddpg_actor_mu(d);
+    ddpg_policy_grad(d);
+    mlp_backward(be, &actor->shape, actor->params, B, &actor->work, d->da, actor->grad, NULL);
+    ddpg_actor_optim(d);
+    /* The soft updates of both targets ended the two optimizer steps. */
 }
 
 void ddpg_act(Ddpg *d, const float *obs, int n, float *act, MlpWork *w) {
-    float *a = mlp_forward(d->be, &d->actor_shape, d->actor, obs, n, w);
+    float *a = mlp_forward(d->be, &d->actor.shape, d->actor.params, obs, n, w);
     d->be->copy(d->be, act, a, sizeof(float) * (size_t)n * d->p.act_dim);
 }
 
 void ddpg_probe(Ddpg *d, const float *obs, int n, float *act, float *q, MlpWork *wa,
                 MlpWork *wc, float *x) {
     Backend *be = d->be;
+    Net *c = &d->critic[0];
     int od = d->p.obs_dim, ad = d->p.act_dim;
     ddpg_act(d, obs, n, act, wa);
     be->concat_cols(be, x, obs, od, act, ad, n);
-    float *qv = mlp_forward(be, &d->critic_shape, d->critic, x, n, wc);
+    float *qv = mlp_forward(be, &c->shape, c->params, x, n, wc);
     be->copy(be, q, qv, sizeof(float) * (size_t)n);
 }

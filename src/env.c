@@ -1,4 +1,5 @@
-/* env.c - allocation of the vectorized Pendulum-v1 state on a backend. */
+/* env.c - the vectorized Pendulum-v1 state's buffers on a backend, and random
+ * Pendulum transitions for benchmarks and tests. */
 #include "ddpg/env.h"
 
 #include <stdlib.h>
@@ -6,33 +7,44 @@
 
 #include "ddpg/backend.h"
 #include "ddpg/elem.h"
+#include "ddpg/tensor.h"
 
-int env_create(VecEnv *e, Backend *be, int n, uint64_t seed, int64_t log_capacity) {
-    memset(e, 0, sizeof *e);
+void env_tensors(VecEnv *e, int n, uint64_t seed, int64_t log_capacity, const char *prefix,
+                 TensorList *l) {
     e->n = n;
     e->max_steps = PENDULUM_MAX_STEPS;
     e->seed = seed;
     e->log.capacity = log_capacity;
-    if (!(e->th = be->alloc(be, sizeof(double) * n)) ||
-        !(e->thdot = be->alloc(be, sizeof(double) * n)) ||
-        !(e->t = be->alloc(be, sizeof(int32_t) * n)) ||
-        !(e->ep_return = be->alloc(be, sizeof(float) * n)) ||
-        !(e->resets = be->alloc(be, sizeof(int64_t) * n)) ||
-        !(e->vstep = be->alloc(be, sizeof(int64_t))) ||
-        !(e->log.ret = be->alloc(be, sizeof(float) * log_capacity)) ||
-        !(e->log.len = be->alloc(be, sizeof(int32_t) * log_capacity)) ||
-        !(e->log.env = be->alloc(be, sizeof(int32_t) * log_capacity)) ||
-        !(e->log.step = be->alloc(be, sizeof(int64_t) * log_capacity)) ||
-        !(e->log.count = be->alloc(be, sizeof(int64_t))))
-        return -1;
-    return 0;
+    size_t c = (size_t)log_capacity;
+    TENSOR_ADD(l, prefix, "th", &e->th, (size_t)n, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "thdot", &e->thdot, (size_t)n, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "t", &e->t, (size_t)n, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "ep_return", &e->ep_return, (size_t)n, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "resets", &e->resets, (size_t)n, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "vstep", &e->vstep, 1, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "log.count", &e->log.count, 1, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "log.ret", &e->log.ret, c, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "log.len", &e->log.len, c, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "log.env", &e->log.env, c, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "log.step", &e->log.step, c, TENSOR_WORK);
+}
+
+int env_create(VecEnv *e, Backend *be, int n, uint64_t seed, int64_t log_capacity) {
+    memset(e, 0, sizeof *e);
+    TensorList l;
+    tensors_init(&l);
+    env_tensors(e, n, seed, log_capacity, "env.", &l);
+    int rc = tensors_alloc(be, &l, NULL);
+    tensors_release(&l);
+    return rc;
 }
 
 void env_destroy(VecEnv *e, Backend *be) {
-    void *bufs[] = {e->th,      e->thdot,   e->t,       e->ep_return, e->resets,   e->vstep,
-                    e->log.ret, e->log.len, e->log.env, e->log.step,  e->log.count};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) be->free(be, bufs[i]);
+    TensorList l;
+    tensors_init(&l);
+    env_tensors(e, e->n, e->seed, e->log.capacity, "env.", &l);
+    tensors_free(be, &l);
+    tensors_release(&l);
     memset(e, 0, sizeof *e);
 }
 

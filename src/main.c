@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
     }
     RunLog log;
     if (cfg.out[0]) {
-        if (runlog_open(&log, cfg.out, stderr)) {
+        if (runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, DDPG_N_METRICS, stderr)) {
             trainer_destroy(&tr);
             be->destroy(be);
             return 2;

@@ -1,50 +1,73 @@
-/* replay.c - allocation of the replay buffer and minibatches on a backend. */
+/* replay.c - the replay buffer's and minibatches' buffers on a backend. */
 #include "ddpg/replay.h"
 
 #include <string.h>
 
 #include "ddpg/backend.h"
+#include "ddpg/tensor.h"
 
-int replay_create(Replay *r, Backend *be, int64_t capacity, int obs_dim, int act_dim) {
-    memset(r, 0, sizeof *r);
+void replay_tensors(Replay *r, int64_t capacity, int obs_dim, int act_dim, const char *prefix,
+                    TensorList *l) {
     r->capacity = capacity;
     r->obs_dim = obs_dim;
     r->act_dim = act_dim;
     size_t c = (size_t)capacity;
-    if (!(r->obs = be->alloc(be, sizeof(float) * c * obs_dim)) ||
-        !(r->act = be->alloc(be, sizeof(float) * c * act_dim)) ||
-        !(r->rew = be->alloc(be, sizeof(float) * c)) ||
-        !(r->next_obs = be->alloc(be, sizeof(float) * c * obs_dim)) ||
-        !(r->term = be->alloc(be, sizeof(float) * c)) ||
-        !(r->meta = be->alloc(be, sizeof(int64_t) * 2)))
-        return -1;
-    return 0;
+    TENSOR_ADD(l, prefix, "obs", &r->obs, c * obs_dim, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "act", &r->act, c * act_dim, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "rew", &r->rew, c, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "next_obs", &r->next_obs, c * obs_dim, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "term", &r->term, c, TENSOR_STATE);
+    TENSOR_ADD(l, prefix, "cursor", &r->cursor, 1, TENSOR_STATE);
+}
+
+void batch_tensors(Batch *b, int size, int obs_dim, int act_dim, const char *prefix,
+                   TensorList *l) {
+    b->size = size;
+    b->obs_dim = obs_dim;
+    b->act_dim = act_dim;
+    size_t n = (size_t)size;
+    TENSOR_ADD(l, prefix, "obs", &b->obs, n * obs_dim, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "act", &b->act, n * act_dim, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "rew", &b->rew, n, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "next_obs", &b->next_obs, n * obs_dim, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "term", &b->term, n, TENSOR_WORK);
+    TENSOR_ADD(l, prefix, "idx", &b->idx, n, TENSOR_WORK);
+}
+
+int replay_create(Replay *r, Backend *be, int64_t capacity, int obs_dim, int act_dim) {
+    memset(r, 0, sizeof *r);
+    TensorList l;
+    tensors_init(&l);
+    replay_tensors(r, capacity, obs_dim, act_dim, "replay.", &l);
+    int rc = tensors_alloc(be, &l, NULL);
+    tensors_release(&l);
+    return rc;
 }
 
 void replay_destroy(Replay *r, Backend *be) {
-    void *bufs[] = {r->obs, r->act, r->rew, r->next_obs, r->term, r->meta};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) be->free(be, bufs[i]);
+    TensorList l;
+    tensors_init(&l);
+    replay_tensors(r, r->capacity, r->obs_dim, r->act_dim, "replay.", &l);
+    tensors_free(be, &l);
+    tensors_release(&l);
     memset(r, 0, sizeof *r);
 }
 
 int batch_create(Batch *b, Backend *be, int size, int obs_dim, int act_dim) {
     memset(b, 0, sizeof *b);
-    b->size = size;
-    size_t n = (size_t)size;
-    if (!(b->obs = be->alloc(be, sizeof(float) * n * obs_dim)) ||
-        !(b->act = be->alloc(be, sizeof(float) * n * act_dim)) ||
-        !(b->rew = be->alloc(be, sizeof(float) * n)) ||
-        !(b->next_obs = be->alloc(be, sizeof(float) * n * obs_dim)) ||
-        !(b->term = be->alloc(be, sizeof(float) * n)) ||
-        !(b->idx = be->alloc(be, sizeof(int64_t) * n)))
-        return -1;
-    return 0;
+    TensorList l;
+    tensors_init(&l);
+    batch_tensors(b, size, obs_dim, act_dim, "batch.", &l);
+    int rc = tensors_alloc(be, &l, NULL);
+    tensors_release(&l);
+    return rc;
 }
 
 void batch_destroy(Batch *b, Backend *be) {
-    void *bufs[] = {b->obs, b->act, b->rew, b->next_obs, b->term, b->idx};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) be->free(be, bufs[i]);
+    TensorList l;
+    tensors_init(&l);
+    batch_tensors(b, b->size, b->obs_dim, b->act_dim, "batch.", &l);
+    tensors_free(be, &l);
+    tensors_release(&l);
     memset(b, 0, sizeof *b);
 }

@@ -7,13 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ddpg/ddpg.h"
 
 static const char *CSV_FILES[] = {"episodes.csv", "updates.csv", "probes.csv", "eval.csv",
                                   "progress.csv"};
+/* updates.csv's header is "update," and the caller's metric names */
 static const char *CSV_HEADERS[] = {
     "episode,env,return,length,global_step,wall_s",
-    "update,critic_loss,actor_loss,q_mean,y_mean,critic_grad_norm,actor_grad_norm",
+    "update",
     "episode,probe,action,q",
     "global_step,wall_s,mean_return,std_return,min_return,max_return",
     "global_step,wall_s,episodes,env_steps_per_s,updates_per_s"};
@@ -49,7 +49,8 @@ static FILE **csv_slot(RunLog *l, int i) {
     return slots[i];
 }
 
-int runlog_open(RunLog *l, const char *dir, FILE *err) {
+int runlog_open(RunLog *l, const char *dir, const char *const *metrics, int n_metrics,
+                FILE *err) {
     memset(l, 0, sizeof *l);
     if (strlen(dir) + 32 >= sizeof l->dir) {
         fprintf(err, "error: --out: path too long\n");
@@ -70,7 +71,10 @@ int runlog_open(RunLog *l, const char *dir, FILE *err) {
             fprintf(err, "error: --out: cannot write '%s': %s\n", path, strerror(errno));
             goto undo;
         }
-        fprintf(f, "%s\n", CSV_HEADERS[i]);
+        fprintf(f, "%s", CSV_HEADERS[i]);
+        if (csv_slot(l, i) == &l->updates)
+            for (int k = 0; k < n_metrics; k++) fprintf(f, ",%s", metrics[k]);
+        fputc('\n', f);
         *csv_slot(l, i) = f;
     }
     return 0;
@@ -154,10 +158,10 @@ void runlog_episode(RunLog *l, int64_t episode, int env, float ret, int len, int
             (long long)global_step, wall_s);
 }
 
-void runlog_update(RunLog *l, int64_t update, const float *m) {
-    fprintf(l->updates, "%lld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", (long long)update,
-            m[METRIC_CRITIC_LOSS], m[METRIC_ACTOR_LOSS], m[METRIC_Q_MEAN], m[METRIC_Y_MEAN],
-            m[METRIC_CRITIC_GRAD_NORM], m[METRIC_ACTOR_GRAD_NORM]);
+void runlog_update(RunLog *l, int64_t update, const float *m, int n) {
+    fprintf(l->updates, "%lld", (long long)update);
+    for (int k = 0; k < n; k++) fprintf(l->updates, ",%.6g", m[k]);
+    fputc('\n', l->updates);
 }
 
 void runlog_probe(RunLog *l, int64_t episode, int n, const float *act, const float *q) {

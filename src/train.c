@@ -16,9 +16,10 @@
 #include <unistd.h>
 
 #include "ddpg/elem.h"
-#include "ddpg/errcheck.h"
 
-enum { CTR_WARMUP, CTR_NOISE, CTR_PROBE, N_CTR };
+/* Time step of the Ornstein-Uhlenbeck noise process, as Stable-Baselines3's
+ * OrnsteinUhlenbeckActionNoise (dt = 1e-2). */
+#define OU_DT 1e-2f
 
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) {
@@ -32,33 +33,45 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* "256,256": the hidden widths as --hidden takes them, into buf. */
-static const char *hidden_list(const Config *c, char *buf, size_t len) {
-    size_t k = 0;
-    buf[0] = 0;
-    for (int l = 0; l < c->n_hidden && k < len; l++)
-        k += (size_t)snprintf(buf + k, len - k, "%s%d", l ? "," : "", c->hidden[l]);
-    return buf;
+/* Pendulum episodes last exactly 200 steps, so between two drains (at most
+ * every 100 vectorized steps) each env finishes at most once. */
+static int64_t episode_log_capacity(int envs) { return (int64_t)envs + 1024; }
+
+void trainer_tensors(Trainer *t, TensorList *l) {
+    const Config *c = t->cfg;
+    int n = c->envs, od = PENDULUM_OBS_DIM, ad = PENDULUM_ACT_DIM;
+    size_t no = (size_t)n * od, na = (size_t)n * ad;
+    tensors_why(l, "--envs %d", n);
+    env_tensors(&t->env, n, c->seed, episode_log_capacity(n), "env.", l);
+    mlp_work_tensors(&t->act_work, &t->agent.actor.shape, n, 0, "act.actor.", l);
+    TENSOR_ADD(l, "act.", "obs", &t->obs, no, TENSOR_STATE);
+    TENSOR_ADD(l, "act.", "ou_state", &t->ou_state, na, TENSOR_STATE);
+    TENSOR_ADD(l, "act.", "real_next_obs", &t->real_next_obs, no, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "next_obs", &t->next_obs, no, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "act", &t->act, na, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "rew", &t->rew, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "term", &t->term, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "trunc", &t->trunc, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "", "rng_ctr", &t->rng_ctr, N_CTR, TENSOR_STATE);
+    tensors_why(l, "--replay-size %lld", (long long)c->replay_size);
+    replay_tensors(&t->replay, c->replay_size, od, ad, "replay.", l);
 }
 
-/* The hidden widths summed: activation floats per row of one pass. */
-static double hidden_width(const Config *c) {
-    double w = 0;
-    for (int l = 0; l < c->n_hidden; l++) w += c->hidden[l];
-    return w;
+/* Host buffers, pinned on the GPU. */
+static void host_tensors(Trainer *t, TensorList *l) {
+    size_t cap = (size_t)episode_log_capacity(t->cfg->envs);
+    TENSOR_ADD(l, "host.", "metrics", &t->h_metrics, (size_t)DDPG_N_METRICS * TRAIN_METRIC_SLOTS,
+               TENSOR_WORK);
+    tensors_why(l, "--envs %d", t->cfg->envs);
+    TENSOR_ADD(l, "host.log.", "ret", &t->h_ret, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "len", &t->h_len, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "env", &t->h_env, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "step", &t->h_step, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "order", &t->h_order, cap, TENSOR_WORK);
+    tensors_why(l, "--eval-episodes %d", t->cfg->eval_episodes);
+    TENSOR_ADD(l, "host.", "eval_returns", &t->h_eval_returns, (size_t)t->cfg->eval_episodes,
+               TENSOR_WORK);
 }
-
-static int alloc_or_report(Backend *be, void **p, size_t bytes, const char *what, FILE *err) {
-    *p = be->alloc(be, bytes);
-    if (!*p) {
-        fprintf(err, "error: %s: cannot allocate %.1f MiB for %s on the %s device\n", be->name,
-                bytes / 1048576.0, what, be->name);
-        return 2;
-    }
-    return 0;
-}
-#define ALLOC(ptr, bytes, what) \
-    if (alloc_or_report(be, (void **)&(ptr), (bytes), (what), err)) return 2
 
 int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *err) {
     memset(t, 0, sizeof *t);
@@ -70,24 +83,8 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
     t->bounds.high[0] = (float)PENDULUM_MAX_TORQUE;
     t->solved_step = -1;
     t->best_eval = -INFINITY;
-    int n = c->envs, od = PENDULUM_OBS_DIM, ad = PENDULUM_ACT_DIM;
-
-    /* Pendulum episodes last exactly 200 steps, so between two drains (at
-     * most every 100 vectorized steps) each env finishes at most once. */
-    if (env_create(&t->env, be, n, c->seed, (int64_t)n + 1024) ||
-        env_create(&t->eval_env, be, c->eval_episodes, c->seed ^ 0x9E3779B97F4A7C15ULL,
-                   c->eval_episodes)) {
-        fprintf(err, "error: %s: cannot allocate the state of %d environments\n", be->name, n);
-        return 2;
-    }
-    if (replay_create(&t->replay, be, c->replay_size, od, ad)) {
-        fprintf(err, "error: %s: cannot allocate the replay buffer: --replay-size %lld needs "
-                "%.1f MiB\n", be->name, (long long)c->replay_size,
-                (double)c->replay_size * (2 * od + ad + 2) * 4 / 1048576.0);
-        return 2;
-    }
-    DdpgParams p = {.obs_dim = od,
-                    .act_dim = ad,
+    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM,
+                    .act_dim = PENDULUM_ACT_DIM,
                     .hidden = c->hidden,
                     .n_hidden = c->n_hidden,
                     .bounds = t->bounds,
@@ -98,78 +95,25 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
                     .actor_lr = (float)c->actor_lr,
                     .critic_lr = (float)c->critic_lr,
                     .seed = c->seed};
-    if (ddpg_create(&t->agent, be, &p)) {
-        /* what the networks need: parameters, targets, gradients and both Adam
-         * moments, and one batch's activations and their gradients per pass */
-        MlpShape sa, sc;
-        mlp_shape_init(&sa, od, c->hidden, c->n_hidden, ad, ACT_TANH_SCALE, &t->bounds);
-        mlp_shape_init(&sc, od + ad, c->hidden, c->n_hidden, 1, ACT_NONE, NULL);
-        double mib = (5.0 * (double)(sa.n_params + sc.n_params) +
-                      2.0 * 5 * c->batch_size * hidden_width(c)) * sizeof(float) / 1048576.0;
-        fprintf(err, "error: %s: cannot allocate the networks: --hidden %s and --batch-size %d "
-                "need about %.0f MiB\n", be->name, hidden_list(c, (char[256]){0}, 256),
-                c->batch_size, mib);
+    if (ddpg_create(&t->agent, be, &p)) return 2;
+    TensorList l, h;
+    tensors_init(&l);
+    tensors_init(&h);
+    trainer_tensors(t, &l);
+    host_tensors(t, &h);
+    int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err);
+    tensors_release(&l);
+    tensors_release(&h);
+    if (rc) return 2;
+    if (c->eval_every > 0 &&
+        evaluator_create(&t->eval, be, &t->agent, c->eval_episodes, c->seed, err))
         return 2;
-    }
-    if (mlp_work_create(&t->w_act, be, &t->agent.actor_shape, n) ||
-        mlp_work_create(&t->w_eval, be, &t->agent.actor_shape, c->eval_episodes)) {
-        double width = ad + hidden_width(c);
-        fprintf(err, "error: %s: cannot allocate actor activations for --envs %d: about %.0f MiB "
-                "with --hidden %s\n", be->name, n, 2.0 * n * width * sizeof(float) / 1048576.0,
-                hidden_list(c, (char[256]){0}, 256));
+    if (c->probe_n > 0 && probes_create(&t->probes, be, &t->agent, c->probe_n, c->seed, err))
         return 2;
-    }
-    ALLOC(t->obs, sizeof(float) * n * od, "observations");
-    ALLOC(t->obs_next_iter, sizeof(float) * n * od, "observations");
-    ALLOC(t->next_obs, sizeof(float) * n * od, "observations");
-    ALLOC(t->act, sizeof(float) * n * ad, "actions");
-    ALLOC(t->rew, sizeof(float) * n, "rewards");
-    ALLOC(t->term, sizeof(float) * n, "terminations");
-    ALLOC(t->trunc, sizeof(float) * n, "truncations");
-    ALLOC(t->ou_state, sizeof(float) * n * ad, "OU noise state");
-    ALLOC(t->ctr, sizeof(uint64_t) * N_CTR, "RNG counters");
-    int ne = c->eval_episodes;
-    ALLOC(t->eval_obs, sizeof(float) * ne * od, "eval observations");
-    ALLOC(t->eval_obs2, sizeof(float) * ne * od, "eval observations");
-    ALLOC(t->eval_next, sizeof(float) * ne * od, "eval observations");
-    ALLOC(t->eval_rew, sizeof(float) * ne, "eval rewards");
-    ALLOC(t->eval_term, sizeof(float) * ne, "eval flags");
-    ALLOC(t->eval_trunc, sizeof(float) * ne, "eval flags");
-    if (c->probe_n > 0) {
-        int pn = c->probe_n;
-        if (mlp_work_create(&t->w_probe_a, be, &t->agent.actor_shape, pn) ||
-            mlp_work_create(&t->w_probe_c, be, &t->agent.critic_shape, pn) ||
-            batch_create(&t->probe_batch, be, pn, od, ad)) {
-            fprintf(err, "error: %s: cannot allocate %d probe states\n", be->name, pn);
-            return 2;
-        }
-        ALLOC(t->probe_act, sizeof(float) * pn * ad, "probe actions");
-        ALLOC(t->probe_q, sizeof(float) * pn, "probe Q values");
-        ALLOC(t->probe_x, sizeof(float) * pn * (od + ad), "probe inputs");
-    }
-    t->h_metrics = be->host_alloc(be, sizeof(float) * DDPG_N_METRICS * TRAIN_METRIC_SLOTS);
-    mallocCheck(t->h_metrics);
-    size_t cap = (size_t)t->env.log.capacity, pn = c->probe_n > 0 ? (size_t)c->probe_n : 1;
-    t->h_ret = be->host_alloc(be, sizeof(float) * cap);
-    t->h_len = be->host_alloc(be, sizeof(int32_t) * cap);
-    t->h_env = be->host_alloc(be, sizeof(int32_t) * cap);
-    t->h_step = be->host_alloc(be, sizeof(int64_t) * cap);
-    t->h_order = be->host_alloc(be, sizeof(int64_t) * cap);
-    t->h_eval_ret = be->host_alloc(be, sizeof(float) * ne);
-    t->h_eval_returns = be->host_alloc(be, sizeof(float) * ne);
-    t->h_eval_env = be->host_alloc(be, sizeof(int32_t) * ne);
-    t->h_eval_zeros = be->host_alloc(be, sizeof(int64_t) * ne);
-    t->h_probe_a = be->host_alloc(be, sizeof(float) * pn * ad);
-    t->h_probe_q = be->host_alloc(be, sizeof(float) * pn);
-    mallocCheck(t->h_ret), mallocCheck(t->h_len), mallocCheck(t->h_env);
-    mallocCheck(t->h_step), mallocCheck(t->h_order), mallocCheck(t->h_eval_ret);
-    mallocCheck(t->h_eval_returns), mallocCheck(t->h_eval_env), mallocCheck(t->h_eval_zeros);
-    mallocCheck(t->h_probe_a), mallocCheck(t->h_probe_q);
-    memset(t->h_eval_zeros, 0, sizeof(int64_t) * ne);
 
     /* updates.csv holds window means so that it stays under ~5000 rows. */
     int64_t first = c->update_after > c->batch_size ? c->update_after : c->batch_size;
-    int64_t vec_steps = (c->total_steps - first) / n + 1;
+    int64_t vec_steps = (c->total_steps - first) / c->envs + 1;
     int64_t expected = vec_steps > 0 ? vec_steps * c->updates_per_step : 1;
     t->metric_window = expected / 5000 + 1;
     return 0;
@@ -178,82 +122,65 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
 void trainer_destroy(Trainer *t) {
     Backend *be = t->be;
     if (!be) return;
-    void *bufs[] = {t->obs,      t->obs_next_iter, t->next_obs,  t->act,       t->rew,
-                    t->term,     t->trunc,         t->ou_state,  t->ctr,       t->eval_obs,
-                    t->eval_obs2, t->eval_next,    t->eval_rew,  t->eval_term,
-                    t->eval_trunc, t->probe_act,   t->probe_q,   t->probe_x};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) be->free(be, bufs[i]);
-    void *host[] = {t->h_metrics,   t->h_ret,          t->h_len,      t->h_env,
-                    t->h_step,      t->h_order,        t->h_eval_ret, t->h_eval_returns,
-                    t->h_eval_env,  t->h_eval_zeros,   t->h_probe_a,  t->h_probe_q};
-    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++)
-        if (host[i]) be->host_free(be, host[i]);
-    if (be->graph_destroy) {
-        if (t->graph_explore) be->graph_destroy(be, t->graph_explore);
-        if (t->graph_update) be->graph_destroy(be, t->graph_update);
-        if (t->graph_eval) be->graph_destroy(be, t->graph_eval);
-    }
-    mlp_work_destroy(&t->w_act, be);
-    mlp_work_destroy(&t->w_eval, be);
-    mlp_work_destroy(&t->w_probe_a, be);
-    mlp_work_destroy(&t->w_probe_c, be);
-    batch_destroy(&t->probe_batch, be);
+    backend_graph_free(be, &t->graph_explore);
+    backend_graph_free(be, &t->graph_update);
+    probes_destroy(&t->probes);
+    evaluator_destroy(&t->eval);
+    TensorList l, h;
+    tensors_init(&l);
+    tensors_init(&h);
+    trainer_tensors(t, &l);
+    host_tensors(t, &h);
+    tensors_free(be, &l);
+    tensors_free_host(be, &h);
+    tensors_release(&l);
+    tensors_release(&h);
     ddpg_destroy(&t->agent);
-    replay_destroy(&t->replay, be);
-    env_destroy(&t->env, be);
-    env_destroy(&t->eval_env, be);
     memset(t, 0, sizeof *t);
 }
 
 /* ---- one iteration (enqueue only: no host reads) ---- */
 
-static void iteration(Trainer *t, int random_actions, int do_updates) {
+typedef struct {
+    Trainer *t;
+    int random_actions, do_updates;
+} Iteration;
+
+static void iteration(void *ctx) {
+    const Iteration *it = ctx;
+    Trainer *t = it->t;
     Backend *be = t->be;
     const Config *c = t->cfg;
     int n = c->envs;
-    if (random_actions) {
-        be->uniform_actions(be, t->act, n, t->bounds, c->seed, t->ctr + CTR_WARMUP);
+    if (it->random_actions) {
+        be->uniform_actions(be, t->act, n, t->bounds, c->seed, t->rng_ctr + CTR_WARMUP);
     } else {
-        ddpg_act(&t->agent, t->obs, n, t->act, &t->w_act);
-        NoiseSpec ns = {c->noise[0] == 'o' ? NOISE_OU : NOISE_GAUSSIAN, (float)c->noise_sigma,
-                        (float)c->ou_theta, 1e-2f, t->ou_state};
-        be->add_noise(be, t->act, n, t->bounds, ns, c->seed, t->ctr + CTR_NOISE);
+        ddpg_act(&t->agent, t->obs, n, t->act, &t->act_work);
+        NoiseSpec ns = {c->noise, (float)c->noise_sigma, (float)c->ou_theta, OU_DT, t->ou_state};
+        be->add_noise(be, t->act, n, t->bounds, ns, c->seed, t->rng_ctr + CTR_NOISE);
     }
-    be->env_step(be, &t->env, t->act, t->next_obs, t->rew, t->term, t->trunc, t->obs_next_iter);
+    be->env_step(be, &t->env, t->act, t->real_next_obs, t->rew, t->term, t->trunc, t->next_obs);
     /* Store the true next observation and `terminated` only: a time-limit
      * truncation is not terminal, so the critic bootstraps through it. The
      * notebook's done = terminated or truncated is reproduced on request;
      * Pendulum never terminates, so that flag is exactly `truncated`. */
     const float *done = c->truncation_as_terminal ? t->trunc : t->term;
-    be->replay_insert(be, &t->replay, t->obs, t->act, t->rew, t->next_obs, done, n);
-    be->copy(be, t->obs, t->obs_next_iter, sizeof(float) * n * PENDULUM_OBS_DIM);
-    if (do_updates)
+    be->replay_insert(be, &t->replay, t->obs, t->act, t->rew, t->real_next_obs, done, n);
+    be->copy(be, t->obs, t->next_obs, sizeof(float) * n * PENDULUM_OBS_DIM);
+    if (it->do_updates)
         for (int k = 0; k < c->updates_per_step; k++) ddpg_update(&t->agent, &t->replay);
 }
 
-/* Runs one iteration, through a CUDA Graph when the backend has them. */
+/* Runs one iteration: the two steady phases through a CUDA Graph each when
+ * the backend has them, the rare mixed ones op by op. */
 static void run_iteration(Trainer *t, int random_actions, int do_updates) {
-    Backend *be = t->be;
-    /* Graphs for the two steady phases; the rare mixed phases run eagerly. */
-    void **slot = NULL;
-    if (be->capture_begin && random_actions && !do_updates) slot = &t->graph_explore;
-    if (be->capture_begin && !random_actions && do_updates) slot = &t->graph_update;
-    if (!slot) {
-        iteration(t, random_actions, do_updates);
-        return;
-    }
-    if (!*slot) {
-        if (be->capture_begin(be) == 0) {
-            iteration(t, random_actions, do_updates);
-            if (be->capture_end(be, slot) != 0) *slot = NULL;
-        }
-        if (!*slot) { /* capture failed: run eagerly from now on */
-            iteration(t, random_actions, do_updates);
-            return;
-        }
-    }
-    be->graph_launch(be, *slot);
+    Iteration it = {t, random_actions, do_updates};
+    if (random_actions && !do_updates)
+        backend_graph_run(t->be, &t->graph_explore, iteration, &it);
+    else if (!random_actions && do_updates)
+        backend_graph_run(t->be, &t->graph_update, iteration, &it);
+    else
+        iteration(&it);
 }
 
 /* ---- host-side bookkeeping ---- */
@@ -309,7 +236,7 @@ static void write_metrics(Trainer *t) {
         const float *sums = t->h_metrics + (size_t)k * DDPG_N_METRICS;
         float means[DDPG_N_METRICS];
         for (int i = 0; i < DDPG_N_METRICS; i++) means[i] = sums[i] / t->metric_n[k];
-        if (t->log) runlog_update(t->log, t->metric_at[k], means);
+        if (t->log) runlog_update(t->log, t->metric_at[k], means, DDPG_N_METRICS);
     }
     t->metric_pending = 0;
 }
@@ -332,18 +259,17 @@ static void flush_metrics(Trainer *t) {
     t->metric_count = 0;
 }
 
+/* As the notebook: the probe states are drawn once the replay holds enough,
+ * then probed every probe_every episodes, and once at the end. */
 static void maybe_probe(Trainer *t, int final) {
     const Config *c = t->cfg;
-    Backend *be = t->be;
+    Probes *p = &t->probes;
     if (c->probe_n <= 0) return;
-    int64_t need = c->probe_n > c->batch_size ? c->probe_n : c->batch_size;
-    int64_t filled = t->global_step < c->replay_size ? t->global_step : c->replay_size;
-    if (!t->probes_ready) {
-        /* As the notebook: fix the probe states once replay has enough data. */
+    if (!p->ready) {
+        int64_t need = c->probe_n > c->batch_size ? c->probe_n : c->batch_size;
+        int64_t filled = t->global_step < c->replay_size ? t->global_step : c->replay_size;
         if (filled < need || t->episodes == 0) return;
-        be->replay_sample(be, &t->replay, &t->probe_batch, c->seed ^ 0x50B3ULL,
-                          t->ctr + CTR_PROBE);
-        t->probes_ready = 1;
+        probes_draw(p, &t->replay);
     }
     int64_t bucket = t->episodes / c->probe_every;
     if (!final && bucket == t->last_probe_bucket) return;
@@ -351,61 +277,16 @@ static void maybe_probe(Trainer *t, int final) {
         t->episodes % c->probe_every == 0)
         return;
     t->last_probe_bucket = bucket;
-    int pn = c->probe_n;
-    ddpg_probe(&t->agent, t->probe_batch.obs, pn, t->probe_act, t->probe_q, &t->w_probe_a,
-               &t->w_probe_c, t->probe_x);
-    be->to_host(be, t->h_probe_a, t->probe_act, sizeof(float) * pn);
-    be->to_host(be, t->h_probe_q, t->probe_q, sizeof(float) * pn);
-    if (t->log) runlog_probe(t->log, t->episodes, pn, t->h_probe_a, t->h_probe_q);
+    probes_run(p);
+    if (t->log) runlog_probe(t->log, t->episodes, p->n, p->h_act, p->h_q);
 }
 
-/* Enqueues one evaluation: reset, then max_steps noiseless steps. */
-static void eval_episodes(Trainer *t) {
-    Backend *be = t->be;
-    VecEnv *e = &t->eval_env;
-    int ne = t->cfg->eval_episodes;
-    /* no copies between the steps: the env reads the actor's output in
-     * place, and the observations alternate between two buffers */
-    float *obs[2] = {t->eval_obs, t->eval_obs2};
-    be->env_reset(be, e, obs[0]);
-    for (int s = 0; s < e->max_steps; s++) {
-        const float *a = mlp_forward(be, &t->agent.actor_shape, t->agent.actor, obs[s & 1], ne,
-                                     &t->w_eval);
-        be->env_step(be, e, a, t->eval_next, t->eval_rew, t->eval_term, t->eval_trunc,
-                     obs[(s + 1) & 1]);
-    }
-}
-
-void trainer_evaluate(Trainer *t, float *returns) {
-    Backend *be = t->be;
-    VecEnv *e = &t->eval_env;
-    int ne = t->cfg->eval_episodes;
-    /* Same start states at every evaluation: rewind the reset counters. */
-    be->to_device(be, e->resets, t->h_eval_zeros, sizeof(int64_t) * ne);
-    be->to_device(be, e->log.count, t->h_eval_zeros, sizeof(int64_t));
-    /* The episodes read the networks in place, so on the GPU they are captured
-     * once and replayed at every evaluation (thousands of small launches). */
-    if (be->capture_begin && !t->graph_eval && !t->eval_eager) {
-        if (be->capture_begin(be) == 0) {
-            eval_episodes(t);
-            if (be->capture_end(be, &t->graph_eval) != 0) t->graph_eval = NULL;
-        }
-        t->eval_eager = !t->graph_eval;
-    }
-    if (t->graph_eval)
-        be->graph_launch(be, t->graph_eval);
-    else
-        eval_episodes(t);
-    /* Every env finished exactly one episode; records are in any order. */
-    be->to_host(be, t->h_eval_ret, e->log.ret, sizeof(float) * ne);
-    be->to_host(be, t->h_eval_env, e->log.env, sizeof(int32_t) * ne);
-    for (int i = 0; i < ne; i++) returns[t->h_eval_env[i]] = t->h_eval_ret[i];
-}
+void trainer_evaluate(Trainer *t, float *returns) { evaluator_run(&t->eval, returns); }
 
 static void run_eval(Trainer *t, double wall) {
     int ne = t->cfg->eval_episodes;
     float *r = t->h_eval_returns;
-    trainer_evaluate(t, r);
+    evaluator_run(&t->eval, r);
     double mean = 0;
     for (int i = 0; i < ne; i++) mean += r[i];
     mean /= ne;
@@ -447,6 +328,23 @@ static void progress(Trainer *t, Clock *ck, double now, int final) {
     ck->last_progress = now;
     ck->last_steps = t->global_step;
     ck->last_updates = t->updates;
+}
+
+static void summarize(const Trainer *t, double wall, RunSummary *s) {
+    memset(s, 0, sizeof *s);
+    s->device = t->be->name;
+    s->device_name = t->be->device_name;
+    s->envs = t->cfg->envs;
+    s->env_steps = t->global_step;
+    s->updates = t->updates;
+    s->wall_s = wall;
+    s->env_steps_per_s = wall > 0 ? t->global_step / wall : 0;
+    s->updates_per_s = wall > 0 ? t->updates / wall : 0;
+    s->have_eval = t->have_eval;
+    s->final_eval_return = t->final_eval;
+    s->best_eval_return = t->best_eval;
+    s->solved_step = t->solved_step;
+    s->solved_wall_s = t->solved_wall_s;
 }
 
 int trainer_run(Trainer *t, RunSummary *s) {
@@ -501,22 +399,7 @@ int trainer_run(Trainer *t, RunSummary *s) {
     if (c->eval_every > 0 && t->last_eval_step != t->global_step) run_eval(t, end - ck.t0);
     if (g_stop) fprintf(stderr, "interrupted: stopping after %lld env steps\n",
                         (long long)t->global_step);
-
-    double wall = end - ck.t0;
-    memset(s, 0, sizeof *s);
-    s->device = be->name;
-    s->device_name = be->device_name;
-    s->envs = n;
-    s->env_steps = t->global_step;
-    s->updates = t->updates;
-    s->wall_s = wall;
-    s->env_steps_per_s = wall > 0 ? t->global_step / wall : 0;
-    s->updates_per_s = wall > 0 ? t->updates / wall : 0;
-    s->have_eval = t->have_eval;
-    s->final_eval_return = t->final_eval;
-    s->best_eval_return = t->best_eval;
-    s->solved_step = t->solved_step;
-    s->solved_wall_s = t->solved_wall_s;
+    summarize(t, end - ck.t0, s);
     ck.last_progress = ck.t0; /* the closing line reports whole-run rates */
     ck.last_steps = ck.last_updates = 0;
     progress(t, &ck, end, 1);

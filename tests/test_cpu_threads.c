@@ -1,7 +1,7 @@
 /* test_cpu_threads.c - the CPU backend's threads: the pool's hand-off
  * (every task once, nesting inline, sleep and wake-up, FTZ/DAZ), and the
- * promise of backend_cpu.c that any thread count gives bit-identical
- * results, op by op and over whole DDPG updates. */
+ * promise of src/cpu/cpu_common.h that any thread count gives bit-identical
+ * results, op by op and over whole DDPG updates at odd batch sizes. */
 #include <check.h>
 #include <math.h>
 #include <pthread.h>
@@ -305,11 +305,12 @@ static float *gemm_result(Backend *be, int ta, int tb, Mnk s, size_t *nc) {
     return out;
 }
 
-/* Both shapes are far above GEMM_PART_MIN_MACS = 2^20 per part: 257x129x300
- * is cut along M (parts of >= 32 rows of 129x300 MACs), 65x513x257 along N
- * (parts of >= 63 columns of 65x257 MACs); MANY threads give MANY parts. */
+/* A GEMM is cut into blocks of 128 rows of C, each block far above
+ * GEMM_PART_MIN_MACS = 2^20: 257x129x300 is 3 blocks, 1001x65x257 is 8, so
+ * MANY threads take MANY parts. (With A transposed, a weight gradient, it
+ * is one call.) */
 START_TEST(test_gemm_same_any_threads) {
-    const Mnk shapes[] = {{257, 129, 300}, {65, 513, 257}};
+    const Mnk shapes[] = {{257, 129, 300}, {1001, 65, 257}};
     Backend *b1 = backend_cpu_create(1), *bm = backend_cpu_create(MANY);
     for (int c = 0; c < 2; c++)
         for (int t = 0; t < 4; t++) {
@@ -343,13 +344,16 @@ static ActionBounds act_bounds(int cols) {
     return ab;
 }
 
-static float *bias_act_result(Backend *be, ActCase c) {
+/* A forward layer with 9 inputs: the GEMM, then the bias and activation. */
+static float *linear_act_result(Backend *be, ActCase c) {
     size_t n = (size_t)c.rows * c.cols;
     ActionBounds ab = act_bounds(c.cols);
-    float *y = dev_uniform(be, n, 4), *b = dev_uniform(be, (size_t)c.cols, 5);
-    be->bias_act(be, y, b, c.rows, c.cols, c.act, &ab);
+    float *x = dev_uniform(be, (size_t)c.rows * 9, 4), *w = dev_uniform(be, (size_t)c.cols * 9, 5);
+    float *b = dev_uniform(be, (size_t)c.cols, 6), *y = be->alloc(be, sizeof(float) * n);
+    ck_assert_ptr_nonnull(y);
+    be->linear_act(be, y, x, w, b, c.rows, 9, c.cols, c.act, &ab);
     float *out = host_copy(be, y, n);
-    be->free(be, y), be->free(be, b);
+    be->free(be, x), be->free(be, w), be->free(be, b), be->free(be, y);
     return out;
 }
 
@@ -367,20 +371,20 @@ static float *act_grad_result(Backend *be, ActCase c) {
     }
     be->to_device(be, y, h, sizeof(float) * n);
     free(h);
-    be->act_grad(be, dy, y, c.rows, c.cols, c.act, &ab, NULL);
+    be->act_grad(be, dy, y, c.rows, c.cols, c.act, &ab);
     float *out = host_copy(be, dy, n);
     be->free(be, dy), be->free(be, y);
     return out;
 }
 
-START_TEST(test_bias_act_and_act_grad_same_any_threads) {
+START_TEST(test_linear_act_and_act_grad_same_any_threads) {
     Backend *b1 = backend_cpu_create(1), *bm = backend_cpu_create(MANY);
     for (size_t c = 0; c < sizeof ACT_CASES / sizeof ACT_CASES[0]; c++) {
         ActCase ac = ACT_CASES[c];
         size_t n = (size_t)ac.rows * ac.cols;
         char what[64];
-        float *one = bias_act_result(b1, ac), *many = bias_act_result(bm, ac);
-        snprintf(what, sizeof what, "bias_act act=%d %dx%d", (int)ac.act, ac.rows, ac.cols);
+        float *one = linear_act_result(b1, ac), *many = linear_act_result(bm, ac);
+        snprintf(what, sizeof what, "linear_act act=%d %dx%d", (int)ac.act, ac.rows, ac.cols);
         assert_same_floats(what, one, many, n, MANY);
         free(one), free(many);
         one = act_grad_result(b1, ac), many = act_grad_result(bm, ac);
@@ -410,80 +414,56 @@ START_TEST(test_col_sum_same_any_threads) {
 }
 END_TEST
 
-/* 100003 elements: 25 norm chunks of 4096 in parts of >= 2 chunks, and
- * element-wise parts of >= ELEM_PART_MIN = 8192: MANY parts each. */
+/* 100003 elements in three uneven parts for the norm, element-wise parts
+ * of >= ELEM_PART_MIN = 8192: MANY parts. */
 enum { BIG_N = 100003 };
 
-/* g after clipping, and the norm (accumulated from 0) in *norm. */
-static float *clip_result(Backend *be, float max_norm, float *norm) {
-    float *g = dev_uniform(be, BIG_N, 10), *acc = be->alloc(be, sizeof(float));
-    ck_assert_ptr_nonnull(acc);
-    be->clip_grad_norm(be, g, BIG_N, max_norm, acc);
-    be->to_host(be, norm, acc, sizeof(float));
-    float *out = host_copy(be, g, BIG_N);
-    be->free(be, g), be->free(be, acc);
-    return out;
-}
-
-START_TEST(test_clip_grad_norm_same_any_threads) {
-    /* |g| ~ sqrt(BIG_N / 3) ~ 183: 1 clips, 1000 does not */
-    const float max_norms[] = {1.0f, 1000.0f};
-    Backend *b1 = backend_cpu_create(1), *bm = backend_cpu_create(MANY);
-    for (int c = 0; c < 2; c++) {
-        float norm1, normm;
-        float *one = clip_result(b1, max_norms[c], &norm1);
-        float *many = clip_result(bm, max_norms[c], &normm);
-        ck_assert((norm1 > max_norms[c]) == (c == 0)); /* both paths are taken */
-        char what[64];
-        snprintf(what, sizeof what, "clip_grad_norm n=%d max_norm=%g", BIG_N,
-                 (double)max_norms[c]);
-        assert_same_floats(what, &norm1, &normm, 1, MANY);
-        assert_same_floats(what, one, many, BIG_N, MANY);
-        free(one), free(many);
-    }
-    b1->destroy(b1), bm->destroy(bm);
-}
-END_TEST
-
-/* p, m, v (3 BIG_N) after three Adam steps from zero moments. */
-static float *adam_result(Backend *be) {
-    float *p = dev_uniform(be, BIG_N, 11), *g = be->alloc(be, sizeof(float) * BIG_N);
-    float *mv = be->alloc(be, sizeof(float) * 2 * BIG_N);
+/* p, m, v and the target (4 BIG_N), then the norm, after three optimizer
+ * steps from zero moments. */
+static float *optim_result(Backend *be, float max_norm) {
+    float *p = dev_uniform(be, BIG_N, 11), *t = dev_uniform(be, BIG_N, 12);
+    float *g = be->alloc(be, sizeof(float) * BIG_N), *mv = be->alloc(be, sizeof(float) * 2 * BIG_N);
+    float *acc = be->alloc(be, sizeof(float));
     int64_t *step = be->alloc(be, sizeof(int64_t));
-    ck_assert(g && mv && step);
+    ck_assert(g && mv && acc && step);
+    const size_t parts[3] = {33, 70000, BIG_N - 70033};
     AdamHyper h = {1e-3f, 0.9f, 0.999f, 1e-8f};
     for (int s = 0; s < 3; s++) {
-        float *gs = dev_uniform(be, BIG_N, 12 + s);
+        float *gs = dev_uniform(be, BIG_N, 13 + s);
         be->copy(be, g, gs, sizeof(float) * BIG_N);
         be->free(be, gs);
-        be->adam(be, p, g, mv, mv + BIG_N, BIG_N, h, step);
+        be->optim_step(be, p, g, mv, mv + BIG_N, BIG_N, parts, 3, max_norm, acc, h, step, t,
+                       0.005f);
     }
-    float *out = malloc(sizeof(float) * 3 * BIG_N);
+    float *out = malloc(sizeof(float) * (4 * BIG_N + 1));
     ck_assert_ptr_nonnull(out);
     be->to_host(be, out, p, sizeof(float) * BIG_N);
     be->to_host(be, out + BIG_N, mv, sizeof(float) * 2 * BIG_N);
-    be->free(be, p), be->free(be, g), be->free(be, mv), be->free(be, step);
+    be->to_host(be, out + 3 * BIG_N, t, sizeof(float) * BIG_N);
+    be->to_host(be, out + 4 * BIG_N, acc, sizeof(float));
+    be->free(be, p), be->free(be, t), be->free(be, g), be->free(be, mv);
+    be->free(be, acc), be->free(be, step);
     return out;
 }
 
-static float *polyak_result(Backend *be) {
-    float *t = dev_uniform(be, BIG_N, 20), *s = dev_uniform(be, BIG_N, 21);
-    be->polyak(be, t, s, BIG_N, 0.005f);
-    float *out = host_copy(be, t, BIG_N);
-    be->free(be, t), be->free(be, s);
-    return out;
-}
-
-START_TEST(test_adam_and_polyak_same_any_threads) {
+START_TEST(test_optim_step_same_any_threads) {
+    /* |g| ~ sqrt(BIG_N / 3) ~ 183 per step: 1 clips, 1000 does not */
+    const float max_norms[] = {1.0f, 1000.0f};
+    const char *names[] = {"p", "m", "v", "target"};
     Backend *b1 = backend_cpu_create(1), *bm = backend_cpu_create(MANY);
-    float *one = adam_result(b1), *many = adam_result(bm);
-    assert_same_floats("adam p", one, many, BIG_N, MANY);
-    assert_same_floats("adam m", one + BIG_N, many + BIG_N, BIG_N, MANY);
-    assert_same_floats("adam v", one + 2 * BIG_N, many + 2 * BIG_N, BIG_N, MANY);
-    free(one), free(many);
-    one = polyak_result(b1), many = polyak_result(bm);
-    assert_same_floats("polyak", one, many, BIG_N, MANY);
-    free(one), free(many);
+    for (int c = 0; c < 2; c++) {
+        float *one = optim_result(b1, max_norms[c]), *many = optim_result(bm, max_norms[c]);
+        float norm = one[4 * BIG_N] / 3; /* the mean of three norms */
+        ck_assert((norm > max_norms[c]) == (c == 0)); /* both paths are taken */
+        char what[64];
+        for (int k = 0; k < 4; k++) {
+            snprintf(what, sizeof what, "optim_step n=%d max_norm=%g: %s", BIG_N,
+                     (double)max_norms[c], names[k]);
+            assert_same_floats(what, one + k * BIG_N, many + k * BIG_N, BIG_N, MANY);
+        }
+        assert_same_floats("optim_step: the norms", one + 4 * BIG_N, many + 4 * BIG_N, 1, MANY);
+        free(one), free(many);
+    }
     b1->destroy(b1), bm->destroy(bm);
 }
 END_TEST
@@ -568,12 +548,14 @@ static Snapshot train_snapshot(int threads, const DdpgParams *p) {
     ck_assert_int_eq(replay_create(&r, be, 20000, 3, 1), 0);
     pendulum_fill_random(be, &r, 20000, 7);
     for (int i = 0; i < N_UPDATES; i++) ddpg_update(&d, &r);
-    Snapshot s = {d.actor_shape.n_params, d.critic_shape.n_params, {0}, {0}, {0}};
-    float *src[8] = {d.actor,  d.actor_targ,  d.actor_m,  d.actor_v,
-                     d.critic, d.critic_targ, d.critic_m, d.critic_v};
+    const Net *a = &d.actor, *c = &d.critic[0];
+    Snapshot s = {a->shape.n_params, c->shape.n_params, {0}, {0}, {0}};
+    float *src[8] = {a->params, a->target, a->adam_m, a->adam_v,
+                     c->params, c->target, c->adam_m, c->adam_v};
     for (int k = 0; k < 8; k++) s.buf[k] = host_copy(be, src[k], k < 4 ? s.na : s.nc);
     be->to_host(be, s.metrics, d.metrics, sizeof s.metrics);
-    be->to_host(be, s.adam_step, d.adam_step, sizeof s.adam_step);
+    be->to_host(be, &s.adam_step[0], a->adam_step, sizeof(int64_t));
+    be->to_host(be, &s.adam_step[1], c->adam_step, sizeof(int64_t));
     replay_destroy(&r, be);
     ddpg_destroy(&d);
     be->destroy(be);
@@ -606,7 +588,7 @@ static DdpgParams bench_params(const int *hidden, int n_hidden, int batch) {
 }
 
 /* bench_cpu's agent: 256x256 layers at batch 128 fork the backward pass
- * into lanes and split their GEMMs; the policy gradient runs as two lanes. */
+ * into lanes; the Q(s, mu(s)) pass runs as two parts of 64 rows. */
 START_TEST(test_ddpg_updates_same_any_threads) {
     const int hidden[2] = {256, 256};
     DdpgParams p = bench_params(hidden, 2, 128);
@@ -623,20 +605,29 @@ START_TEST(test_ddpg_updates_same_any_threads) {
 }
 END_TEST
 
-/* Batch 65: half-batch lanes of 32 and 33 rows, three hidden layers. At
- * width 128, 65x128x128 MACs >= MLP_FORK_MIN_MACS (2^20): the backward pass
- * forks at the top hidden layer and forks again inside that lane (nested
- * lanes, run inline). At width 64 (266k MACs) it never forks. */
-START_TEST(test_ddpg_updates_odd_batch_nested_lanes) {
-    const int widths[] = {64, 128};
-    for (int c = 0; c < 2; c++) {
-        const int hidden[3] = {widths[c], widths[c], widths[c]};
-        DdpgParams p = bench_params(hidden, 3, 65);
-        Snapshot one = train_snapshot(1, &p), two = train_snapshot(2, &p);
-        char config[48];
-        snprintf(config, sizeof config, "%d,%d,%d batch 65", widths[c], widths[c], widths[c]);
-        assert_same_snapshots(&one, &two, 2, config);
-        snapshot_free(&one), snapshot_free(&two);
+/* Odd batch sizes, where halves of the batch would be uneven: 65 (the
+ * Q(s, mu(s)) pass cut at 32 rows), 37 and 19 (not cut), 300 (cut at 128).
+ * Three hidden layers: at width 128, 65x128x128 MACs >= the fork threshold
+ * (2^20), so the backward pass forks at the top hidden layer and again
+ * inside that lane (nested lanes, run inline); at width 64 it never forks.
+ * 1, 2 and MANY threads. */
+START_TEST(test_ddpg_updates_odd_batches) {
+    const struct {
+        int width, batch;
+    } cases[] = {{64, 65}, {128, 65}, {256, 37}, {33, 19}, {64, 300}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int w = cases[c].width;
+        const int hidden[3] = {w, w, w};
+        DdpgParams p = bench_params(hidden, 3, cases[c].batch);
+        Snapshot one = train_snapshot(1, &p);
+        for (int threads = 2; threads <= MANY; threads++) {
+            Snapshot many = train_snapshot(threads, &p);
+            char config[48];
+            snprintf(config, sizeof config, "%d,%d,%d batch %d", w, w, w, cases[c].batch);
+            assert_same_snapshots(&one, &many, threads, config);
+            snapshot_free(&many);
+        }
+        snapshot_free(&one);
     }
 }
 END_TEST
@@ -661,16 +652,16 @@ Suite *cpu_threads_suite(void) {
 
     tc = tcase_create("ops_bit_identical");
     tcase_add_test(tc, test_gemm_same_any_threads);
-    tcase_add_test(tc, test_bias_act_and_act_grad_same_any_threads);
+    tcase_add_test(tc, test_linear_act_and_act_grad_same_any_threads);
     tcase_add_test(tc, test_col_sum_same_any_threads);
-    tcase_add_test(tc, test_clip_grad_norm_same_any_threads);
-    tcase_add_test(tc, test_adam_and_polyak_same_any_threads);
+    tcase_add_test(tc, test_optim_step_same_any_threads);
     tcase_add_test(tc, test_replay_sample_same_any_threads);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ddpg_bit_identical");
+    tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_ddpg_updates_same_any_threads);
-    tcase_add_test(tc, test_ddpg_updates_odd_batch_nested_lanes);
+    tcase_add_test(tc, test_ddpg_updates_odd_batches);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -66,16 +66,16 @@ START_TEST(test_insert_and_wrap_around) {
     Backend *be = backend_cpu_create(1);
     Replay r;
     ck_assert_int_eq(replay_create(&r, be, 5, OD, AD), 0);
-    ck_assert_int_eq(r.meta[0], 0);
-    ck_assert_int_eq(r.meta[1], 0);
+    ck_assert_int_eq(r.cursor->next, 0);
+    ck_assert_int_eq(r.cursor->filled, 0);
     insert_range(be, &r, 0, 3);
-    ck_assert_int_eq(r.meta[0], 3);
-    ck_assert_int_eq(r.meta[1], 3);
+    ck_assert_int_eq(r.cursor->next, 3);
+    ck_assert_int_eq(r.cursor->filled, 3);
     for (int k = 0; k < 3; k++) check_slot(&r, k, k);
 
     insert_range(be, &r, 3, 4); /* 3, 4 fill slots 3, 4; 5, 6 overwrite slots 0, 1 */
-    ck_assert_int_eq(r.meta[0], 2);
-    ck_assert_int_eq(r.meta[1], 5);
+    ck_assert_int_eq(r.cursor->next, 2);
+    ck_assert_int_eq(r.cursor->filled, 5);
     check_slot(&r, 0, 5);
     check_slot(&r, 1, 6);
     check_slot(&r, 2, 2);
@@ -83,8 +83,8 @@ START_TEST(test_insert_and_wrap_around) {
     check_slot(&r, 4, 4);
 
     insert_range(be, &r, 7, 5); /* a whole capacity in one call: every slot is new */
-    ck_assert_int_eq(r.meta[0], 2);
-    ck_assert_int_eq(r.meta[1], 5);
+    ck_assert_int_eq(r.cursor->next, 2);
+    ck_assert_int_eq(r.cursor->filled, 5);
     for (int k = 7; k < 12; k++) check_slot(&r, (k - 5) % 5, k);
     replay_destroy(&r, be);
     be->destroy(be);
@@ -226,10 +226,10 @@ START_TEST(test_fill_random_transitions_and_wrap) {
     ck_assert_int_eq(replay_create(&small, be, 3000, 3, 1), 0);
     ck_assert_int_eq(pendulum_fill_random(be, &big, 5000, 7), 0);
     ck_assert_int_eq(pendulum_fill_random(be, &small, 5000, 7), 0);
-    ck_assert_int_eq(big.meta[0], 5000);
-    ck_assert_int_eq(big.meta[1], 5000);
-    ck_assert_int_eq(small.meta[0], 2000);
-    ck_assert_int_eq(small.meta[1], 3000);
+    ck_assert_int_eq(big.cursor->next, 5000);
+    ck_assert_int_eq(big.cursor->filled, 5000);
+    ck_assert_int_eq(small.cursor->next, 2000);
+    ck_assert_int_eq(small.cursor->filled, 3000);
     for (int k = 0; k < 5000; k++) {
         const float *o = big.obs + 3 * k, *no = big.next_obs + 3 * k;
         ck_assert_float_eq_tol(o[0] * o[0] + o[1] * o[1], 1.0f, 1e-5f);

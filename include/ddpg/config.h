@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ddpg/backend.h"
+
 #define DDPG_VERSION "0.1.0"
 #define CONFIG_MAX_HIDDEN 8
 
@@ -24,7 +26,7 @@ typedef struct {
     int64_t update_after;  /* --update-after: no gradient updates before this */
     int updates_per_step;  /* --updates-per-step: updates per vectorized step */
     double noise_sigma;    /* --noise-sigma: exploration std in action units */
-    char noise[16];        /* --noise: gaussian | ou */
+    NoiseKind noise;       /* --noise: gaussian | ou */
     double ou_theta;       /* --ou-theta: OU mean reversion rate */
     int hidden[CONFIG_MAX_HIDDEN]; /* --hidden: hidden layer widths */
     int n_hidden;
@@ -50,5 +52,8 @@ void config_print_help(FILE *f);
 
 /* Writes c as JSON object members (no braces), one per line with `indent`. */
 void config_write_json(const Config *c, FILE *f, const char *indent);
+
+/* The --noise names, indexed by NoiseKind. */
+extern const char *const NOISE_NAMES[2];
 
 #endif

@@ -4,12 +4,16 @@
 #define DDPG_DDPG_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "ddpg/backend.h"
 #include "ddpg/mlp.h"
+#include "ddpg/net.h"
 #include "ddpg/replay.h"
+#include "ddpg/tensor.h"
 
-/* Per-update metrics, summed on the device until the host reads them. */
+/* Per-update metrics, summed on the device until the host reads them; the
+ * columns of updates.csv after `update`. */
 enum {
     METRIC_CRITIC_LOSS,
     METRIC_ACTOR_LOSS,
@@ -19,6 +23,9 @@ enum {
     METRIC_ACTOR_GRAD_NORM,
     DDPG_N_METRICS
 };
+extern const char *const DDPG_METRIC_NAMES[DDPG_N_METRICS];
+
+#define DDPG_MAX_CRITICS 2 /* TD3's twins; DDPG has one */
 
 typedef struct {
     int obs_dim, act_dim;
@@ -31,48 +38,63 @@ typedef struct {
     uint64_t seed;
 } DdpgParams;
 
-typedef struct {
+struct Ddpg {
     Backend *be;
     DdpgParams p;
-    MlpShape actor_shape, critic_shape;
-    float *actor, *actor_targ;     /* (actor_shape.n_params) device */
-    float *critic, *critic_targ;   /* (critic_shape.n_params) device */
-    float *actor_grad, *actor_m, *actor_v;    /* (actor n_params) device */
-    float *critic_grad, *critic_m, *critic_v; /* (critic n_params) device */
-    int64_t *adam_step;            /* (2) device: actor, critic */
-    /* (n_layers) device: each layer's sum of squares of its gradient, made by
-     * mlp_backward where the backend has sumsq (else NULL), for optim_step */
-    double *actor_sumsq, *critic_sumsq;
-    uint64_t *sample_ctr;          /* (1) device: replay sampling counter */
-    MlpWork w_actor, w_critic, w_actor_targ, w_critic_targ; /* batch_size rows */
-    MlpWork w_critic_pi; /* Q(s, mu(s)) of the actor step */
-    Batch batch;
-    float *x_sa;     /* (B, obs+act) device: [obs | act] */
-    float *x_next;   /* (B, obs+act) device: [next_obs | mu'(next_obs)] */
-    float *x_pi;     /* (B, obs+act) device: [obs | mu(obs)] */
-    float *dx_pi;    /* (B, obs+act) device: dLoss_actor / d x_pi */
-    float *da;       /* (B, act) device: dLoss_actor / d mu(obs) */
-    float *y;        /* (B) device: TD targets */
-    float *dq;       /* (B) device: dLoss / dQ */
-    float *metrics;  /* (DDPG_N_METRICS) device accumulators */
-} Ddpg;
+    int hidden[MLP_MAX_LAYERS]; /* p.hidden points here */
+    Net actor;
+    Net critic[DDPG_MAX_CRITICS];
+    int n_critics;
+    uint64_t *sample_ctr; /* (1) device: replay sampling counter */
+    Batch batch;          /* (batch_size rows) the minibatch of the update */
+    float *x_sa;    /* (B, obs+act) device: [obs | act] */
+    float *x_next;  /* (B, obs+act) device: [next_obs | mu'(next_obs)] */
+    float *x_pi;    /* (B, obs+act) device: [obs | mu(obs)] */
+    float *dx_pi;   /* (B, obs+act) device: dLoss_actor / d x_pi */
+    float *da;      /* (B, act) device: dLoss_actor / d mu(obs) */
+    float *y;       /* (B) device: TD targets */
+    float *dq;      /* (B) device: dLoss / dQ */
+    float *metrics; /* (DDPG_N_METRICS) device accumulators */
+    void *plan;     /* the backend schedule's state (Backend.schedule), or NULL */
+};
 
 /* Allocates everything on be and initialises the networks (targets = copies).
- * Returns 0, or -1 when the backend is out of memory. */
+ * Returns 0, or -1 when the backend is out of memory, after saying on stderr
+ * what did not fit. */
 int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p);
 void ddpg_destroy(Ddpg *d);
+
+/* Lists every buffer of the agent (tensor.h): the networks, the sampling
+ * counter, the batch and the update's work, and the backend schedule's. */
+void ddpg_tensors(Ddpg *d, TensorList *l);
 
 /* Samples d->batch from r and runs ddpg_update_batch. */
 void ddpg_update(Ddpg *d, const Replay *r);
 
-/* One gradient update on whatever d->batch holds: critic step, actor step
- * (through the updated critic), then Polyak averaging of both targets. */
+/* One gradient update on whatever d->batch holds, through the backend's
+ * schedule when it has one for d, else ddpg_update_generic. */
 void ddpg_update_batch(Ddpg *d);
+
+/* The reference update, as the notebook's DDPGAgent.update: the TD target
+ * from the target networks, the critic's loss and step, the actor's loss
+ * through the updated critic and its step, and the soft updates. */
+void ddpg_update_generic(Ddpg *d);
+
+/* The parts of the reference update, for backend schedules that run them
+ * in another arrangement (each documented at its definition). */
+void ddpg_td_target(Ddpg *d);
+void ddpg_critic_q(Ddpg *d, Net *c);
+void ddpg_critic_loss(Ddpg *d, const float *q);
+void ddpg_critic_optim(Ddpg *d, Net *c);
+void ddpg_actor_mu(Ddpg *d);
+void ddpg_actor_loss(Ddpg *d, const float *q_pi);
+void ddpg_policy_grad(Ddpg *d);
+void ddpg_actor_optim(Ddpg *d);
 
 /* act(n, act_dim) = mu(obs(n, obs_dim)); w has at least n rows. */
 void ddpg_act(Ddpg *d, const float *obs, int n, float *act, MlpWork *w);
 
-/* Q(s, mu(s)) for n states: act(n, act_dim), q(n); wa/wc workspaces of >= n
+/* Q(s, mu(s)) for n states: act(n, act_dim), q(n); wa/wc works of >= n
  * rows (actor and critic shapes), x (n, obs+act) scratch. */
 void ddpg_probe(Ddpg *d, const float *obs, int n, float *act, float *q, MlpWork *wa,
                 MlpWork *wc, float *x);

@@ -7,6 +7,7 @@
 #include "ddpg/replay.h"
 
 typedef struct Backend Backend;
+typedef struct TensorList TensorList;
 
 /* Finished episodes, appended by the env step, drained by the host. */
 typedef struct {
@@ -31,7 +32,12 @@ typedef struct {
     EpisodeLog log;
 } VecEnv;
 
-/* Allocates the env arrays on `be` (zeroed); returns 0, or -1 on out of memory. */
+/* Lists the envs' buffers under prefix: their states and counters (state),
+ * the episode log (work, but for its record count). */
+void env_tensors(VecEnv *e, int n, uint64_t seed, int64_t log_capacity, const char *prefix,
+                 TensorList *l);
+
+/* On their own (tests, benchmarks): 0, or -1 when out of memory. */
 int env_create(VecEnv *e, Backend *be, int n, uint64_t seed, int64_t log_capacity);
 void env_destroy(VecEnv *e, Backend *be);
 

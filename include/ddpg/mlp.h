@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "ddpg/backend.h"
+#include "ddpg/tensor.h"
 
 #define MLP_MAX_LAYERS 10
 
@@ -21,31 +22,35 @@ typedef struct {
     size_t n_params;
 } MlpShape;
 
-/* Activations of one forward pass, kept for the backward pass. */
+/* Activations of one pass over up to max_rows rows, kept for its backward pass. */
 typedef struct {
     int max_rows;
     float *h[MLP_MAX_LAYERS + 1];  /* h[0] = input (borrowed), h[l] (rows, sizes[l]) device */
-    float *dh[MLP_MAX_LAYERS + 1]; /* gradients w.r.t. h[l], same shapes, device */
-    /* A second lane's own copies of dh, where the backend has concurrent
-     * lanes (else NULL): see mlp_backward. */
-    float *dh2[MLP_MAX_LAYERS + 1];
-    /* ReLU masks of the hidden outputs h[l] (rows, relu_mask_words(sizes[l])
-     * words) device, where the backend has relu_masks (else NULL): the
-     * backward pass reads these 4 KB instead of h[l] (see Backend.relu_masks). */
-    uint32_t *mask[MLP_MAX_LAYERS + 1];
+    float *dh[MLP_MAX_LAYERS + 1]; /* dLoss/dh[l] for l >= 1, same shapes, device; NULL
+                                      for a pass without backward */
 } MlpWork;
 
 void mlp_shape_init(MlpShape *s, int in, const int *hidden, int n_hidden, int out,
                     Activation out_act, const ActionBounds *bounds);
 
+/* Layer l's activation: ReLU on hidden layers, out_act on the last. */
+Activation mlp_layer_act(const MlpShape *s, int l);
+
+/* Elements of layer l's W and b, which lie next to each other in the flat
+ * buffer: the parts of the gradient norm (Backend.optim_step). */
+size_t mlp_layer_params(const MlpShape *s, int l);
+
 /* PyTorch's nn.Linear default: W, b ~ U(-1/sqrt(in), 1/sqrt(in)). Host buffer. */
 void mlp_init_params(const MlpShape *s, float *params_host, uint64_t seed, uint32_t stream);
 
-int mlp_work_create(MlpWork *w, Backend *be, const MlpShape *s, int max_rows);
-void mlp_work_destroy(MlpWork *w, Backend *be);
+/* Lists w's buffers for max_rows rows (with the gradients dh when
+ * backward is set) under prefix, e.g. "actor.work.". */
+void mlp_work_tensors(MlpWork *w, const MlpShape *s, int max_rows, int backward,
+                      const char *prefix, TensorList *l);
 
-/* A view of w's rows [row0, max_rows): the same buffers, offset. */
-MlpWork mlp_work_rows(const MlpWork *w, const MlpShape *s, int row0);
+/* A work with gradients, on its own (tests, benchmarks): 0, or -1 when out of memory. */
+int mlp_work_create(MlpWork *w, Backend *be, const MlpShape *s, int max_rows);
+void mlp_work_destroy(MlpWork *w, Backend *be, const MlpShape *s);
 
 /* out = w->h[n_layers] (rows, sizes[n_layers]); x (rows, sizes[0]) device. */
 float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const float *x, int rows,
@@ -53,10 +58,8 @@ float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const fl
 
 /* Backward of the last forward on w. dy (rows, out) is dLoss/d(output) and is
  * copied into w. grads (flat, like params) is overwritten when non-NULL; dx
- * (rows, in) gets dLoss/dx when non-NULL. grad_sumsq (device, n_layers
- * doubles), when not NULL with grads and where the backend has sumsq, gets
- * layer l's sum of squares of its dW and db in [l], for optim_step. */
+ * (rows, in) gets dLoss/dx when non-NULL. */
 void mlp_backward(Backend *be, const MlpShape *s, const float *params, int rows, MlpWork *w,
-                  const float *dy, float *grads, double *grad_sumsq, float *dx);
+                  const float *dy, float *grads, float *dx);
 
 #endif

@@ -1,4 +1,4 @@
-/* runlog.h - the run directory (DESIGN.md section 5): CSV logs and JSON files. */
+/* runlog.h - the run directory (docs/design.md, "Run directory"): CSV logs and JSON files. */
 #ifndef DDPG_RUNLOG_H
 #define DDPG_RUNLOG_H
 
@@ -23,14 +23,17 @@ typedef struct {
     double solved_wall_s;
 } RunSummary;
 
-/* Creates dir (and parents) and the CSV files with their headers. Returns 0,
- * or 2 after printing why to err (nothing is left behind in that case). */
-int runlog_open(RunLog *l, const char *dir, FILE *err);
+/* Creates dir (and parents) and the CSV files with their headers; the
+ * columns of updates.csv are `update` and the n_metrics metric names.
+ * Returns 0, or 2 after printing why to err (nothing is left behind then). */
+int runlog_open(RunLog *l, const char *dir, const char *const *metrics, int n_metrics,
+                FILE *err);
 /* Writes config.json: every setting, the backend and the device. */
 int runlog_write_config(RunLog *l, const Config *c, const char *backend, const char *device_name);
 void runlog_episode(RunLog *l, int64_t episode, int env, float ret, int len, int64_t global_step,
                     double wall_s);
-void runlog_update(RunLog *l, int64_t update, const float *means /* DDPG_N_METRICS */);
+/* One row of updates.csv: the update count and n metric values. */
+void runlog_update(RunLog *l, int64_t update, const float *means, int n);
 void runlog_probe(RunLog *l, int64_t episode, int n, const float *act, const float *q);
 void runlog_eval(RunLog *l, int64_t global_step, double wall_s, const float *returns, int n,
                  double *mean_out);

@@ -1,0 +1,39 @@
+/* evaluate.h - deterministic evaluation of the actor: eval_episodes episodes
+ * from the same start states every time, no exploration noise. */
+#ifndef DDPG_EVALUATE_H
+#define DDPG_EVALUATE_H
+
+#include <stdint.h>
+
+#include "ddpg/backend.h"
+#include "ddpg/ddpg.h"
+#include "ddpg/env.h"
+#include "ddpg/tensor.h"
+
+typedef struct {
+    Backend *be;
+    Ddpg *agent;
+    int episodes;
+    VecEnv env;          /* one env per episode */
+    MlpWork work;        /* (episodes rows) the actor's pass */
+    float *obs[2];       /* (episodes, obs) device: observations, alternating step by step */
+    float *real_next_obs, *rew, *term, *trunc; /* the env step's other outputs, device */
+    float *h_ret;        /* (episodes) host: returns as the env log holds them */
+    int32_t *h_env;      /* (episodes) host: which env each return belongs to */
+    int64_t *h_zeros;    /* (episodes) host: zeros, to rewind the reset counters */
+    BackendGraph graph;  /* one evaluation's episodes, captured once */
+} Evaluator;
+
+/* Allocates the evaluation of agent's actor over `episodes` episodes, start
+ * states from `seed`. Returns 0, or 2 after saying on err what did not fit. */
+int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed,
+                     FILE *err);
+void evaluator_destroy(Evaluator *e);
+
+/* Lists the evaluation's device buffers. */
+void evaluator_tensors(Evaluator *e, uint64_t seed, TensorList *l);
+
+/* Runs one evaluation; returns[i] is episode i's return (host, episodes). */
+void evaluator_run(Evaluator *e, float *returns);
+
+#endif

@@ -1,0 +1,81 @@
+/* tensor.h - the one list of the flat buffers a struct owns.
+ *
+ * Every struct that owns backend memory (a network, the agent, the replay
+ * ring, the environments, the trainer) has one function that lists its
+ * buffers: name, the field that holds the pointer, element count and size,
+ * and whether the buffer is state (what a run needs to continue: parameters,
+ * targets, Adam moments and steps, counters, env states, the replay ring) or
+ * work (scratch that every use recomputes). That list alone drives
+ * allocation, freeing, the memory figures of error messages, and saving and
+ * loading (llm.c's parameter table is the model). A second list of the same
+ * buffers is a bug waiting to happen.
+ *
+ * The list holds the addresses of the owner's fields, so it is built again
+ * (cheaply) wherever it is needed rather than kept.
+ */
+#ifndef DDPG_TENSOR_H
+#define DDPG_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct Backend Backend;
+
+typedef enum {
+    TENSOR_STATE, /* saved and loaded with a run */
+    TENSOR_WORK   /* scratch */
+} TensorKind;
+
+#define TENSOR_NAME_MAX 48
+#define TENSOR_WHY_MAX 64
+
+typedef struct {
+    char name[TENSOR_NAME_MAX]; /* "critic0.adam_m": unique in its list */
+    void *field;                /* address of the owner's pointer field (T **) */
+    size_t count;               /* elements */
+    size_t elem_size;           /* bytes per element */
+    TensorKind kind;
+    char why[TENSOR_WHY_MAX];   /* what sizes it, for messages: "--replay-size 200000" */
+} Tensor;
+
+typedef struct TensorList {
+    Tensor *t;
+    int n, cap;
+    char why[TENSOR_WHY_MAX]; /* given to the tensors added from now on */
+} TensorList;
+
+void tensors_init(TensorList *l);
+void tensors_release(TensorList *l); /* frees the list, not the buffers */
+
+/* What sizes the tensors added from now on (printf format), for messages. */
+void tensors_why(TensorList *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Appends prefix + name. field is the address of a pointer field: &n->params. */
+void tensor_add(TensorList *l, const char *prefix, const char *name, void *field, size_t count,
+                size_t elem_size, TensorKind kind);
+#define TENSOR_ADD(l, prefix, name, fieldp, count, kind) \
+    tensor_add((l), (prefix), (name), (fieldp), (count), sizeof(**(fieldp)), (kind))
+
+/* The pointer held in t's field. */
+void *tensor_ptr(const Tensor *t);
+static inline size_t tensor_bytes(const Tensor *t) { return t->count * t->elem_size; }
+
+/* Bytes of every tensor; of those with t->why equal to why (NULL: all). */
+size_t tensors_bytes(const TensorList *l, const char *why);
+
+/* Allocates every tensor whose field is still NULL, zeroed. Returns 0, or
+ * -1 after printing to err (when not NULL) which tensor did not fit, its
+ * size and what sizes it, with the total for that cause; what was
+ * allocated stays for tensors_free. */
+int tensors_alloc(Backend *be, const TensorList *l, FILE *err);
+/* Frees every tensor that holds a buffer and clears its field. */
+void tensors_free(Backend *be, const TensorList *l);
+/* The same for a list of host buffers (be->host_alloc: pinned on the GPU). */
+int tensors_alloc_host(Backend *be, const TensorList *l, FILE *err);
+void tensors_free_host(Backend *be, const TensorList *l);
+
+/* The tensor named `name`, or NULL. */
+const Tensor *tensors_find(const TensorList *l, const char *name);
+
+#endif

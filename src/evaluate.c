@@ -1,0 +1,95 @@
+/* evaluate.c - deterministic evaluation: the actor's mean action, no noise,
+ * from the same start states every time. */
+#include "ddpg/evaluate.h"
+
+#include <string.h>
+
+/* The evaluation envs' reset key: the seed with a fixed salt, so that their
+ * start states are not the training envs'. */
+#define EVAL_SEED_SALT 0x9E3779B97F4A7C15ULL
+
+void evaluator_tensors(Evaluator *e, uint64_t seed, TensorList *l) {
+    const MlpShape *s = &e->agent->actor.shape;
+    int n = e->episodes, od = s->sizes[0];
+    tensors_why(l, "--eval-episodes %d", n);
+    env_tensors(&e->env, n, seed ^ EVAL_SEED_SALT, n, "eval.env.", l);
+    mlp_work_tensors(&e->work, s, n, 0, "eval.actor.", l);
+    TENSOR_ADD(l, "eval.", "obs0", &e->obs[0], (size_t)n * od, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "obs1", &e->obs[1], (size_t)n * od, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "real_next_obs", &e->real_next_obs, (size_t)n * od, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "rew", &e->rew, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "term", &e->term, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "trunc", &e->trunc, (size_t)n, TENSOR_WORK);
+}
+
+/* Host copies, in a list of their own (be->host_alloc). */
+static void host_tensors(Evaluator *e, TensorList *l) {
+    size_t n = (size_t)e->episodes;
+    tensors_why(l, "--eval-episodes %d", e->episodes);
+    TENSOR_ADD(l, "eval.host.", "ret", &e->h_ret, n, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.host.", "env", &e->h_env, n, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.host.", "zeros", &e->h_zeros, n, TENSOR_WORK);
+}
+
+int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed,
+                     FILE *err) {
+    memset(e, 0, sizeof *e);
+    e->be = be;
+    e->agent = agent;
+    e->episodes = episodes;
+    TensorList l, h;
+    tensors_init(&l);
+    tensors_init(&h);
+    evaluator_tensors(e, seed, &l);
+    host_tensors(e, &h);
+    int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err) ? 2 : 0;
+    tensors_release(&l);
+    tensors_release(&h);
+    return rc;
+}
+
+void evaluator_destroy(Evaluator *e) {
+    if (!e->be) return;
+    TensorList l, h;
+    tensors_init(&l);
+    tensors_init(&h);
+    evaluator_tensors(e, e->env.seed ^ EVAL_SEED_SALT, &l);
+    host_tensors(e, &h);
+    tensors_free(e->be, &l);
+    tensors_free_host(e->be, &h);
+    tensors_release(&l);
+    tensors_release(&h);
+    backend_graph_free(e->be, &e->graph);
+    memset(e, 0, sizeof *e);
+}
+
+/* Enqueues one evaluation's episodes: reset, then max_steps noiseless
+ * steps. No copies between the steps: the env reads the actor's output in
+ * place, and the observations alternate between two buffers. */
+static void episodes(void *ctx) {
+    Evaluator *e = ctx;
+    Backend *be = e->be;
+    const Net *a = &e->agent->actor;
+    e->be->env_reset(be, &e->env, e->obs[0]);
+    for (int s = 0; s < e->env.max_steps; s++) {
+        const float *act =
+            mlp_forward(be, &a->shape, a->params, e->obs[s & 1], e->episodes, &e->work);
+        be->env_step(be, &e->env, act, e->real_next_obs, e->rew, e->term, e->trunc,
+                     e->obs[(s + 1) & 1]);
+    }
+}
+
+void evaluator_run(Evaluator *e, float *returns) {
+    Backend *be = e->be;
+    int n = e->episodes;
+    /* The same start states at every evaluation: rewind the reset counters. */
+    be->to_device(be, e->env.resets, e->h_zeros, sizeof(int64_t) * n);
+    be->to_device(be, e->env.log.count, e->h_zeros, sizeof(int64_t));
+    /* The episodes read the actor in place, so on the GPU they are captured
+     * once and replayed at every evaluation (thousands of small launches). */
+    backend_graph_run(be, &e->graph, episodes, e);
+    /* Every env finished exactly one episode; records are in any order. */
+    be->to_host(be, e->h_ret, e->env.log.ret, sizeof(float) * n);
+    be->to_host(be, e->h_env, e->env.log.env, sizeof(int32_t) * n);
+    for (int i = 0; i < n; i++) returns[e->h_env[i]] = e->h_ret[i];
+}

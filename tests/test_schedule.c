@@ -1,0 +1,196 @@
+/* test_schedule.c - the CPU backend's schedule of a DDPG update (src/cpu/
+ * update.c, passes.c) gives bit for bit the numbers of the generic update
+ * (src/ddpg.c) on the same inputs, on 1, 2 and 3 threads, at odd sizes:
+ * every parameter, target, gradient, Adam moment and step, and metric. */
+#include <check.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/cpu/cpu_common.h"
+#include "../src/cpu/passes.h"
+#include "ddpg/ddpg.h"
+#include "ddpg/elem.h"
+#include "ddpg/env.h"
+#include "ddpg/replay.h"
+#include "suites.h"
+
+static DdpgParams params(const int *hidden, int n_hidden, int batch, float grad_clip) {
+    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM, .act_dim = PENDULUM_ACT_DIM, .hidden = hidden,
+                    .n_hidden = n_hidden, .bounds = {1, {-2.0f}, {2.0f}}, .batch_size = batch,
+                    .gamma = 0.99f, .tau = 0.05f, .grad_clip = grad_clip, .actor_lr = 3e-3f,
+                    .critic_lr = 3e-3f, .seed = 5};
+    return p;
+}
+
+/* Bit for bit, naming the first difference. */
+static void expect_same(const char *config, const char *what, const void *a, const void *b,
+                        size_t bytes) {
+    if (memcmp(a, b, bytes) == 0) return;
+    size_t k = 0;
+    while (((const char *)a)[k] == ((const char *)b)[k]) k++;
+    ck_abort_msg("%s: %s differs from the generic path at byte %zu of %zu", config, what, k,
+                 bytes);
+}
+
+static void expect_nets_same(const char *config, const char *name, const Net *s, const Net *g) {
+    size_t bytes = sizeof(float) * s->shape.n_params;
+    char what[64];
+    const float *sb[] = {s->params, s->target, s->grad, s->adam_m, s->adam_v};
+    const float *gb[] = {g->params, g->target, g->grad, g->adam_m, g->adam_v};
+    const char *names[] = {"params", "target", "grad", "adam_m", "adam_v"};
+    for (int k = 0; k < 5; k++) {
+        snprintf(what, sizeof what, "%s.%s", name, names[k]);
+        expect_same(config, what, sb[k], gb[k], bytes);
+    }
+    snprintf(what, sizeof what, "%s.adam_step", name);
+    expect_same(config, what, s->adam_step, g->adam_step, sizeof(int64_t));
+}
+
+/* Updates from the same replay and initial networks: one agent through its
+ * backend's schedule (ddpg_update_batch), one through ddpg_update_generic. */
+static void check_schedule(int threads, const int *hidden, int n_hidden, int batch,
+                           float grad_clip, int updates) {
+    char config[128];
+    int k = snprintf(config, sizeof config, "%d thread%s, hidden ", threads,
+                     threads > 1 ? "s" : "");
+    for (int l = 0; l < n_hidden; l++)
+        k += snprintf(config + k, sizeof config - (size_t)k, "%s%d", l ? "," : "", hidden[l]);
+    snprintf(config + k, sizeof config - (size_t)k, ", batch %d, clip %g", batch,
+             (double)grad_clip);
+    Backend *be = backend_cpu_create(threads);
+    ck_assert_int_eq(cpu_threads(be), threads);
+    DdpgParams p = params(hidden, n_hidden, batch, grad_clip);
+    Replay r;
+    ck_assert_int_eq(replay_create(&r, be, 3000, p.obs_dim, p.act_dim), 0);
+    ck_assert_int_eq(pendulum_fill_random(be, &r, 3000, 9), 0);
+    Ddpg sched, gen;
+    ck_assert_int_eq(ddpg_create(&sched, be, &p), 0);
+    ck_assert_int_eq(ddpg_create(&gen, be, &p), 0);
+    ck_assert_msg(sched.plan != NULL, "%s: the CPU schedule did not take the agent", config);
+    for (int u = 0; u < updates; u++) {
+        ddpg_update(&sched, &r);
+        be->replay_sample(be, &r, &gen.batch, gen.p.seed, gen.sample_ctr);
+        ddpg_update_generic(&gen);
+    }
+    expect_same(config, "batch", sched.batch.idx, gen.batch.idx, sizeof(int64_t) * batch);
+    expect_nets_same(config, "actor", &sched.actor, &gen.actor);
+    expect_nets_same(config, "critic", &sched.critic[0], &gen.critic[0]);
+    expect_same(config, "metrics", sched.metrics, gen.metrics, sizeof(float) * DDPG_N_METRICS);
+    ck_assert_int_eq(*sched.actor.adam_step, updates);
+    ddpg_destroy(&sched);
+    ddpg_destroy(&gen);
+    replay_destroy(&r, be);
+    be->destroy(be);
+}
+
+static const int H256[2] = {256, 256};
+static const int H65_33[2] = {65, 33};
+static const int H64x3[3] = {64, 64, 64};
+static const int H17_9[2] = {17, 9};
+
+/* The default networks at batch 128: the lanes fork the 256 x 256 layers
+ * and the Q(s, mu(s)) pass is cut in two blocks of 64 rows. Loop: threads. */
+START_TEST(test_schedule_default_sizes) { check_schedule(_i, H256, 2, 128, 1.0f, 3); }
+END_TEST
+
+/* Odd sizes: a batch of 37 (no cut of the Q(s, mu(s)) pass), 65 (cut at 32
+ * rows), 300 (cut at a GEMM row block, 128), uneven widths and three hidden
+ * layers, clipping active and off. Loop: threads. */
+START_TEST(test_schedule_odd_sizes) {
+    check_schedule(_i, H65_33, 2, 37, 1.0f, 3);
+    check_schedule(_i, H64x3, 3, 65, 0.0f, 3);
+    check_schedule(_i, H17_9, 2, 300, 0.05f, 2);
+    check_schedule(_i, H65_33, 2, 19, 0.0f, 2);
+}
+END_TEST
+
+/* The passes on their own: cpu_pass_forward and cpu_pass_backward (masks,
+ * lanes, the second lane's gradients) give mlp_forward and mlp_backward's
+ * bits, and the per-layer sums of squares are the norm's parts that
+ * cpu_optim_step_sums turns into optim_step's numbers. Loop: threads. */
+START_TEST(test_passes_match_mlp) {
+    Backend *be = backend_cpu_create(_i);
+    static const int widths[3] = {257, 129, 65};
+    const int rows = 131, in = 5, out = 1;
+    MlpShape s;
+    mlp_shape_init(&s, in, widths, 3, out, ACT_NONE, NULL);
+    MlpWork wg, ws;
+    ck_assert_int_eq(mlp_work_create(&wg, be, &s, rows), 0);
+    ck_assert_int_eq(mlp_work_create(&ws, be, &s, rows), 0);
+    size_t np = s.n_params;
+    float *params = malloc(sizeof(float) * np), *x = malloc(sizeof(float) * rows * in);
+    float *dy = malloc(sizeof(float) * rows), *g[2], *dx[2];
+    ck_assert(params && x && dy);
+    mlp_init_params(&s, params, 3, 0);
+    for (int i = 0; i < rows * in; i++) x[i] = (float)sin(0.3 * i);
+    for (int i = 0; i < rows; i++) dy[i] = (float)cos(0.7 * i);
+    for (int k = 0; k < 2; k++) {
+        g[k] = calloc(np, sizeof(float));
+        dx[k] = calloc((size_t)rows * in, sizeof(float));
+        ck_assert(g[k] && dx[k]);
+    }
+    CpuPass p;
+    memset(&p, 0, sizeof p);
+    p.w = ws;
+    for (int l = 1; l <= s.n_layers; l++) {
+        if (l < s.n_layers) p.mask[l] = calloc((size_t)rows * relu_mask_words(s.sizes[l]), 4);
+        p.dh2[l] = calloc((size_t)rows * s.sizes[l], sizeof(float));
+    }
+    double sums[MLP_MAX_LAYERS];
+    mlp_forward(be, &s, params, x, rows, &wg);
+    mlp_backward(be, &s, params, rows, &wg, dy, g[0], dx[0]);
+    cpu_pass_forward(be, &s, params, x, rows, &p);
+    cpu_pass_backward(be, &s, params, rows, &p, dy, g[1], sums, dx[1]);
+    for (int l = 1; l <= s.n_layers; l++)
+        ck_assert_mem_eq(ws.h[l], wg.h[l], sizeof(float) * rows * s.sizes[l]);
+    ck_assert_mem_eq(g[1], g[0], sizeof(float) * np);
+    ck_assert_mem_eq(dx[1], dx[0], sizeof(float) * rows * in);
+    for (int l = 0; l < s.n_layers; l++) {
+        double want = cpu_part_sumsq(g[0] + s.w_off[l], mlp_layer_params(&s, l));
+        ck_assert_msg(sums[l] == want, "layer %d: sum of squares %.17g, want %.17g", l, sums[l],
+                      want);
+    }
+    /* the optimizer step from these sums is optim_step's */
+    size_t parts[MLP_MAX_LAYERS];
+    for (int l = 0; l < s.n_layers; l++) parts[l] = mlp_layer_params(&s, l);
+    float *pm[2][4];
+    float acc[2] = {0, 0};
+    int64_t step[2] = {0, 0};
+    for (int k = 0; k < 2; k++)
+        for (int b = 0; b < 4; b++) {
+            pm[k][b] = calloc(np, sizeof(float));
+            ck_assert_ptr_nonnull(pm[k][b]);
+            if (b == 0) memcpy(pm[k][b], params, sizeof(float) * np);
+        }
+    AdamHyper h = {1e-3f, 0.9f, 0.999f, 1e-8f};
+    be->optim_step(be, pm[0][0], g[0], pm[0][1], pm[0][2], np, parts, s.n_layers, 0.5f, &acc[0],
+                   h, &step[0], pm[0][3], 0.1f);
+    cpu_optim_step_sums(be, pm[1][0], g[1], pm[1][1], pm[1][2], np, sums, s.n_layers, 0.5f,
+                        &acc[1], h, &step[1], pm[1][3], 0.1f);
+    ck_assert(acc[0] == acc[1] && acc[0] > 0.5f); /* the clip acted */
+    for (int b = 0; b < 4; b++) ck_assert_mem_eq(pm[1][b], pm[0][b], sizeof(float) * np);
+    for (int k = 0; k < 2; k++) {
+        for (int b = 0; b < 4; b++) free(pm[k][b]);
+        free(g[k]), free(dx[k]);
+    }
+    for (int l = 1; l <= s.n_layers; l++) free(p.mask[l]), free(p.dh2[l]);
+    free(params), free(x), free(dy);
+    mlp_work_destroy(&wg, be, &s);
+    mlp_work_destroy(&ws, be, &s);
+    be->destroy(be);
+}
+END_TEST
+
+Suite *schedule_suite(void) {
+    Suite *s = suite_create("schedule");
+    TCase *tc = tcase_create("cpu_vs_generic");
+    tcase_set_timeout(tc, 120); /* 256 x 256 updates on 1 thread under a parallel build */
+    tcase_add_loop_test(tc, test_passes_match_mlp, 1, 4);
+    tcase_add_loop_test(tc, test_schedule_default_sizes, 1, 4);
+    tcase_add_loop_test(tc, test_schedule_odd_sizes, 1, 4);
+    suite_add_tcase(s, tc);
+    return s;
+}
