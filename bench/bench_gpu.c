@@ -21,6 +21,7 @@
 #include "ddpg/ddpg.h"
 #include "ddpg/env.h"
 #include "ddpg/replay.h"
+#include "ddpg/tensor.h"
 
 #define MAX_ROUNDS 101
 
@@ -128,12 +129,26 @@ static int time_update(Backend *be, int batch, int rounds, double out[3]) {
 typedef struct {
     Backend *be;
     VecEnv e;
-    float *act, *next_obs, *rew, *term, *trunc, *obs;
+    float *act, *rew, *term, *trunc; /* (n) device */
+    float *real_next_obs, *next_obs; /* (n, 3) device */
+    uint64_t *ctr;                   /* (1) device: the actions' RNG counter */
 } StepCtx;
+
+static void step_tensors(StepCtx *s, int n, TensorList *l) {
+    size_t f = (size_t)n;
+    TENSOR_ADD(l, "bench.", "act", &s->act, f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "rew", &s->rew, f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "term", &s->term, f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "trunc", &s->trunc, f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "real_next_obs", &s->real_next_obs, 3 * f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "next_obs", &s->next_obs, 3 * f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "ctr", &s->ctr, 1, TENSOR_WORK);
+}
 
 static void one_step(void *ctx) {
     StepCtx *s = ctx;
-    s->be->env_step(s->be, &s->e, s->act, s->next_obs, s->rew, s->term, s->trunc, s->obs);
+    s->be->env_step(s->be, &s->e, s->act, s->real_next_obs, s->rew, s->term, s->trunc,
+                    s->next_obs);
 }
 
 /* us per vectorized step of n envs (graph of one step); -1 on out of memory */
@@ -142,18 +157,13 @@ static double time_env_step(Backend *be, int n, int rounds) {
     memset(&s, 0, sizeof s);
     s.be = be;
     if (env_create(&s.e, be, n, 11, n)) return -1;
-    size_t f = sizeof(float) * (size_t)n;
-    s.act = be->alloc(be, f);
-    s.rew = be->alloc(be, f);
-    s.term = be->alloc(be, f);
-    s.trunc = be->alloc(be, f);
-    s.next_obs = be->alloc(be, 3 * f);
-    s.obs = be->alloc(be, 3 * f);
-    uint64_t *ctr = be->alloc(be, sizeof *ctr);
+    TensorList l;
+    tensors_init(&l);
+    step_tensors(&s, n, &l);
     double us = -1;
-    if (s.act && s.rew && s.term && s.trunc && s.next_obs && s.obs && ctr) {
-        be->env_reset(be, &s.e, s.obs);
-        be->uniform_actions(be, s.act, n, (ActionBounds){1, {-2.0f}, {2.0f}}, 5, ctr);
+    if (tensors_alloc(be, &l, NULL) == 0) {
+        be->env_reset(be, &s.e, s.next_obs);
+        be->uniform_actions(be, s.act, n, (ActionBounds){1, {-2.0f}, {2.0f}}, 5, s.ctr);
         void *g = capture(be, one_step, &s, 1);
         if (g) {
             /* 200 steps a round: every env truncates once per round */
@@ -162,9 +172,8 @@ static double time_env_step(Backend *be, int n, int rounds) {
             be->graph_destroy(be, g);
         }
     }
-    void *bufs[] = {s.act, s.rew, s.term, s.trunc, s.next_obs, s.obs, ctr};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        if (bufs[i]) be->free(be, bufs[i]);
+    tensors_free(be, &l);
+    tensors_release(&l);
     env_destroy(&s.e, be);
     return us;
 }

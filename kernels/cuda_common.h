@@ -1,6 +1,14 @@
 /* cuda_common.h - private to kernels/: error checks, launch geometry, the CUDA
- * backend's state, block reductions, and the ops each kernel family exports to
- * the Backend table in backend_cuda.cu. */
+ * backend's state and streams, block reductions, and the ops each kernel
+ * family exports to the Backend table in backend.cu (the mirror of
+ * src/cpu/cpu_common.h).
+ *
+ * Streams: every op goes to the stream that CudaImpl.cur selects, the main
+ * stream except inside the update schedule (update.cu), which puts
+ * independent work on a side stream with cuda_on_side / cuda_on_main /
+ * cuda_join_side. Their events order the two streams, and CUDA Graph
+ * capture records them as edges, so a captured update keeps its
+ * concurrency. */
 #ifndef DDPG_CUDA_COMMON_H
 #define DDPG_CUDA_COMMON_H
 
@@ -64,26 +72,26 @@ static inline void curand_check_(curandStatus_t s, const char *file, int line) {
 /* Device scalars the ops pass between their own kernels, never to the host. */
 enum { SCALAR_GRAD_NORM = 0, SCALAR_ADAM_BC1 = 1, SCALAR_ADAM_BC2 = 2, SCALAR_COUNT = 4 };
 
-/* Concurrent lanes (Backend.run_lanes): each lane has its own stream, cuBLAS
- * handle and workspace, and scratch, forked from and joined back into the
- * main stream with events (which CUDA Graph capture records as edges). */
-#define CUDA_LANES 2
+/* The streams: the main one, where every op goes by default and which
+ * to_host, sync and graph capture use, and one side stream for the update
+ * schedule's concurrent work. Each has its own cuBLAS handle, workspace and
+ * scratch, so that ops on the two never share a buffer. */
+enum { CUDA_MAIN = 0, CUDA_SIDE = 1, CUDA_STREAMS = 2 };
 
-/* What one stream needs for itself: index 0 is the main stream, 1 + i lane i. */
+/* What one stream needs for itself. */
 typedef struct {
     cudaStream_t stream;   /* non-blocking */
     cublasHandle_t cublas; /* bound to stream, with its own workspace */
     void *cublas_ws;       /* (CUBLAS_WS_BYTES) device: cuBLAS workspace */
     double *partials;      /* (NORM_MAX_BLOCKS) device: per-block sums of squares */
     float *scalars;        /* (SCALAR_COUNT) device: grad norm, Adam bias corrections */
-    cudaEvent_t done;      /* lanes: recorded at the lane's end, for the join */
+    cudaEvent_t mark;      /* recorded where the other stream is to wait for this one */
 } CudaStreamCtx;
 
 typedef struct {
-    CudaStreamCtx s[1 + CUDA_LANES];
-    int cur;               /* the stream ops go to now: 0, or 1 + lane inside run_lanes */
+    CudaStreamCtx s[CUDA_STREAMS];
+    int cur;               /* the stream ops go to now: CUDA_MAIN or CUDA_SIDE */
     cublasLtHandle_t lt;   /* for matmuls with an epilogue (linear_act); host-side only */
-    cudaEvent_t fork;      /* recorded on the main stream where lanes begin */
     int max_blocks;        /* grid cap of grid-stride kernels: SMs x 32 */
 } CudaImpl;
 
@@ -95,6 +103,18 @@ static inline CudaStreamCtx *cuda_ctx(Backend *be) {
 }
 static inline cudaStream_t cuda_stream(Backend *be) { return cuda_ctx(be)->stream; }
 
+/* ---- backend.cu: concurrency on two streams ---- */
+/* Ops go to the side stream from now on, after everything enqueued on the
+ * main stream so far (an event recorded on main, waited for by the side).
+ * Called from the main stream; the side's earlier work stays before. */
+void cuda_on_side(Backend *be);
+/* Ops go to the main stream again; it does not wait for the side's work. */
+void cuda_on_main(Backend *be);
+/* The main stream waits for everything enqueued on the side so far (an
+ * event recorded on the side). A capture must join every side work before
+ * it ends. */
+void cuda_join_side(Backend *be);
+
 /* ------------------------------------------------------------------------ */
 /* Launch geometry.                                                         */
 
@@ -104,13 +124,6 @@ static inline size_t ceil_div(size_t a, size_t b) { return (a + b - 1) / b; }
 static inline int grid_for(Backend *be, size_t n) {
     size_t g = ceil_div(n, BLOCK), cap = (size_t)cuda_impl(be)->max_blocks;
     return (int)(g < cap ? g : cap);
-}
-
-/* Rows per launch of a (rows, cols) kernel that indexes with 32-bit ints:
- * launchers split larger matrices into row chunks (one chunk in practice). */
-static inline int rows_per_launch(int cols) {
-    int r = (int)(0x7fffffff / (cols > 0 ? cols : 1));
-    return r > 0 ? r : 1;
 }
 
 /* Sum of v over the block in a fixed tree order (deterministic), returned to
@@ -135,15 +148,9 @@ __device__ __forceinline__ T block_sum(T v, T *sh) {
 void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *A,
                int lda, const float *B, int ldb, float beta, float *C, int ldc);
 void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
-                     int rows, int in, int out, Activation act, const ActionBounds *ab,
-                     uint32_t *mask);
-void cuda_bias_act(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
-                   const ActionBounds *ab);
+                     int rows, int in, int out, Activation act, const ActionBounds *ab);
 void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
-                   const ActionBounds *ab, const uint32_t *mask);
-void cuda_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w, const float *y,
-                         int rows, int cols, Activation act, const ActionBounds *ab,
-                         const uint32_t *mask);
+                   const ActionBounds *ab);
 void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols);
 void cuda_concat_cols(Backend *be, float *out, const float *a, int ca, const float *b, int cb,
                       int rows);
@@ -159,13 +166,9 @@ void cuda_mse_acc(Backend *be, float *acc, const float *q, const float *y, int n
 void cuda_mean_acc(Backend *be, float *acc, const float *x, int n, float scale);
 
 /* optim.cu */
-void cuda_clip_grad_norm(Backend *be, float *g, size_t n, float max_norm, float *norm_acc);
-void cuda_adam(Backend *be, float *p, const float *g, float *m, float *v, size_t n, AdamHyper h,
-               int64_t *step);
-void cuda_polyak(Backend *be, float *targ, const float *src, size_t n, float tau);
-void cuda_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n, float max_norm,
-                     float *norm_acc, AdamHyper h, int64_t *step, float *targ, float tau,
-                     const double *sumsq, int nsumsq);
+void cuda_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n,
+                     const size_t *parts, int nparts, float max_norm, float *norm_acc,
+                     AdamHyper h, int64_t *step, float *targ, float tau);
 
 /* random.cu */
 void cuda_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t seed,
@@ -177,12 +180,15 @@ void cuda_counter_increment(Backend *be, uint64_t *c);
 
 /* pendulum.cu */
 void cuda_env_reset(Backend *be, VecEnv *e, float *obs);
-void cuda_env_step(Backend *be, VecEnv *e, const float *act, float *next_obs, float *rew,
-                   float *term, float *trunc, float *obs_out);
+void cuda_env_step(Backend *be, VecEnv *e, const float *act, float *real_next_obs, float *rew,
+                   float *term, float *trunc, float *next_obs);
 
 /* replay.cu */
 void cuda_replay_insert(Backend *be, Replay *r, const float *obs, const float *act,
                         const float *rew, const float *next_obs, const float *term, int n);
 void cuda_replay_sample(Backend *be, const Replay *r, Batch *b, uint64_t seed, uint64_t *ctr);
+
+/* update.cu: the GPU's schedule of one DDPG update */
+extern const DdpgSchedule CUDA_DDPG_SCHEDULE;
 
 #endif /* DDPG_CUDA_COMMON_H */

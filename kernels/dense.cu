@@ -1,5 +1,7 @@
-/* dense.cu - GEMM (cuBLAS), bias + activation and its derivative, column sums,
- * column concat/slice and fill: the layer pieces of mlp.c. */
+/* dense.cu - GEMM (cuBLAS), a forward layer (cuBLASLt with a bias epilogue,
+ * or GEMM then bias + activation), the activation's derivative, column sums,
+ * column concat/slice and fill: the layer pieces of mlp.c. The mirror of
+ * src/cpu/dense.c. */
 #include "cuda_common.h"
 
 /* ------------------------------------------------------------------------ */
@@ -98,17 +100,6 @@ void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, co
                              CUBLAS_GEMM_DEFAULT));
 }
 
-/* The GPU backend has no ReLU masks (relu_masks = 0: the activations stay on
- * the device, where reading y costs what reading a mask would); a caller
- * that passes one anyway is a bug. */
-static void no_relu_mask(const void *mask, const char *op) {
-    if (mask) {
-        fprintf(stderr, "cuda %s: ReLU masks are not supported here (Backend.relu_masks is 0)\n",
-                op);
-        exit(EXIT_FAILURE);
-    }
-}
-
 /* The largest power of two, up to 256, that divides the address: what the
  * cuBLASLt heuristic may assume of the pointer. */
 static uint32_t align_of(const void *p) {
@@ -174,61 +165,59 @@ static int lt_linear(Backend *be, float *y, const float *x, const float *w, cons
     return ready ? 0 : -1;
 }
 
-/* ReLU and identity layers through lt_linear where cuBLASLt takes them (a
- * bias aligned to 16 bytes); the tanh head, and anything else, as
- * cuda_gemm then bias_act. */
-void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
-                     int rows, int in, int out, Activation act, const ActionBounds *ab,
-                     uint32_t *mask) {
-    no_relu_mask(mask, "linear_act");
-    if (rows <= 0 || out <= 0) return;
-    if (in > 0 && (act == ACT_RELU || act == ACT_NONE) && (uintptr_t)b % 16 == 0 &&
-        lt_linear(be, y, x, w, b, rows, in, out, act) == 0)
-        return;
-    cuda_gemm(be, 0, 1, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
-    cuda_bias_act(be, y, b, rows, out, act, ab);
-}
-
 static ActionBounds bounds_or_zero(Activation act, const ActionBounds *ab) {
     ActionBounds z = {};
     return act == ACT_TANH_SCALE && ab ? *ab : z;
 }
 
-void cuda_bias_act(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
-                   const ActionBounds *ab) {
-    ActionBounds bounds = bounds_or_zero(act, ab);
-    int chunk = rows_per_launch(cols);
-    for (int r0 = 0; r0 < rows && cols > 0; r0 += chunk) {
+/* launch(r0, n) for the row chunks [r0, r0 + n / cols) of a (rows, cols)
+ * kernel whose element index is a 32-bit unsigned below 2^31: each chunk
+ * has at most that many elements (one chunk in practice). Checks each
+ * launch. */
+template <typename Launch>
+static void for_row_chunks(int rows, int cols, Launch launch) {
+    if (rows <= 0 || cols <= 0) return;
+    int chunk = 0x7fffffff / cols;
+    for (int r0 = 0; r0 < rows; r0 += chunk) {
         int nr = rows - r0 < chunk ? rows - r0 : chunk;
-        unsigned n = (unsigned)nr * (unsigned)cols;
-        bias_act_kernel<<<grid_for(be, n), BLOCK, 0, cuda_stream(be)>>>(
-            y + (size_t)r0 * cols, b, n, cols, act, bounds);
+        launch(r0, (unsigned)nr * (unsigned)cols);
         cudaCheck(cudaGetLastError());
     }
+}
+
+/* y(rows,cols) = act(y + b) in place: the tail of a forward layer that
+ * cuBLASLt does not take (cuda_linear_act). */
+static void bias_act(Backend *be, float *y, const float *b, int rows, int cols, Activation act,
+                     const ActionBounds *ab) {
+    ActionBounds bounds = bounds_or_zero(act, ab);
+    for_row_chunks(rows, cols, [&](int r0, unsigned n) {
+        bias_act_kernel<<<grid_for(be, n), BLOCK, 0, cuda_stream(be)>>>(y + (size_t)r0 * cols, b,
+                                                                        n, cols, act, bounds);
+    });
+}
+
+/* ReLU and identity layers through lt_linear where cuBLASLt takes them (a
+ * bias aligned to 16 bytes); the tanh head, and anything else, as
+ * cuda_gemm then bias_act. */
+void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
+                     int rows, int in, int out, Activation act, const ActionBounds *ab) {
+    if (rows <= 0 || out <= 0) return;
+    if (in > 0 && (act == ACT_RELU || act == ACT_NONE) && (uintptr_t)b % 16 == 0 &&
+        lt_linear(be, y, x, w, b, rows, in, out, act) == 0)
+        return;
+    cuda_gemm(be, 0, 1, rows, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
+    bias_act(be, y, b, rows, out, act, ab);
 }
 
 void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
-                   const ActionBounds *ab, const uint32_t *mask) {
-    no_relu_mask(mask, "act_grad");
+                   const ActionBounds *ab) {
     if (act != ACT_RELU && act != ACT_TANH_SCALE) return; /* identity: nothing to do */
     ActionBounds bounds = bounds_or_zero(act, ab);
-    int chunk = rows_per_launch(cols);
-    for (int r0 = 0; r0 < rows && cols > 0; r0 += chunk) {
-        int nr = rows - r0 < chunk ? rows - r0 : chunk;
-        unsigned n = (unsigned)nr * (unsigned)cols;
-        act_grad_kernel<<<grid_for(be, n), BLOCK, 0, cuda_stream(be)>>>(
-            dy + (size_t)r0 * cols, y + (size_t)r0 * cols, n, cols, act, bounds);
-        cudaCheck(cudaGetLastError());
-    }
-}
-
-/* The k = 1 product through cuBLAS, then the activation kernel: two tested
- * launches; a fused kernel would save one pass over dz. */
-void cuda_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w, const float *y,
-                         int rows, int cols, Activation act, const ActionBounds *ab,
-                         const uint32_t *mask) {
-    cuda_gemm(be, 0, 0, rows, cols, 1, 1.0f, dy, 1, w, cols, 0.0f, dz, cols);
-    cuda_act_grad(be, dz, y, rows, cols, act, ab, mask);
+    for_row_chunks(rows, cols, [&](int r0, unsigned n) {
+        size_t o = (size_t)r0 * cols;
+        act_grad_kernel<<<grid_for(be, n), BLOCK, 0, cuda_stream(be)>>>(dy + o, y + o, n, cols,
+                                                                        act, bounds);
+    });
 }
 
 void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols) {
@@ -241,26 +230,20 @@ void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols) {
 
 void cuda_concat_cols(Backend *be, float *out, const float *a, int ca, const float *b, int cb,
                       int rows) {
-    int w = ca + cb, chunk = rows_per_launch(w);
-    for (int r0 = 0; r0 < rows && w > 0; r0 += chunk) {
-        int nr = rows - r0 < chunk ? rows - r0 : chunk;
-        unsigned n = (unsigned)nr * (unsigned)w;
+    int w = ca + cb;
+    for_row_chunks(rows, w, [&](int r0, unsigned n) {
         concat_cols_kernel<<<grid_for(be, n), BLOCK, 0, cuda_stream(be)>>>(
             out + (size_t)r0 * w, a + (size_t)r0 * ca, ca, b + (size_t)r0 * cb, cb, n);
-        cudaCheck(cudaGetLastError());
-    }
+    });
 }
 
+/* The chunks count output elements: the kernel reads the input at 64-bit offsets. */
 void cuda_slice_cols(Backend *be, float *out, const float *in, int rows, int cin, int c0,
                      int cout) {
-    int chunk = rows_per_launch(cout > cin ? cout : cin);
-    for (int r0 = 0; r0 < rows && cout > 0; r0 += chunk) {
-        int nr = rows - r0 < chunk ? rows - r0 : chunk;
-        unsigned n = (unsigned)nr * (unsigned)cout;
+    for_row_chunks(rows, cout, [&](int r0, unsigned n) {
         slice_cols_kernel<<<grid_for(be, n), BLOCK, 0, cuda_stream(be)>>>(
             out + (size_t)r0 * cout, in + (size_t)r0 * cin, cin, c0, cout, n);
-        cudaCheck(cudaGetLastError());
-    }
+    });
 }
 
 void cuda_fill(Backend *be, float *x, float v, size_t n) {

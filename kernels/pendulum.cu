@@ -1,7 +1,7 @@
 /* pendulum.cu - N Pendulum-v1 environments, one thread per env, stepping with
- * elem.h's dynamics exactly as the CPU backend's loop does: the true next
- * observation, then on truncation a record in the episode log and an
- * auto-reset whose observation goes to obs_out. */
+ * elem.h's dynamics exactly as the CPU backend's loop does (src/cpu/pendulum.c):
+ * the true next observation, then on truncation a record in the episode log
+ * and an auto-reset whose observation goes to next_obs. */
 #include "cuda_rng.h"
 
 /* ------------------------------------------------------------------------ */
@@ -32,14 +32,14 @@ __global__ void env_reset_kernel(VecEnv e, float *obs) {
 /* Step every env with act(n, 1). The log slot comes from an integer atomic on
  * the record count (the host sorts records by step and env); every env reads
  * the same *vstep, which a separate kernel advances afterwards. */
-__global__ void env_step_kernel(VecEnv e, const float *act, float *next_obs, float *rew,
-                                float *term, float *trunc, float *obs_out) {
+__global__ void env_step_kernel(VecEnv e, const float *act, float *real_next_obs, float *rew,
+                                float *term, float *trunc, float *next_obs) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < e.n; i += gridDim.x * blockDim.x) {
         double th = e.th[i], thdot = e.thdot[i];
         float r = (float)pendulum_step_elem(&th, &thdot, act[(size_t)i * PENDULUM_ACT_DIM]);
         float no[PENDULUM_OBS_DIM];
         pendulum_obs_elem(th, thdot, no);
-        float *nrow = next_obs + (size_t)i * PENDULUM_OBS_DIM;
+        float *nrow = real_next_obs + (size_t)i * PENDULUM_OBS_DIM;
         for (int c = 0; c < PENDULUM_OBS_DIM; c++) nrow[c] = no[c];
         int32_t t = e.t[i] + 1;
         float ret = e.ep_return[i] + r;
@@ -47,7 +47,7 @@ __global__ void env_step_kernel(VecEnv e, const float *act, float *next_obs, flo
         term[i] = 0.0f; /* Pendulum-v1 never terminates */
         int done = t >= e.max_steps;
         trunc[i] = done ? 1.0f : 0.0f;
-        float *orow = obs_out + (size_t)i * PENDULUM_OBS_DIM;
+        float *orow = next_obs + (size_t)i * PENDULUM_OBS_DIM;
         if (done) {
             const EpisodeLog &L = e.log;
             long long slot = (long long)atomicAdd((unsigned long long *)L.count, 1ULL);
@@ -82,11 +82,11 @@ void cuda_env_reset(Backend *be, VecEnv *e, float *obs) {
 }
 
 /* Two kernels: the step of every env, then *vstep += 1. */
-void cuda_env_step(Backend *be, VecEnv *e, const float *act, float *next_obs, float *rew,
-                   float *term, float *trunc, float *obs_out) {
+void cuda_env_step(Backend *be, VecEnv *e, const float *act, float *real_next_obs, float *rew,
+                   float *term, float *trunc, float *next_obs) {
     if (e->n > 0) {
         env_step_kernel<<<grid_for(be, (size_t)e->n), BLOCK, 0, cuda_stream(be)>>>(
-            *e, act, next_obs, rew, term, trunc, obs_out);
+            *e, act, real_next_obs, rew, term, trunc, next_obs);
         cudaCheck(cudaGetLastError());
     }
     cuda_counter_increment(be, (uint64_t *)e->vstep);

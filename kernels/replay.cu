@@ -1,19 +1,20 @@
 /* replay.cu - the device-resident ring replay buffer: insert a vectorized step,
- * sample a minibatch uniformly over the filled slots. The write slot and fill
- * count (meta) stay on the device and are updated by a one-thread kernel
- * after the kernels that read them. */
+ * sample a minibatch uniformly over the filled slots (the mirror of
+ * src/cpu/replay.c). The ring's cursor (write slot and fill count) stays on
+ * the device and is advanced by a one-thread kernel after the kernels that
+ * read it. */
 #include "cuda_rng.h"
 
 /* ------------------------------------------------------------------------ */
 /* kernels                                                                  */
 
-/* Row i of the n new transitions goes to slot (meta[0] + i) mod capacity.
+/* Row i of the n new transitions goes to slot (cursor->next + i) mod capacity.
  * When n > capacity only the last `capacity` rows survive a sequential insert;
  * only those are written, so no two threads write the same slot. */
 __global__ void replay_insert_kernel(Replay r, const float *obs, const float *act,
                                      const float *rew, const float *next_obs, const float *term,
                                      int n) {
-    int64_t start = r.meta[0];
+    int64_t start = r.cursor->next;
     int first = (int64_t)n > r.capacity ? (int)(n - r.capacity) : 0;
     int od = r.obs_dim, ad = r.act_dim;
     for (int i = first + blockIdx.x * blockDim.x + threadIdx.x; i < n;
@@ -29,17 +30,17 @@ __global__ void replay_insert_kernel(Replay r, const float *obs, const float *ac
     }
 }
 
-/* meta[0] = (meta[0] + n) mod capacity, meta[1] = min(meta[1] + n, capacity). */
-__global__ void replay_advance_kernel(int64_t *meta, int64_t capacity, int n) {
-    meta[0] = (meta[0] + n) % capacity;
-    int64_t filled = meta[1] + n;
-    meta[1] = filled < capacity ? filled : capacity;
+/* next = (next + n) mod capacity, filled = min(filled + n, capacity). */
+__global__ void replay_advance_kernel(ReplayCursor *c, int64_t capacity, int n) {
+    c->next = (c->next + n) % capacity;
+    int64_t filled = c->filled + n;
+    c->filled = filled < capacity ? filled : capacity;
 }
 
-/* b.idx(size) uniform over [0, meta[1]) from draw (i, RNG_SAMPLE, *ctr) as the
+/* b.idx(size) uniform over [0, filled) from draw (i, RNG_SAMPLE, *ctr) as the
  * CPU (64 bits modulo the fill), and the rows gathered into b. */
 __global__ void replay_sample_kernel(Replay r, Batch b, uint64_t seed, const uint64_t *ctr) {
-    uint64_t filled = (uint64_t)r.meta[1], c = *ctr;
+    uint64_t filled = (uint64_t)r.cursor->filled, c = *ctr;
     int od = r.obs_dim, ad = r.act_dim;
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < b.size; i += gridDim.x * blockDim.x) {
         uint4 x = philox_draw(seed, (uint32_t)i, RNG_SAMPLE, c);
@@ -59,14 +60,14 @@ __global__ void replay_sample_kernel(Replay r, Batch b, uint64_t seed, const uin
 /* ------------------------------------------------------------------------ */
 /* launchers                                                                */
 
-/* Two kernels: the row copies, then the ring pointers. */
+/* Two kernels: the row copies, then the cursor. */
 void cuda_replay_insert(Backend *be, Replay *r, const float *obs, const float *act,
                         const float *rew, const float *next_obs, const float *term, int n) {
     if (n <= 0 || r->capacity <= 0) return;
     replay_insert_kernel<<<grid_for(be, (size_t)n), BLOCK, 0, cuda_stream(be)>>>(
         *r, obs, act, rew, next_obs, term, n);
     cudaCheck(cudaGetLastError());
-    replay_advance_kernel<<<1, 1, 0, cuda_stream(be)>>>(r->meta, r->capacity, n);
+    replay_advance_kernel<<<1, 1, 0, cuda_stream(be)>>>(r->cursor, r->capacity, n);
     cudaCheck(cudaGetLastError());
 }
 

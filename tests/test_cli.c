@@ -130,6 +130,38 @@ START_TEST(test_out_partial_levels_removed) {
 }
 END_TEST
 
+/* Memory that cannot be had is bad input too: exit 2 before any run
+ * directory, with a message naming the option that asked for it and what
+ * it needs (under a 1.5 GB address-space limit, so that it fails here). */
+static const struct {
+    const char *args, *needle;
+} TOO_BIG[] = {
+    {"--replay-size 100000000", "--replay-size 100000000 needs"},
+    {"--hidden 8192,8192 --batch-size 4096", "--hidden 8192,8192 with --batch-size 4096 needs"},
+    {"--envs 16000000 --eval-every 0 --probe-n 0", "--envs 16000000 needs"},
+};
+
+START_TEST(test_out_of_memory_names_option) {
+    char out[4096], args[1400];
+    char dir[] = "/tmp/ddpg_cli_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(args, sizeof args, "--device cpu --quiet --out %s/run %s", dir, TOO_BIG[_i].args);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "sh -c 'ulimit -v 1500000; ./ddpg_cuda %s' 2>&1", args);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    int st = pclose(p);
+    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    ck_assert_msg(rc == 2, "'%s' exited %d, want 2: %s", TOO_BIG[_i].args, rc, out);
+    ck_assert_msg(strstr(out, TOO_BIG[_i].needle) && strstr(out, "MiB"),
+                  "'%s': the message does not say '%s ... MiB': %s", TOO_BIG[_i].args,
+                  TOO_BIG[_i].needle, out);
+    ck_assert_msg(rmdir(dir) == 0, "'%s' left a run directory behind", TOO_BIG[_i].args);
+}
+END_TEST
+
 START_TEST(test_device_cuda_without_gpu) {
     /* --device cuda: a clear refusal where there is no GPU, a run where there is */
     char out[4096], why[256] = "";
@@ -252,6 +284,8 @@ Suite *cli_suite(void) {
     tcase_add_test(bad, test_out_uncreatable);
     tcase_add_test(bad, test_out_partial_levels_removed);
     tcase_add_test(bad, test_device_cuda_without_gpu);
+    tcase_add_loop_test(bad, test_out_of_memory_names_option, 0,
+                        (int)(sizeof TOO_BIG / sizeof TOO_BIG[0]));
     suite_add_tcase(s, bad);
     TCase *good = tcase_create("good");
     tcase_set_timeout(good, 120);

@@ -114,15 +114,16 @@ DDPG_HD float rng_normal(uint32_t a, uint32_t b) {
     return sqrtf(-2.0f * logf(u1)) * cosf(2.0f * (float)DDPG_PI * u2);
 }
 
-/* RNG purposes (second counter word) so that streams never overlap. */
+/* RNG purposes (second counter word) so that streams never overlap. The
+ * evaluation envs and the probe states use the purposes of the training
+ * envs and the replay draws under keys of their own (src/evaluate.c,
+ * src/probe.c). */
 enum {
     RNG_INIT = 1,
     RNG_RESET = 2,
     RNG_NOISE = 3,
     RNG_WARMUP = 4,
     RNG_SAMPLE = 5,
-    RNG_PROBE = 6,
-    RNG_EVAL_RESET = 7,
     RNG_FILL = 99 /* pendulum_fill_random (benchmarks and tests) */
 };
 
@@ -155,8 +156,8 @@ DDPG_HD float td_target_elem(float r, float term, float q_next, float gamma) {
  *   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps),  bc1 = 1 - b1^t, bc2 = 1 - b2^t,
  * with eps outside the square root. The division by sqrt(bc2) is a product
  * with its reciprocal, so an element costs one division and one square root
- * (the loop-invariant terms are hoisted): 30% less time than three divisions
- * and a root, measured on the CPU over a cache-warm 67k-parameter buffer. */
+ * (the loop-invariant terms are hoisted), not three divisions and a root
+ * (bench/results/cpu_update.md has the times). */
 DDPG_HD void adam_elem(float *p, float g, float *m, float *v, float lr, float b1, float b2,
                        float eps, float bc1, float bc2) {
     float mn = b1 * *m + (1.0f - b1) * g;

@@ -1,4 +1,4 @@
-/* runlog.h - the run directory (docs/design.md, "Run directory"): CSV logs and JSON files. */
+/* runlog.h - the run directory (docs/design.md section 5): CSV logs and JSON files. */
 #ifndef DDPG_RUNLOG_H
 #define DDPG_RUNLOG_H
 

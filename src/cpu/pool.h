@@ -31,7 +31,7 @@ int pool_in_task(void);
 /* Flush-to-zero and denormals-are-zero on the calling thread. Denormal
  * operands cost the CPU a microcode assist per element: Adam's first moments
  * of dead ReLU units decay through the denormal range (0.9^t) within a few
- * hundred updates, which made the Adam steps 1.3x slower (bench_cpu). */
+ * hundred updates, which made the Adam steps slower (bench/results/cpu_update.md). */
 void cpu_flush_denormals(void);
 
 #endif

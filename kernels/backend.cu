@@ -1,11 +1,13 @@
-/* backend_cuda.cu - the CUDA backend: device, stream and cuBLAS handle, memory,
+/* backend.cu - the CUDA backend: device, streams and cuBLAS handles, memory,
  * CUDA Graph capture, and the Backend table over the kernel families
- * (dense.cu, loss.cu, optim.cu, random.cu, pendulum.cu, replay.cu).
+ * (dense.cu, loss.cu, optim.cu, random.cu, pendulum.cu, replay.cu) and the
+ * update schedule (update.cu). The mirror of src/cpu/backend.c.
  *
- * Every op is enqueued on one non-blocking stream (or, inside run_lanes, on
- * its lane's stream, forked from and joined back into it); only to_device,
- * to_host and sync wait for it. Nothing else syncs the host or allocates, so a
- * training iteration can be captured once as a CUDA Graph and replayed. */
+ * Ops are enqueued on the main stream, non-blocking, or where the update
+ * schedule puts them, on the side stream, forked from and joined back into
+ * main with events (cuda_on_side, cuda_join_side). Only to_device, to_host
+ * and sync wait. Nothing else syncs the host or allocates, so a training
+ * iteration can be captured once as a CUDA Graph and replayed. */
 #include <string.h>
 
 #include "cuda_common.h"
@@ -133,45 +135,54 @@ static void cuda_destroy(Backend *be) {
     if (!be) return;
     CudaImpl *c = cuda_impl(be);
     if (c) {
-        if (c->s[0].stream) cudaCheck(cudaDeviceSynchronize());
-        for (int i = 0; i < 1 + CUDA_LANES; i++) {
+        if (c->s[CUDA_MAIN].stream) cudaCheck(cudaDeviceSynchronize());
+        for (int i = 0; i < CUDA_STREAMS; i++) {
             CudaStreamCtx *x = &c->s[i];
             if (x->cublas) cublasCheck(cublasDestroy(x->cublas));
             if (x->cublas_ws) cudaCheck(cudaFree(x->cublas_ws));
             if (x->partials) cudaCheck(cudaFree(x->partials));
             if (x->scalars) cudaCheck(cudaFree(x->scalars));
-            if (x->done) cudaCheck(cudaEventDestroy(x->done));
+            if (x->mark) cudaCheck(cudaEventDestroy(x->mark));
             if (x->stream) cudaCheck(cudaStreamDestroy(x->stream));
         }
-        if (c->fork) cudaCheck(cudaEventDestroy(c->fork));
         if (c->lt) cublasCheck(cublasLtDestroy(c->lt));
         free(c);
     }
     free(be);
 }
 
-/* ---- lanes ---- */
+/* ---- two streams ---- */
 
-/* Lane i's ops go to its own stream, which first waits for everything
- * enqueued before; the main stream then waits for every lane. Nested calls
- * (a lane that forks again) run their lanes in order on the current lane. */
-static void cuda_run_lanes(Backend *be, int n, LaneFn fn, void *ctx) {
+/* A stream waits for the other's work so far: an event recorded on `from`
+ * and waited for on `to`, which a capture records as a graph edge. One
+ * event per stream serves every fork and join: a wait takes the event's
+ * record as it stands when the wait is enqueued. */
+static void stream_wait(CudaImpl *c, int to, int from) {
+    cudaCheck(cudaEventRecord(c->s[from].mark, c->s[from].stream));
+    cudaCheck(cudaStreamWaitEvent(c->s[to].stream, c->s[from].mark, 0));
+}
+
+static void expect_stream(const CudaImpl *c, int want, const char *op) {
+    if (c->cur != want) {
+        fprintf(stderr, "cuda: %s called on the %s stream\n", op,
+                c->cur == CUDA_MAIN ? "main" : "side");
+        exit(EXIT_FAILURE);
+    }
+}
+
+void cuda_on_side(Backend *be) {
     CudaImpl *c = cuda_impl(be);
-    if (c->cur != 0 || n > CUDA_LANES) {
-        for (int lane = 0; lane < n; lane++) fn(ctx, lane);
-        return;
-    }
-    cudaCheck(cudaEventRecord(c->fork, c->s[0].stream));
-    for (int lane = 0; lane < n; lane++) {
-        CudaStreamCtx *x = &c->s[1 + lane];
-        cudaCheck(cudaStreamWaitEvent(x->stream, c->fork, 0));
-        c->cur = 1 + lane;
-        fn(ctx, lane);
-        c->cur = 0;
-        cudaCheck(cudaEventRecord(x->done, x->stream));
-    }
-    for (int lane = 0; lane < n; lane++)
-        cudaCheck(cudaStreamWaitEvent(c->s[0].stream, c->s[1 + lane].done, 0));
+    expect_stream(c, CUDA_MAIN, "cuda_on_side");
+    stream_wait(c, CUDA_SIDE, CUDA_MAIN);
+    c->cur = CUDA_SIDE;
+}
+
+void cuda_on_main(Backend *be) { cuda_impl(be)->cur = CUDA_MAIN; }
+
+void cuda_join_side(Backend *be) {
+    CudaImpl *c = cuda_impl(be);
+    expect_stream(c, CUDA_MAIN, "cuda_join_side");
+    stream_wait(c, CUDA_MAIN, CUDA_SIDE);
 }
 
 static void fill_table(Backend *be) {
@@ -187,10 +198,8 @@ static void fill_table(Backend *be) {
     be->host_free = cuda_host_free;
     be->to_host_async = cuda_to_host_async;
     be->gemm = cuda_gemm;
-    be->bias_act = cuda_bias_act;
     be->linear_act = cuda_linear_act;
     be->act_grad = cuda_act_grad;
-    be->outer_act_grad = cuda_outer_act_grad;
     be->col_sum = cuda_col_sum;
     be->concat_cols = cuda_concat_cols;
     be->slice_cols = cuda_slice_cols;
@@ -199,9 +208,6 @@ static void fill_table(Backend *be) {
     be->mse_grad = cuda_mse_grad;
     be->mse_acc = cuda_mse_acc;
     be->mean_acc = cuda_mean_acc;
-    be->clip_grad_norm = cuda_clip_grad_norm;
-    be->adam = cuda_adam;
-    be->polyak = cuda_polyak;
     be->optim_step = cuda_optim_step;
     be->uniform_actions = cuda_uniform_actions;
     be->add_noise = cuda_add_noise;
@@ -209,12 +215,11 @@ static void fill_table(Backend *be) {
     be->env_step = cuda_env_step;
     be->replay_insert = cuda_replay_insert;
     be->replay_sample = cuda_replay_sample;
+    be->schedule = &CUDA_DDPG_SCHEDULE;
     be->capture_begin = cuda_capture_begin;
     be->capture_end = cuda_capture_end;
     be->graph_launch = cuda_graph_launch;
     be->graph_destroy = cuda_graph_destroy;
-    be->run_lanes = cuda_run_lanes;
-    be->sumsq = NULL; /* optional: optim_step reads g for the norm (one launch fewer in the lanes) */
 }
 
 static void set_err(char *err, size_t errlen, const char *what, const char *why) {
@@ -261,13 +266,13 @@ extern "C" Backend *backend_cuda_create(char *err, size_t errlen) {
             return NULL;
         }
     }
-    for (int i = 0; i < 1 + CUDA_LANES; i++) {
+    for (int i = 0; i < CUDA_STREAMS; i++) {
         CudaStreamCtx *x = &c->s[i];
         what = "cudaStreamCreateWithFlags";
         if ((e = cudaStreamCreateWithFlags(&x->stream, cudaStreamNonBlocking)) != cudaSuccess)
             goto cuda_fail;
         what = "cudaEventCreateWithFlags";
-        if ((e = cudaEventCreateWithFlags(&x->done, cudaEventDisableTiming)) != cudaSuccess)
+        if ((e = cudaEventCreateWithFlags(&x->mark, cudaEventDisableTiming)) != cudaSuccess)
             goto cuda_fail;
         what = "cudaMalloc of the backend's scratch";
         if ((e = cudaMalloc(&x->cublas_ws, CUBLAS_WS_BYTES)) != cudaSuccess ||
@@ -291,12 +296,9 @@ extern "C" Backend *backend_cuda_create(char *err, size_t errlen) {
         if ((s = cublasSetMathMode(x->cublas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
             goto cublas_fail;
     }
-    what = "cudaEventCreateWithFlags";
-    if ((e = cudaEventCreateWithFlags(&c->fork, cudaEventDisableTiming)) != cudaSuccess)
-        goto cuda_fail;
     what = "cublasLtCreate";
     if ((s = cublasLtCreate(&c->lt)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
-    /* the lanes' scratch zeroing is done before any op on the main stream */
+    /* the side stream's scratch zeroing is done before any op on the main stream */
     what = "cudaDeviceSynchronize";
     if ((e = cudaDeviceSynchronize()) != cudaSuccess) goto cuda_fail;
     fill_table(be);
@@ -312,5 +314,3 @@ cublas_fail:
     cuda_destroy(be);
     return NULL;
 }
-
-extern "C" int backend_cuda_compiled(void) { return 1; }
