@@ -111,7 +111,8 @@ int main(int argc, char **argv) {
         double t_whole = time_blocks(s, A, B, C, s->m, reps);
         double t128 = time_blocks(s, A, B, C, 128, reps), t64 = time_blocks(s, A, B, C, 64, reps);
         int c32, c16;
-        int bad32 = bad_cuts(s, A, B, whole, C, 32, &c32), bad16 = bad_cuts(s, A, B, whole, C, 16, &c16);
+        int bad32 = bad_cuts(s, A, B, whole, C, 32, &c32);
+        int bad16 = bad_cuts(s, A, B, whole, C, 16, &c16);
         char b32[32], b16[32];
         snprintf(b32, sizeof b32, "%d of %d differ", bad32, c32);
         snprintf(b16, sizeof b16, "%d of %d differ", bad16, c16);

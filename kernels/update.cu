@@ -32,31 +32,23 @@ static int cuda_accepts(Backend *be, const Ddpg *d) {
     return d->n_critics == 1;
 }
 
-/* mlp_backward(be, s, n->params, rows, &n->work, dy, n->grad, NULL), with
- * the same ops on the same buffers. The side stream's layer l reads dz =
- * dh[l+1] and h[l] and writes only n->grad; after forking it, main writes
- * only dh[l] and below (dX, then the next layer's act_grad in place), so
- * the two never touch what the other writes. */
+/* mlp_backward(be, s, n->params, rows, &n->work, dy, n->grad, NULL): the
+ * same steps (mlp.h), each layer's weight and bias gradients on the side
+ * stream. The side's layer l reads dz = dh[l+1] and h[l] and writes only
+ * n->grad; after forking it, main writes only dh[l] and below (dX, then the
+ * next layer's act_grad in place), so the two never touch what the other
+ * writes. */
 static void backward_two_streams(Backend *be, Net *n, int rows, const float *dy) {
     const MlpShape *s = &n->shape;
     MlpWork *w = &n->work;
     int L = s->n_layers;
     be->copy(be, w->dh[L], dy, sizeof(float) * (size_t)rows * s->sizes[L]);
     for (int l = L - 1; l >= 0; l--) {
-        int in = s->sizes[l], out = s->sizes[l + 1];
-        float *dz = w->dh[l + 1];
-        /* through the activation: dz = dh[l+1] * act'(h[l+1]), in place */
-        be->act_grad(be, dz, w->h[l + 1], rows, out, mlp_layer_act(s, l), &s->bounds);
-        /* dW_l (out,in) = dz^T h[l]; db_l = column sums of dz, beside the chain */
+        mlp_layer_act_grad(be, s, w, rows, l);
         cuda_on_side(be);
-        be->gemm(be, 1, 0, out, in, rows, 1.0f, dz, out, w->h[l], in, 0.0f,
-                 n->grad + s->w_off[l], in);
-        be->col_sum(be, n->grad + s->b_off[l], dz, rows, out);
+        mlp_layer_param_grads(be, s, w, rows, l, n->grad);
         cuda_on_main(be);
-        /* dX: dh[l] (rows,in) = dz W_l; none below the first layer */
-        if (l > 0)
-            be->gemm(be, 0, 0, rows, in, out, 1.0f, dz, out, n->params + s->w_off[l], in, 0.0f,
-                     w->dh[l], in);
+        if (l > 0) mlp_layer_input_grad(be, s, n->params, w, rows, l, NULL);
     }
     cuda_join_side(be);
 }

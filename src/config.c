@@ -41,7 +41,9 @@ void config_defaults(Config *c) {
 }
 
 /* OPT_ENUM: an int field holding the index of one of `choices` */
-typedef enum { OPT_INT, OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_ENUM, OPT_HIDDEN, OPT_FLAG } OptType;
+typedef enum {
+    OPT_INT, OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_ENUM, OPT_HIDDEN, OPT_FLAG
+} OptType;
 
 const char *const NOISE_NAMES[2] = {"gaussian", "ou"};
 

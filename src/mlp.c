@@ -90,25 +90,33 @@ float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const fl
     return w->h[s->n_layers];
 }
 
+void mlp_layer_act_grad(Backend *be, const MlpShape *s, MlpWork *w, int rows, int l) {
+    be->act_grad(be, w->dh[l + 1], w->h[l + 1], rows, s->sizes[l + 1], mlp_layer_act(s, l),
+                 &s->bounds);
+}
+
+void mlp_layer_param_grads(Backend *be, const MlpShape *s, const MlpWork *w, int rows, int l,
+                           float *grads) {
+    int in = s->sizes[l], out = s->sizes[l + 1];
+    const float *dz = w->dh[l + 1];
+    be->gemm(be, 1, 0, out, in, rows, 1.0f, dz, out, w->h[l], in, 0.0f, grads + s->w_off[l], in);
+    be->col_sum(be, grads + s->b_off[l], dz, rows, out);
+}
+
+void mlp_layer_input_grad(Backend *be, const MlpShape *s, const float *params, MlpWork *w,
+                          int rows, int l, float *dx) {
+    int in = s->sizes[l], out = s->sizes[l + 1];
+    be->gemm(be, 0, 0, rows, in, out, 1.0f, w->dh[l + 1], out, params + s->w_off[l], in, 0.0f,
+             l > 0 ? w->dh[l] : dx, in);
+}
+
 void mlp_backward(Backend *be, const MlpShape *s, const float *params, int rows, MlpWork *w,
                   const float *dy, float *grads, float *dx) {
     int L = s->n_layers;
     be->copy(be, w->dh[L], dy, sizeof(float) * (size_t)rows * s->sizes[L]);
     for (int l = L - 1; l >= 0; l--) {
-        int in = s->sizes[l], out = s->sizes[l + 1];
-        float *dz = w->dh[l + 1];
-        /* through the activation: dz = dh[l+1] * act'(h[l+1]), in place */
-        be->act_grad(be, dz, w->h[l + 1], rows, out, mlp_layer_act(s, l), &s->bounds);
-        if (grads) {
-            /* dW_l (out,in) = dz^T h[l]; db_l = column sums of dz */
-            be->gemm(be, 1, 0, out, in, rows, 1.0f, dz, out, w->h[l], in, 0.0f,
-                     grads + s->w_off[l], in);
-            be->col_sum(be, grads + s->b_off[l], dz, rows, out);
-        }
-        /* dX: dh[l] (rows,in) = dz W_l, or dx below the first layer */
-        float *dst = l > 0 ? w->dh[l] : dx;
-        if (dst)
-            be->gemm(be, 0, 0, rows, in, out, 1.0f, dz, out, params + s->w_off[l], in, 0.0f, dst,
-                     in);
+        mlp_layer_act_grad(be, s, w, rows, l);
+        if (grads) mlp_layer_param_grads(be, s, w, rows, l, grads);
+        if (l > 0 || dx) mlp_layer_input_grad(be, s, params, w, rows, l, dx);
     }
 }

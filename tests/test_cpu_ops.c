@@ -30,8 +30,10 @@ START_TEST(test_outer_act_grad_matches_gemm_then_act_grad) {
                 int rows = shapes[si][0], cols = shapes[si][1];
                 if (act == ACT_TANH_SCALE && cols > ab.dim) continue; /* bounds per column */
                 size_t n = (size_t)rows * cols;
-                float *dy = be->alloc(be, sizeof(float) * rows), *w = be->alloc(be, sizeof(float) * cols);
-                float *y = be->alloc(be, sizeof(float) * n), *ref = be->alloc(be, sizeof(float) * n);
+                float *dy = be->alloc(be, sizeof(float) * rows);
+                float *w = be->alloc(be, sizeof(float) * cols);
+                float *y = be->alloc(be, sizeof(float) * n);
+                float *ref = be->alloc(be, sizeof(float) * n);
                 float *got = be->alloc(be, sizeof(float) * n);
                 ck_assert(dy && w && y && ref && got);
                 fill_uniform(dy, (size_t)rows, 21 + si, -1.0f, 1.0f);
@@ -71,7 +73,8 @@ START_TEST(test_relu_masks_match_activations) {
             int words = relu_mask_words(out);
             size_t n = (size_t)rows * out, nm = (size_t)rows * words;
             float *x = be->alloc(be, sizeof(float) * rows * in);
-            float *w = be->alloc(be, sizeof(float) * out * in), *b = be->alloc(be, sizeof(float) * out);
+            float *w = be->alloc(be, sizeof(float) * out * in);
+            float *b = be->alloc(be, sizeof(float) * out);
             float *y = be->alloc(be, sizeof(float) * n), *dy = be->alloc(be, sizeof(float) * rows);
             float *ref = be->alloc(be, sizeof(float) * n), *got = be->alloc(be, sizeof(float) * n);
             uint32_t *mask = be->alloc(be, sizeof(uint32_t) * nm);

@@ -360,7 +360,8 @@ START_TEST(test_update_batch_targets_counters_metrics) {
     Ddpg d;
     ck_assert_int_eq(ddpg_create(&d, be, &prm), 0);
     size_t na = d.actor.shape.n_params, nc = d.critic[0].shape.n_params;
-    ck_assert_mem_eq(d.actor.target, d.actor.params, sizeof(float) * na); /* targets start as copies */
+    /* targets start as copies */
+    ck_assert_mem_eq(d.actor.target, d.actor.params, sizeof(float) * na);
     ck_assert_mem_eq(d.critic[0].target, d.critic[0].params, sizeof(float) * nc);
     /* targets unlike the online nets, so that mixing them up shows */
     mlp_init_params(&d.actor.shape, d.actor.target, 100, 0);
@@ -393,7 +394,8 @@ START_TEST(test_update_batch_targets_counters_metrics) {
     }
 
     float *actor0 = host_copy(d.actor.params, na), *critic0 = host_copy(d.critic[0].params, nc);
-    float *actor_targ0 = host_copy(d.actor.target, na), *critic_targ0 = host_copy(d.critic[0].target, nc);
+    float *actor_targ0 = host_copy(d.actor.target, na);
+    float *critic_targ0 = host_copy(d.critic[0].target, nc);
     ddpg_update_batch(&d);
 
     ck_assert_int_eq(*d.actor.adam_step, 1);

@@ -12,9 +12,10 @@
  *  - Matrices are row-major. A layer's weight is (out, in) as in torch.nn.Linear.
  *  - Ops are enqueued in the order they are called and run as if in that
  *    order (a backend's schedule may run independent ones side by side);
- *    nothing returns a value to the host except to_host and sync. Scalars that change between iterations (replay fill,
- *    RNG counters, Adam steps) live in device memory, so that one iteration
- *    can be captured once and replayed (CUDA Graphs).
+ *    nothing returns a value to the host except to_host and sync. Scalars
+ *    that change between iterations (replay fill, RNG counters, Adam steps)
+ *    live in device memory, so that one iteration can be captured once and
+ *    replayed (CUDA Graphs).
  *  - Results depend on the inputs alone: reductions have a fixed order (no
  *    float atomics), and the CPU gives the same bits for any thread count.
  */

@@ -56,6 +56,19 @@ void mlp_work_destroy(MlpWork *w, Backend *be, const MlpShape *s);
 float *mlp_forward(Backend *be, const MlpShape *s, const float *params, const float *x, int rows,
                    MlpWork *w);
 
+/* The steps of layer l's backward pass, which mlp_backward runs from the
+ * top layer down; dz, layer l's gradient before its activation, lives in
+ * dh[l+1]:
+ *  - act_grad:    dz = dh[l+1] * act'(h[l+1]), in place
+ *  - param_grads: dW_l (out,in) = dz^T h[l] and db_l = the column sums of dz,
+ *                 into grads (flat, like params)
+ *  - input_grad:  dh[l] (rows,in) = dz W_l, or dx below the first layer */
+void mlp_layer_act_grad(Backend *be, const MlpShape *s, MlpWork *w, int rows, int l);
+void mlp_layer_param_grads(Backend *be, const MlpShape *s, const MlpWork *w, int rows, int l,
+                           float *grads);
+void mlp_layer_input_grad(Backend *be, const MlpShape *s, const float *params, MlpWork *w,
+                          int rows, int l, float *dx);
+
 /* Backward of the last forward on w. dy (rows, out) is dLoss/d(output) and is
  * copied into w. grads (flat, like params) is overwritten when non-NULL; dx
  * (rows, in) gets dLoss/dx when non-NULL. */

@@ -148,6 +148,15 @@ static int policy_split(int B) {
     return B / 64 * 32;
 }
 
+/* Clipping, Adam and the soft update of n, the norm from the sums of
+ * squares its backward pass made (the same numbers as net_optim_step). */
+static void optim_from_sums(Backend *be, Net *n, const double *sums, float lr, float *norm_acc,
+                            const DdpgParams *p) {
+    cpu_optim_step_sums(be, n->params, n->grad, n->adam_m, n->adam_v, n->shape.n_params, sums,
+                        n->shape.n_layers, p->grad_clip, norm_acc, net_adam_hyper(lr),
+                        n->adam_step, n->target, p->tau);
+}
+
 static void cpu_update(Backend *be, Ddpg *d) {
     CpuPlan *plan = d->plan;
     Net *c = &d->critic[0], *a = &d->actor;
@@ -161,10 +170,8 @@ static void cpu_update(Backend *be, Ddpg *d) {
     ddpg_critic_loss(d, u.critic.w.h[c->shape.n_layers]);
     cpu_pass_backward(be, &c->shape, c->params, B, &u.critic, d->dq, c->grad, plan->critic_sumsq,
                       NULL);
-    cpu_optim_step_sums(be, c->params, c->grad, c->adam_m, c->adam_v, c->shape.n_params,
-                        plan->critic_sumsq, c->shape.n_layers, p->grad_clip,
-                        d->metrics + METRIC_CRITIC_GRAD_NORM, net_adam_hyper(p->critic_lr),
-                        c->adam_step, c->target, p->tau);
+    optim_from_sums(be, c, plan->critic_sumsq, p->critic_lr,
+                    d->metrics + METRIC_CRITIC_GRAD_NORM, p);
     /* actor, through the updated critic */
     if (u.split > 0)
         cpu_run_parts(be, 2, policy_part, &u);
@@ -173,10 +180,8 @@ static void cpu_update(Backend *be, Ddpg *d) {
     ddpg_actor_loss(d, u.policy.w.h[c->shape.n_layers]);
     cpu_pass_backward(be, &a->shape, a->params, B, &u.actor, d->da, a->grad, plan->actor_sumsq,
                       NULL);
-    cpu_optim_step_sums(be, a->params, a->grad, a->adam_m, a->adam_v, a->shape.n_params,
-                        plan->actor_sumsq, a->shape.n_layers, p->grad_clip,
-                        d->metrics + METRIC_ACTOR_GRAD_NORM, net_adam_hyper(p->actor_lr),
-                        a->adam_step, a->target, p->tau);
+    optim_from_sums(be, a, plan->actor_sumsq, p->actor_lr, d->metrics + METRIC_ACTOR_GRAD_NORM,
+                    p);
 }
 
 const DdpgSchedule CPU_DDPG_SCHEDULE = {"cpu lanes", sizeof(CpuPlan), cpu_accepts,

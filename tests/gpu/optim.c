@@ -10,7 +10,7 @@ enum { CLIP_OFF, CLIP_INACTIVE, CLIP_ACTIVE };
 
 typedef struct {
     const char *name;
-    int clip;       /* CLIP_OFF: max_norm 0; INACTIVE: far above the norm; ACTIVE: a quarter of it */
+    int clip; /* CLIP_OFF: max_norm 0; INACTIVE: far above the norm; ACTIVE: a quarter of it */
     int with_acc;   /* norm_acc given */
     int with_targ;  /* targ given */
 } Mode;
