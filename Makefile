@@ -5,6 +5,8 @@
 #   make run        set-up, build, train Pendulum into runs/pendulum (with report.html)
 #   make test       set-up, build, Check suites + report tests
 #   make bench      benchmarks (bench/)
+#   make examples   build/libddpg_policy.a (policy.h) and the programs in examples/
+#   make fuzz       the checkpoint loader under libFuzzer (clang), FUZZ_SECONDS long
 #   make STATIC=1   link OpenBLAS, Check and the CUDA runtime statically
 #                   (a binary that runs on the GPU machine, which has no OpenBLAS/Check)
 
@@ -66,9 +68,21 @@ TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all setup run test test-all test-c test-report test-browser bench clean banner fixtures
+# The embeddable policy (include/ddpg/policy.h): plain C, no CUDA, OpenBLAS or Check.
+POLICY_LIB  := $(BUILD)/libddpg_policy.a
+POLICY_OBJS := $(addprefix $(BUILD)/src/,policy.o ckpt_file.o mlp.o tensor.o)
+EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
-all: banner ddpg_cuda
+# libFuzzer targets (clang), each run for FUZZ_SECONDS from its corpus in tests/fuzz/
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -std=c11 -D_GNU_SOURCE -Iinclude
+
+.PHONY: all setup run test test-all test-c test-report test-browser bench clean banner fixtures \
+        examples fuzz
+
+all: banner ddpg_cuda $(POLICY_LIB)
 
 banner:
 	@echo $(BANNER)
@@ -92,6 +106,25 @@ $(BUILD)/%.o: %.cu
 $(BUILD)/run_tests: $(TEST_OBJS) $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
 	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(CHECK_LIBS) $(LIBS)
 
+$(POLICY_LIB): $(POLICY_OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/examples/%: examples/%.c $(POLICY_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(POLICY_LIB) -lm
+
+examples: $(EXAMPLE_BINS)
+
+$(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c src/ckpt_file.c src/config.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lm
+
+# A fresh copy of the corpus takes what the run finds; crashes land in $(BUILD)/fuzz/
+fuzz: $(BUILD)/fuzz/fuzz_checkpoint
+	rm -rf $(BUILD)/fuzz/checkpoint && cp -r tests/fuzz/checkpoint $(BUILD)/fuzz/checkpoint
+	$(BUILD)/fuzz/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/checkpoint
+
 $(BUILD)/bench/%: bench/%.c $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
@@ -113,11 +146,12 @@ test: setup
 # Check suites (C), then the report tests (Python), then the browser test.
 test-all: banner test-c test-report test-browser
 
-test-c: $(BUILD)/run_tests ddpg_cuda
+test-c: $(BUILD)/run_tests ddpg_cuda examples
 	$(BUILD)/run_tests
 
-test-report:
+test-report: ddpg_cuda
 	python3 -m unittest discover -s tests/report -v
+	python3 -m unittest discover -s tests/python -v
 
 test-browser:
 	tests/report/browser_test.sh

@@ -3,7 +3,7 @@
 
     python3 scripts/report.py [--quiet] RUN_DIR [-o OUT.html]   # default: RUN_DIR/report.html
 
-Reads the run directory of docs/design.md section 5 and draws the notebook's diagnostics
+Reads the run directory of docs/design.md section 6 and draws the notebook's diagnostics
 (seed notebook, section 3: learning curve with its 10-episode moving average, Q(s,a) vs
 TD target, critic and actor losses, policy and Q on fixed probe states) plus evaluation
 return over env steps and wall time against the solved threshold, throughput, and a
@@ -40,7 +40,7 @@ from plotly.subplots import make_subplots
 MAX_POINTS = 5000  # per scatter trace; longer series are averaged over contiguous blocks
 MAX_SNAPSHOTS = 500  # probe heatmap columns; more snapshots are thinned evenly
 MA_WINDOW = 10  # the notebook's moving-average window, in episodes
-SOLVED_RETURN = -200.0  # Pendulum-v1 "solved" threshold (docs/design.md section 5, summary.json)
+SOLVED_RETURN = -200.0  # Pendulum-v1 "solved" threshold (docs/design.md section 6, summary.json)
 TEMPLATE = "plotly_white"
 
 # Column specs: name -> int or float. Required columns must all be in the header (in any

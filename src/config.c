@@ -47,6 +47,11 @@ typedef enum {
 
 const char *const NOISE_NAMES[2] = {"gaussian", "ou"};
 
+/* What an option is to a checkpoint (the text of config_to_text): RUN
+ * options are saved and a resumed run must not contradict them; RESUMABLE
+ * ones are saved but a resume may change them; COMMAND ones are not saved. */
+typedef enum { SCOPE_RUN = 0, SCOPE_RESUMABLE, SCOPE_COMMAND } Scope;
+
 typedef struct {
     const char *name;
     OptType type;
@@ -56,55 +61,76 @@ typedef struct {
     int lo_open;    /* 1: lo excluded */
     const char *choices; /* OPT_STR, OPT_ENUM: "a|b|c", NULL = free text */
     const char *help;
+    Scope scope;         /* SCOPE_RUN unless given */
+    const char *metavar; /* --help's word for the value; NULL: N, or DIR for text */
 } Option;
 
 #define F(field) offsetof(Config, field), sizeof(((Config *)0)->field)
 
+/* The tail of an entry: saved in checkpoints, a resume must not change it;
+ * saved, a resume may change it; not saved. Then --help's metavar. */
+#define RUN SCOPE_RUN, NULL
+#define RESUMABLE SCOPE_RESUMABLE, NULL
+#define COMMAND(metavar) SCOPE_COMMAND, metavar
+
 static const Option OPTIONS[] = {
-    {"env", OPT_STR, F(env), 0, 0, 0, "pendulum|Pendulum-v1", "environment (Pendulum-v1)"},
-    {"envs", OPT_INT, F(envs), 1, 16777216, 0, NULL, "environments stepped in lockstep"},
+    {"env", OPT_STR, F(env), 0, 0, 0, "pendulum|Pendulum-v1", "environment (Pendulum-v1)", RUN},
+    {"envs", OPT_INT, F(envs), 1, 16777216, 0, NULL, "environments stepped in lockstep", RUN},
     {"device", OPT_STR, F(device), 0, 0, 0, "auto|cuda|cpu",
-     "backend: the GPU when there is one (auto), or force one"},
-    {"seed", OPT_U64, F(seed), 0, 9.2e18, 0, NULL, "random seed"},
+     "backend: the GPU when there is one (auto), or force one", RESUMABLE},
+    {"seed", OPT_U64, F(seed), 0, 9.2e18, 0, NULL, "random seed", RUN},
     {"total-steps", OPT_I64, F(total_steps), 1, 1e12, 0, NULL,
-     "env steps to train, summed over all envs"},
-    {"batch-size", OPT_INT, F(batch_size), 1, 65536, 0, NULL, "minibatch size per update"},
-    {"replay-size", OPT_I64, F(replay_size), 1, 1e9, 0, NULL, "replay buffer capacity"},
-    {"gamma", OPT_DBL, F(gamma), 0, 1, 0, NULL, "discount factor"},
-    {"tau", OPT_DBL, F(tau), 0, 1, 1, NULL, "target network soft-update rate, in (0, 1]"},
-    {"actor-lr", OPT_DBL, F(actor_lr), 0, 1, 1, NULL, "actor Adam learning rate"},
-    {"critic-lr", OPT_DBL, F(critic_lr), 0, 1, 1, NULL, "critic Adam learning rate"},
+     "env steps to train, summed over all envs", RESUMABLE},
+    {"batch-size", OPT_INT, F(batch_size), 1, 65536, 0, NULL, "minibatch size per update", RUN},
+    {"replay-size", OPT_I64, F(replay_size), 1, 1e9, 0, NULL, "replay buffer capacity", RUN},
+    {"gamma", OPT_DBL, F(gamma), 0, 1, 0, NULL, "discount factor", RUN},
+    {"tau", OPT_DBL, F(tau), 0, 1, 1, NULL, "target network soft-update rate, in (0, 1]", RUN},
+    {"actor-lr", OPT_DBL, F(actor_lr), 0, 1000, 1, NULL, "actor Adam learning rate", RUN},
+    {"critic-lr", OPT_DBL, F(critic_lr), 0, 1000, 1, NULL, "critic Adam learning rate", RUN},
     {"start-steps", OPT_I64, F(start_steps), 0, 1e12, 0, NULL,
-     "env steps of uniform random actions before the actor acts"},
+     "env steps of uniform random actions before the actor acts", RUN},
     {"update-after", OPT_I64, F(update_after), 0, 1e12, 0, NULL,
-     "env steps before the first gradient update"},
+     "env steps before the first gradient update", RUN},
     {"updates-per-step", OPT_INT, F(updates_per_step), 1, 10000, 0, NULL,
-     "gradient updates per vectorized env step"},
+     "gradient updates per vectorized env step", RUN},
     {"noise-sigma", OPT_DBL, F(noise_sigma), 0, 100, 0, NULL,
-     "exploration noise std, in action units"},
+     "exploration noise std, in action units", RUN},
     {"noise", OPT_ENUM, F(noise), 0, 0, 0, "gaussian|ou",
-     "exploration noise process (ou = Ornstein-Uhlenbeck)"},
-    {"ou-theta", OPT_DBL, F(ou_theta), 0, 100, 1, NULL, "OU mean-reversion rate"},
+     "exploration noise process (ou = Ornstein-Uhlenbeck)", RUN},
+    {"ou-theta", OPT_DBL, F(ou_theta), 0, 100, 1, NULL, "OU mean-reversion rate", RUN},
     {"hidden", OPT_HIDDEN, F(hidden), 1, 65536, 0, NULL,
-     "hidden layer widths, comma separated, 1 to 8 layers"},
+     "hidden layer widths, comma separated, 1 to 8 layers", RUN},
     {"grad-clip", OPT_DBL, F(grad_clip), 0, 1e9, 0, NULL,
-     "clip each network's gradient to this global L2 norm (0 = off)"},
-    {"probe-n", OPT_INT, F(probe_n), 0, 4096, 0, NULL, "fixed probe states (0 = off)"},
+     "clip each network's gradient to this global L2 norm (0 = off)", RUN},
+    {"probe-n", OPT_INT, F(probe_n), 0, 4096, 0, NULL, "fixed probe states (0 = off)", RUN},
     {"probe-every", OPT_INT, F(probe_every), 1, 1000000000, 0, NULL,
-     "probe snapshot every this many finished episodes"},
+     "probe snapshot every this many finished episodes", RUN},
     {"eval-every", OPT_I64, F(eval_every), 0, 1e12, 0, NULL,
-     "env steps between deterministic evaluations (0 = off)"},
-    {"eval-episodes", OPT_INT, F(eval_episodes), 1, 4096, 0, NULL,
-     "episodes per evaluation"},
-    {"threads", OPT_INT, F(threads), 0, 1024, 0, NULL, "CPU threads for the cpu device (0 = one per core)"},
+     "env steps between deterministic evaluations (0 = off)", RUN},
+    {"eval-episodes", OPT_INT, F(eval_episodes), 1, 4096, 0, NULL, "episodes per evaluation",
+     RUN},
+    {"threads", OPT_INT, F(threads), 0, 1024, 0, NULL,
+     "CPU threads for the cpu device (0 = one per core)", RESUMABLE},
     {"truncation-as-terminal", OPT_FLAG, F(truncation_as_terminal), 0, 1, 0, NULL,
-     "store done = terminated or truncated, as the notebook does (for comparison)"},
+     "store done = terminated or truncated, as the notebook does (for comparison)", RUN},
     {"stop-when-solved", OPT_FLAG, F(stop_when_solved), 0, 1, 0, NULL,
-     "end the run at the first evaluation with mean return >= -200"},
-    {"quiet", OPT_FLAG, F(quiet), 0, 1, 0, NULL, "no progress lines"},
-    {"out", OPT_STR, F(out), 0, 0, 0, NULL, "run directory to write (created if missing)"},
+     "end the run at the first evaluation with mean return >= -200", RUN},
+    {"quiet", OPT_FLAG, F(quiet), 0, 1, 0, NULL, "no progress lines", COMMAND(NULL)},
+    {"out", OPT_STR, F(out), 0, 0, 0, NULL, "run directory to write (created if missing)",
+     COMMAND("DIR")},
+    {"save-every", OPT_I64, F(save_every), 0, 1e12, 0, NULL,
+     "env steps between checkpoints in DIR/checkpoint.bin (0 = at the end and on a signal "
+     "only)", RESUMABLE},
+    {"save-replay", OPT_FLAG, F(save_replay), 0, 1, 0, NULL,
+     "checkpoints hold the replay buffer too (for an exact resume)", RESUMABLE},
+    {"resume", OPT_STR, F(resume), 0, 0, 0, NULL,
+     "continue the run in DIR from its checkpoint, with its configuration", COMMAND("DIR")},
+    {"eval-only", OPT_STR, F(eval_only), 0, 0, 0, NULL,
+     "evaluate the actor of checkpoint PATH (--eval-episodes, --seed), print JSON, exit",
+     COMMAND("PATH")},
 };
 #define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+_Static_assert(N_OPTIONS <= 64, "Config.set has one bit per option");
 
 static void default_string(const Option *o, const Config *d, char *buf, size_t len) {
     const char *p = (const char *)d + o->offset;
@@ -146,7 +172,7 @@ void config_print_help(FILE *f) {
             snprintf(left, sizeof left, "--%s", o->name);
         else
             snprintf(left, sizeof left, "--%s %s", o->name,
-                     o->choices ? o->choices : (o->type == OPT_STR ? "DIR" : "N"));
+                     o->choices ? o->choices : o->metavar ? o->metavar : "N");
         fprintf(f, "  %-28s %s [%s]\n", left, o->help, def);
     }
     fprintf(f, "  %-28s %s\n  %-28s %s\n", "--help", "this text", "--version",
@@ -283,6 +309,7 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err) {
             fprintf(err, "error: unknown option '--%s' (see --help)\n", name);
             return 2;
         }
+        c->set |= 1ull << (o - OPTIONS);
         if (o->type == OPT_FLAG) {
             if (eq) {
                 fprintf(err, "error: --%s takes no value\n", o->name);
@@ -302,35 +329,83 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err) {
     return 0;
 }
 
-void config_write_json(const Config *c, FILE *f, const char *ind) {
-    fprintf(f, "%s\"env\": \"%s\",\n", ind, c->env);
-    fprintf(f, "%s\"envs\": %d,\n", ind, c->envs);
-    fprintf(f, "%s\"device_requested\": \"%s\",\n", ind, c->device);
-    fprintf(f, "%s\"seed\": %llu,\n", ind, (unsigned long long)c->seed);
-    fprintf(f, "%s\"total_steps\": %lld,\n", ind, (long long)c->total_steps);
-    fprintf(f, "%s\"batch_size\": %d,\n", ind, c->batch_size);
-    fprintf(f, "%s\"replay_size\": %lld,\n", ind, (long long)c->replay_size);
-    fprintf(f, "%s\"gamma\": %.17g,\n", ind, c->gamma);
-    fprintf(f, "%s\"tau\": %.17g,\n", ind, c->tau);
-    fprintf(f, "%s\"actor_lr\": %.17g,\n", ind, c->actor_lr);
-    fprintf(f, "%s\"critic_lr\": %.17g,\n", ind, c->critic_lr);
-    fprintf(f, "%s\"start_steps\": %lld,\n", ind, (long long)c->start_steps);
-    fprintf(f, "%s\"update_after\": %lld,\n", ind, (long long)c->update_after);
-    fprintf(f, "%s\"updates_per_step\": %d,\n", ind, c->updates_per_step);
-    fprintf(f, "%s\"noise\": \"%s\",\n", ind, NOISE_NAMES[c->noise]);
-    fprintf(f, "%s\"noise_sigma\": %.17g,\n", ind, c->noise_sigma);
-    fprintf(f, "%s\"ou_theta\": %.17g,\n", ind, c->ou_theta);
-    fprintf(f, "%s\"hidden\": [", ind);
-    for (int i = 0; i < c->n_hidden; i++) fprintf(f, i ? ", %d" : "%d", c->hidden[i]);
-    fprintf(f, "],\n");
-    fprintf(f, "%s\"grad_clip\": %.17g,\n", ind, c->grad_clip);
-    fprintf(f, "%s\"probe_n\": %d,\n", ind, c->probe_n);
-    fprintf(f, "%s\"probe_every\": %d,\n", ind, c->probe_every);
-    fprintf(f, "%s\"eval_every\": %lld,\n", ind, (long long)c->eval_every);
-    fprintf(f, "%s\"eval_episodes\": %d,\n", ind, c->eval_episodes);
-    fprintf(f, "%s\"threads\": %d,\n", ind, c->threads);
-    fprintf(f, "%s\"truncation_as_terminal\": %s,\n", ind,
-            c->truncation_as_terminal ? "true" : "false");
-    fprintf(f, "%s\"stop_when_solved\": %s,\n", ind, c->stop_when_solved ? "true" : "false");
-    fprintf(f, "%s\"version\": \"%s\"", ind, DDPG_VERSION);
+/* o's value in c as its command line takes it, exactly ("%.17g" for reals);
+ * a flag is "on" or "off". */
+static void value_text(const Option *o, const Config *c, char *buf, size_t len) {
+    const char *p = (const char *)c + o->offset;
+    if (o->type == OPT_DBL)
+        snprintf(buf, len, "%.17g", *(const double *)p);
+    else if (o->type == OPT_FLAG)
+        snprintf(buf, len, "%s", *(const int *)p ? "on" : "off");
+    else if (o->type == OPT_STR)
+        snprintf(buf, len, "%s", p);
+    else
+        default_string(o, c, buf, len);
 }
+
+int config_to_text(const Config *c, char *buf, size_t len) {
+    size_t k = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const Option *o = &OPTIONS[i];
+        char v[1100];
+        value_text(o, c, v, sizeof v);
+        if (o->scope == SCOPE_COMMAND || (o->type == OPT_FLAG && strcmp(v, "off") == 0))
+            continue;
+        int n = o->type == OPT_FLAG ? snprintf(buf + k, len - k, "--%s\n", o->name)
+                                    : snprintf(buf + k, len - k, "--%s\n%s\n", o->name, v);
+        if (n < 0 || (size_t)n >= len - k) return -1;
+        k += (size_t)n;
+    }
+    return (int)k;
+}
+
+int config_from_text(Config *c, const char *text, FILE *err) {
+    enum { MAX_WORDS = 2 * 64 + 1 };
+    char *copy = strdup(text), *argv[MAX_WORDS];
+    if (!copy) {
+        fprintf(err, "error: out of host memory\n");
+        return 2;
+    }
+    int argc = 0;
+    argv[argc++] = "ddpg_cuda";
+    for (char *w = strtok(copy, "\n"); w; w = strtok(NULL, "\n")) {
+        if (argc == MAX_WORDS) {
+            fprintf(err, "error: the saved configuration has too many words\n");
+            free(copy);
+            return 2;
+        }
+        argv[argc++] = w;
+    }
+    config_defaults(c);
+    int rc = config_parse(c, argc, argv, err, err);
+    c->set = 0;
+    free(copy);
+    return rc == 0 ? 0 : 2;
+}
+
+int config_merge_resume(const Config *saved, const Config *cli, Config *merged, FILE *err) {
+    *merged = *saved;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const Option *o = &OPTIONS[i];
+        if (!(cli->set >> i & 1) || o->scope == SCOPE_COMMAND) continue;
+        if (o->scope == SCOPE_RESUMABLE) { /* the command line's value */
+            memcpy((char *)merged + o->offset, (const char *)cli + o->offset, o->size);
+            continue;
+        }
+        char a[1100], b[1100];
+        value_text(o, saved, a, sizeof a);
+        value_text(o, cli, b, sizeof b);
+        if (strcmp(a, b) != 0) {
+            fprintf(err, "error: --%s %s contradicts the checkpoint's --%s %s (a resumed run "
+                         "keeps its configuration)\n", o->name, b, o->name, a);
+            return 2;
+        }
+    }
+    merged->quiet = cli->quiet;
+    snprintf(merged->resume, sizeof merged->resume, "%s", cli->resume);
+    snprintf(merged->out, sizeof merged->out, "%s", cli->resume);
+    merged->set = cli->set;
+    return 0;
+}
+

@@ -17,13 +17,18 @@ void ddpg_tensors(Ddpg *d, TensorList *l) {
         k += snprintf(hidden + k, sizeof hidden - (size_t)k, "%s%d", i ? "," : "", p->hidden[i]);
     tensors_why(l, "--hidden %s with --batch-size %d", hidden, B);
     net_tensors(&d->actor, "actor.", l);
+    /* the action bounds of its tanh head: what an embedded policy needs (policy.h) */
+    TENSOR_ADD_HOST(l, "actor.", "action_low", d->actor.shape.bounds.low, (size_t)ad,
+                    TENSOR_STATE);
+    TENSOR_ADD_HOST(l, "actor.", "action_high", d->actor.shape.bounds.high, (size_t)ad,
+                    TENSOR_STATE);
     for (int i = 0; i < d->n_critics; i++) {
         char prefix[24];
         snprintf(prefix, sizeof prefix, "critic%d.", i);
         net_tensors(&d->critic[i], prefix, l);
     }
     TENSOR_ADD(l, "", "sample_ctr", &d->sample_ctr, 1, TENSOR_STATE);
-    batch_tensors(&d->batch, B, od, ad, "batch.", l);
+    batch_tensors(&d->batch, B, od, ad, "batch.", TENSOR_WORK, l);
     size_t nx = (size_t)B * (od + ad);
     TENSOR_ADD(l, "update.", "x_sa", &d->x_sa, nx, TENSOR_WORK);
     TENSOR_ADD(l, "update.", "x_next", &d->x_next, nx, TENSOR_WORK);
@@ -32,7 +37,9 @@ void ddpg_tensors(Ddpg *d, TensorList *l) {
     TENSOR_ADD(l, "update.", "da", &d->da, (size_t)B * ad, TENSOR_WORK);
     TENSOR_ADD(l, "update.", "y", &d->y, (size_t)B, TENSOR_WORK);
     TENSOR_ADD(l, "update.", "dq", &d->dq, (size_t)B, TENSOR_WORK);
-    TENSOR_ADD(l, "update.", "metrics", &d->metrics, DDPG_N_METRICS, TENSOR_WORK);
+    /* the current metric window's sums: state, so that a resumed run's
+     * updates.csv goes on as if it had not stopped */
+    TENSOR_ADD(l, "", "metrics", &d->metrics, DDPG_N_METRICS, TENSOR_STATE);
     if (d->plan && d->be->schedule->tensors) d->be->schedule->tensors(d->be, d, l);
 }
 

@@ -11,7 +11,8 @@ void probes_tensors(Probes *p, TensorList *l) {
     const Ddpg *d = p->agent;
     int n = p->n, od = d->p.obs_dim, ad = d->p.act_dim;
     tensors_why(l, "--probe-n %d", n);
-    batch_tensors(&p->states, n, od, ad, "probe.states.", l);
+    batch_tensors(&p->states, n, od, ad, "probe.states.", TENSOR_STATE, l);
+    TENSOR_ADD_HOST(l, "probe.", "ready", &p->ready, 1, TENSOR_STATE);
     TENSOR_ADD(l, "probe.", "ctr", &p->ctr, 1, TENSOR_STATE);
     mlp_work_tensors(&p->actor_work, &d->actor.shape, n, 0, "probe.actor.", l);
     mlp_work_tensors(&p->critic_work, &d->critic[0].shape, n, 0, "probe.critic.", l);

@@ -17,7 +17,7 @@ static const char *CSV_HEADERS[] = {
     "episode,probe,action,q",
     "global_step,wall_s,mean_return,std_return,min_return,max_return",
     "global_step,wall_s,episodes,env_steps_per_s,updates_per_s"};
-#define N_CSV 5
+#define N_CSV RUNLOG_N_CSV
 
 /* mkdir -p; on failure returns -1 with errno set. Records which levels it made. */
 static int mkdir_p(const char *path, char made[][1024], int *n_made) {
@@ -93,6 +93,50 @@ undo:
     return 2;
 }
 
+int runlog_reopen(RunLog *l, const char *dir, const int64_t sizes[RUNLOG_N_CSV], FILE *err) {
+    memset(l, 0, sizeof *l);
+    snprintf(l->dir, sizeof l->dir, "%s", dir);
+    for (int i = 0; i < N_CSV; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/%s", dir, CSV_FILES[i]);
+        FILE *f = fopen(path, "r+");
+        struct stat st;
+        if (!f || fstat(fileno(f), &st) != 0) {
+            fprintf(err, "error: --resume: cannot open '%s': %s\n", path, strerror(errno));
+            if (f) fclose(f);
+            runlog_close(l);
+            return 2;
+        }
+        *csv_slot(l, i) = f;
+        if (st.st_size < sizes[i]) {
+            fprintf(err, "error: --resume: '%s' has %lld bytes, fewer than the %lld it had when "
+                    "the checkpoint was written\n", path, (long long)st.st_size,
+                    (long long)sizes[i]);
+            runlog_close(l);
+            return 2;
+        }
+        /* rows written after the checkpoint are written again by the resumed run */
+        if (ftruncate(fileno(f), (off_t)sizes[i]) != 0 || fseeko(f, 0, SEEK_END) != 0) {
+            fprintf(err, "error: --resume: cannot cut '%s' back to the checkpoint: %s\n", path,
+                    strerror(errno));
+            runlog_close(l);
+            return 2;
+        }
+    }
+    return 0;
+}
+
+int runlog_sync(RunLog *l, int64_t sizes[RUNLOG_N_CSV]) {
+    for (int i = 0; i < N_CSV; i++) {
+        FILE *f = *csv_slot(l, i);
+        if (fflush(f) != 0 || fsync(fileno(f)) != 0) return -1;
+        off_t at = ftello(f);
+        if (at < 0) return -1;
+        sizes[i] = (int64_t)at;
+    }
+    return 0;
+}
+
 void json_write_string(FILE *f, const char *s) {
     fputc('"', f);
     for (; *s; s++) {
@@ -126,6 +170,42 @@ static int write_atomically(RunLog *l, const char *name, void (*body)(FILE *, co
     return 0;
 }
 
+/* c's settings as JSON object members (no braces), one per line after ind. */
+static void config_members(const Config *c, FILE *f, const char *ind) {
+    fprintf(f, "%s\"env\": \"%s\",\n", ind, c->env);
+    fprintf(f, "%s\"envs\": %d,\n", ind, c->envs);
+    fprintf(f, "%s\"device_requested\": \"%s\",\n", ind, c->device);
+    fprintf(f, "%s\"seed\": %llu,\n", ind, (unsigned long long)c->seed);
+    fprintf(f, "%s\"total_steps\": %lld,\n", ind, (long long)c->total_steps);
+    fprintf(f, "%s\"batch_size\": %d,\n", ind, c->batch_size);
+    fprintf(f, "%s\"replay_size\": %lld,\n", ind, (long long)c->replay_size);
+    fprintf(f, "%s\"gamma\": %.17g,\n", ind, c->gamma);
+    fprintf(f, "%s\"tau\": %.17g,\n", ind, c->tau);
+    fprintf(f, "%s\"actor_lr\": %.17g,\n", ind, c->actor_lr);
+    fprintf(f, "%s\"critic_lr\": %.17g,\n", ind, c->critic_lr);
+    fprintf(f, "%s\"start_steps\": %lld,\n", ind, (long long)c->start_steps);
+    fprintf(f, "%s\"update_after\": %lld,\n", ind, (long long)c->update_after);
+    fprintf(f, "%s\"updates_per_step\": %d,\n", ind, c->updates_per_step);
+    fprintf(f, "%s\"noise\": \"%s\",\n", ind, NOISE_NAMES[c->noise]);
+    fprintf(f, "%s\"noise_sigma\": %.17g,\n", ind, c->noise_sigma);
+    fprintf(f, "%s\"ou_theta\": %.17g,\n", ind, c->ou_theta);
+    fprintf(f, "%s\"hidden\": [", ind);
+    for (int i = 0; i < c->n_hidden; i++) fprintf(f, i ? ", %d" : "%d", c->hidden[i]);
+    fprintf(f, "],\n");
+    fprintf(f, "%s\"grad_clip\": %.17g,\n", ind, c->grad_clip);
+    fprintf(f, "%s\"probe_n\": %d,\n", ind, c->probe_n);
+    fprintf(f, "%s\"probe_every\": %d,\n", ind, c->probe_every);
+    fprintf(f, "%s\"eval_every\": %lld,\n", ind, (long long)c->eval_every);
+    fprintf(f, "%s\"eval_episodes\": %d,\n", ind, c->eval_episodes);
+    fprintf(f, "%s\"threads\": %d,\n", ind, c->threads);
+    fprintf(f, "%s\"truncation_as_terminal\": %s,\n", ind,
+            c->truncation_as_terminal ? "true" : "false");
+    fprintf(f, "%s\"stop_when_solved\": %s,\n", ind, c->stop_when_solved ? "true" : "false");
+    fprintf(f, "%s\"save_every\": %lld,\n", ind, (long long)c->save_every);
+    fprintf(f, "%s\"save_replay\": %s,\n", ind, c->save_replay ? "true" : "false");
+    fprintf(f, "%s\"version\": \"%s\"", ind, DDPG_VERSION);
+}
+
 typedef struct {
     const Config *c;
     const char *backend, *device_name;
@@ -134,7 +214,7 @@ typedef struct {
 static void config_body(FILE *f, const void *arg) {
     const ConfigArg *a = arg;
     fprintf(f, "{\n");
-    config_write_json(a->c, f, "  ");
+    config_members(a->c, f, "  ");
     fprintf(f, ",\n  \"backend\": ");
     json_write_string(f, a->backend);
     fprintf(f, ",\n  \"device\": ");
@@ -199,7 +279,9 @@ static void num_or_null(FILE *f, int have, double v) {
 
 static void summary_body(FILE *f, const void *arg) {
     const RunSummary *s = arg;
-    fprintf(f, "{\n  \"device\": ");
+    fprintf(f, "{\n  \"status\": ");
+    json_write_string(f, s->status);
+    fprintf(f, ",\n  \"device\": ");
     json_write_string(f, s->device);
     fprintf(f, ",\n  \"device_name\": ");
     json_write_string(f, s->device_name);
@@ -218,6 +300,19 @@ static void summary_body(FILE *f, const void *arg) {
         fprintf(f, "null");
     fprintf(f, ",\n  \"solved_wall_s\": ");
     num_or_null(f, s->solved_step >= 0, s->solved_wall_s);
+    fprintf(f, ",\n  \"checkpoint_step\": ");
+    if (s->checkpoint_step >= 0)
+        fprintf(f, "%lld", (long long)s->checkpoint_step);
+    else
+        fprintf(f, "null");
+    fprintf(f, ",\n  \"diverged\": ");
+    if (s->diverged_what) {
+        fprintf(f, "{\"update\": %lld, \"quantity\": ", (long long)s->diverged_update);
+        json_write_string(f, s->diverged_what);
+        fprintf(f, "}");
+    } else {
+        fprintf(f, "null");
+    }
     fprintf(f, "\n}\n");
 }
 

@@ -22,8 +22,8 @@ void tensors_why(TensorList *l, const char *fmt, ...) {
     va_end(ap);
 }
 
-void tensor_add(TensorList *l, const char *prefix, const char *name, void *field, size_t count,
-                size_t elem_size, TensorKind kind) {
+Tensor *tensor_add(TensorList *l, const char *prefix, const char *name, void *field, void *host,
+                   size_t count, size_t elem_size, TensorDtype dtype, TensorKind kind) {
     if (l->n == l->cap) {
         int cap = l->cap ? 2 * l->cap : 64;
         Tensor *t = realloc(l->t, sizeof(Tensor) * (size_t)cap);
@@ -35,15 +35,20 @@ void tensor_add(TensorList *l, const char *prefix, const char *name, void *field
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s%s", prefix ? prefix : "", name);
     t->field = field;
+    t->host = host;
     t->count = count;
     t->elem_size = elem_size;
+    t->dtype = dtype;
     t->kind = kind;
     memcpy(t->why, l->why, sizeof t->why);
+    return t;
 }
+
 
 /* The fields are pointers of several types (float *, int64_t *, ...); they
  * are read and written through memcpy, not through a void ** lvalue. */
 void *tensor_ptr(const Tensor *t) {
+    if (tensor_on_host(t)) return t->host;
     void *p;
     memcpy(&p, t->field, sizeof p);
     return p;
@@ -61,7 +66,7 @@ size_t tensors_bytes(const TensorList *l, const char *why) {
 static int alloc_all(Backend *be, const TensorList *l, FILE *err, int host) {
     for (int i = 0; i < l->n; i++) {
         const Tensor *t = &l->t[i];
-        if (tensor_ptr(t)) continue;
+        if (tensor_on_host(t) || tensor_ptr(t)) continue;
         void *p = host ? be->host_alloc(be, tensor_bytes(t)) : be->alloc(be, tensor_bytes(t));
         if (!p) {
             if (err) {
@@ -82,6 +87,7 @@ static int alloc_all(Backend *be, const TensorList *l, FILE *err, int host) {
 
 static void free_all(Backend *be, const TensorList *l, int host) {
     for (int i = 0; i < l->n; i++) {
+        if (tensor_on_host(&l->t[i])) continue;
         void *p = tensor_ptr(&l->t[i]);
         if (p) {
             if (host)

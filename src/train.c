@@ -8,6 +8,7 @@
  */
 #include "ddpg/train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,17 +16,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ddpg/checkpoint.h"
 #include "ddpg/elem.h"
 
 /* Time step of the Ornstein-Uhlenbeck noise process, as Stable-Baselines3's
  * OrnsteinUhlenbeckActionNoise (dt = 1e-2). */
 #define OU_DT 1e-2f
 
-static volatile sig_atomic_t g_stop = 0;
-static void on_signal(int sig) {
-    (void)sig;
-    g_stop = 1;
-}
+static volatile sig_atomic_t g_stop = 0; /* the signal that stops the run */
+static void on_signal(int sig) { g_stop = sig; }
 
 static double now_s(void) {
     struct timespec ts;
@@ -57,6 +56,30 @@ void trainer_tensors(Trainer *t, TensorList *l) {
     replay_tensors(&t->replay, c->replay_size, od, ad, "replay.", l);
 }
 
+void train_progress_tensors(Trainer *t, TensorList *l) {
+    TrainProgress *g = &t->prog;
+    const char *p = "train.";
+    TENSOR_ADD_HOST(l, p, "global_step", &g->global_step, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "vsteps", &g->vsteps, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "updates", &g->updates, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "episodes", &g->episodes, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "log_read", &g->log_read, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "replay_filled", &g->replay_filled, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "next_eval", &g->next_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_eval_step", &g->last_eval_step, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "solved_step", &g->solved_step, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_probe_bucket", &g->last_probe_bucket, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "metric_window", &g->metric_window, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "metric_count", &g->metric_count, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_eval", &g->last_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "best_eval", &g->best_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "final_eval", &g->final_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "solved_wall_s", &g->solved_wall_s, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_return", &g->last_return, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "wall_s", &g->wall_s, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "csv_bytes", g->csv_bytes, RUNLOG_N_CSV, TENSOR_STATE);
+}
+
 /* Host buffers, pinned on the GPU. */
 static void host_tensors(Trainer *t, TensorList *l) {
     size_t cap = (size_t)episode_log_capacity(t->cfg->envs);
@@ -81,8 +104,13 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
     t->bounds.dim = PENDULUM_ACT_DIM;
     t->bounds.low[0] = (float)-PENDULUM_MAX_TORQUE;
     t->bounds.high[0] = (float)PENDULUM_MAX_TORQUE;
-    t->solved_step = -1;
-    t->best_eval = -INFINITY;
+    TrainProgress *g = &t->prog;
+    g->solved_step = -1;
+    g->last_eval_step = -1;
+    g->last_probe_bucket = -1;
+    g->best_eval = -INFINITY;
+    g->last_return = NAN;
+    t->checkpoint_step = -1;
     DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM,
                     .act_dim = PENDULUM_ACT_DIM,
                     .hidden = c->hidden,
@@ -115,7 +143,7 @@ int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *
     int64_t first = c->update_after > c->batch_size ? c->update_after : c->batch_size;
     int64_t vec_steps = (c->total_steps - first) / c->envs + 1;
     int64_t expected = vec_steps > 0 ? vec_steps * c->updates_per_step : 1;
-    t->metric_window = expected / 5000 + 1;
+    g->metric_window = expected / 5000 + 1;
     return 0;
 }
 
@@ -183,225 +211,175 @@ static void run_iteration(Trainer *t, int random_actions, int do_updates) {
         iteration(&it);
 }
 
-/* ---- host-side bookkeeping ---- */
+/* ---- the run ---- */
 
 typedef struct {
-    double t0, last_progress;
+    double t0, last_progress; /* process clock */
     int64_t last_steps, last_updates;
 } Clock;
 
-static void drain_episodes(Trainer *t, double wall) {
-    Backend *be = t->be;
-    EpisodeLog *L = &t->env.log;
-    int64_t count;
-    be->to_host(be, &count, L->count, sizeof count);
-    int64_t k = count - t->log_read;
-    if (k <= 0) return;
-    if (k > L->capacity) { /* cannot happen for Pendulum; keep the newest */
-        t->log_read = count - L->capacity;
-        k = L->capacity;
-    }
-    float *ret = t->h_ret;
-    int32_t *len = t->h_len, *env = t->h_env;
-    int64_t *step = t->h_step, *order = t->h_order;
-    be->to_host(be, ret, L->ret, sizeof(float) * L->capacity);
-    be->to_host(be, len, L->len, sizeof(int32_t) * L->capacity);
-    be->to_host(be, env, L->env, sizeof(int32_t) * L->capacity);
-    be->to_host(be, step, L->step, sizeof(int64_t) * L->capacity);
-    /* Records in (step, env) order: the GPU appends them in any order. */
-    for (int64_t i = 0; i < k; i++) order[i] = (t->log_read + i) % L->capacity;
-    for (int64_t i = 1; i < k; i++) { /* insertion sort: nearly sorted input */
-        int64_t x = order[i], j = i - 1;
-        while (j >= 0 && (step[order[j]] > step[x] ||
-                          (step[order[j]] == step[x] && env[order[j]] > env[x]))) {
-            order[j + 1] = order[j];
-            j--;
-        }
-        order[j + 1] = x;
-    }
-    for (int64_t i = 0; i < k; i++) {
-        int64_t s = order[i];
-        t->episodes++;
-        t->last_return = ret[s];
-        if (t->log)
-            runlog_episode(t->log, t->episodes, env[s], ret[s], len[s],
-                           (step[s] + 1) * (int64_t)t->cfg->envs, wall);
-    }
-    t->log_read = count;
-}
-
-/* Writes the metric rows whose copies have landed; call after a sync. */
-static void write_metrics(Trainer *t) {
-    for (int k = 0; k < t->metric_pending; k++) {
-        const float *sums = t->h_metrics + (size_t)k * DDPG_N_METRICS;
-        float means[DDPG_N_METRICS];
-        for (int i = 0; i < DDPG_N_METRICS; i++) means[i] = sums[i] / t->metric_n[k];
-        if (t->log) runlog_update(t->log, t->metric_at[k], means, DDPG_N_METRICS);
-    }
-    t->metric_pending = 0;
-}
-
-/* Ends the current metric window: its sums are copied back without waiting
- * (written by write_metrics after the next sync) and the accumulators zeroed. */
-static void flush_metrics(Trainer *t) {
-    if (t->metric_count == 0) return;
-    Backend *be = t->be;
-    if (t->metric_pending == TRAIN_METRIC_SLOTS) { /* not expected: the loop syncs often */
-        be->sync(be);
-        write_metrics(t);
-    }
-    int k = t->metric_pending++;
-    be->to_host_async(be, t->h_metrics + (size_t)k * DDPG_N_METRICS, t->agent.metrics,
-                      sizeof(float) * DDPG_N_METRICS);
-    t->metric_at[k] = t->updates;
-    t->metric_n[k] = t->metric_count;
-    be->fill(be, t->agent.metrics, 0.0f, DDPG_N_METRICS);
-    t->metric_count = 0;
-}
-
-/* As the notebook: the probe states are drawn once the replay holds enough,
- * then probed every probe_every episodes, and once at the end. */
-static void maybe_probe(Trainer *t, int final) {
-    const Config *c = t->cfg;
-    Probes *p = &t->probes;
-    if (c->probe_n <= 0) return;
-    if (!p->ready) {
-        int64_t need = c->probe_n > c->batch_size ? c->probe_n : c->batch_size;
-        int64_t filled = t->global_step < c->replay_size ? t->global_step : c->replay_size;
-        if (filled < need || t->episodes == 0) return;
-        probes_draw(p, &t->replay);
-    }
-    int64_t bucket = t->episodes / c->probe_every;
-    if (!final && bucket == t->last_probe_bucket) return;
-    if (final && bucket == t->last_probe_bucket && t->last_probe_bucket >= 0 &&
-        t->episodes % c->probe_every == 0)
-        return;
-    t->last_probe_bucket = bucket;
-    probes_run(p);
-    if (t->log) runlog_probe(t->log, t->episodes, p->n, p->h_act, p->h_q);
-}
-
 void trainer_evaluate(Trainer *t, float *returns) { evaluator_run(&t->eval, returns); }
 
-static void run_eval(Trainer *t, double wall) {
-    int ne = t->cfg->eval_episodes;
-    float *r = t->h_eval_returns;
-    evaluator_run(&t->eval, r);
-    double mean = 0;
-    for (int i = 0; i < ne; i++) mean += r[i];
-    mean /= ne;
-    if (t->log) runlog_eval(t->log, t->global_step, wall, r, ne, NULL);
-    t->have_eval = 1;
-    t->last_eval_step = t->global_step;
-    t->last_eval = t->final_eval = mean;
-    if (mean > t->best_eval) t->best_eval = mean;
-    if (t->solved_step < 0 && mean >= -200.0) {
-        t->solved_step = t->global_step;
-        t->solved_wall_s = wall;
-    }
-}
-
 static void progress(Trainer *t, Clock *ck, double now, int final) {
-    double wall = now - ck->t0, dt = now - ck->last_progress;
-    double sps = dt > 0 ? (t->global_step - ck->last_steps) / dt : 0;
-    double ups = dt > 0 ? (t->updates - ck->last_updates) / dt : 0;
-    if (t->log) runlog_progress(t->log, t->global_step, wall, t->episodes, sps, ups);
+    const TrainProgress *g = &t->prog;
+    double wall = t->wall_before + (now - ck->t0), dt = now - ck->last_progress;
+    double sps = dt > 0 ? (g->global_step - ck->last_steps) / dt : 0;
+    double ups = dt > 0 ? (g->updates - ck->last_updates) / dt : 0;
+    if (t->log) runlog_progress(t->log, g->global_step, wall, g->episodes, sps, ups);
     if (!t->cfg->quiet) {
         char ev[32] = "-";
-        if (t->have_eval) snprintf(ev, sizeof ev, "%.1f", t->last_eval);
+        if (g->last_eval_step >= 0) snprintf(ev, sizeof ev, "%.1f", g->last_eval);
         /* On a terminal one line that updates in place, with the ETA from the
          * whole-run rate; otherwise plain periodic lines (logs, CI). */
         int tty = isatty(fileno(stdout));
-        double pct = 100.0 * t->global_step / t->cfg->total_steps;
-        double eta = t->global_step > 0 && wall > 0
-                         ? (t->cfg->total_steps - t->global_step) / (t->global_step / wall)
+        double pct = 100.0 * g->global_step / t->cfg->total_steps;
+        double eta = g->global_step > 0 && wall > 0
+                         ? (t->cfg->total_steps - g->global_step) / (g->global_step / wall)
                          : 0;
         printf("%s%s %5.1f%% steps %lld/%lld | ETA %.0fs | episodes %lld | return %.1f | "
                "eval %s | %.0f env-steps/s | %.0f updates/s | %.1fs%s",
                tty ? "\r\033[K" : "", final ? "done " : "train", pct,
-               (long long)t->global_step, (long long)t->cfg->total_steps, eta,
-               (long long)t->episodes, t->last_return, ev, sps, ups, wall,
+               (long long)g->global_step, (long long)t->cfg->total_steps, eta,
+               (long long)g->episodes, g->last_return, ev, sps, ups, wall,
                tty && !final ? "" : "\n");
         fflush(stdout);
     }
     if (t->log) runlog_flush(t->log);
     ck->last_progress = now;
-    ck->last_steps = t->global_step;
-    ck->last_updates = t->updates;
+    ck->last_steps = g->global_step;
+    ck->last_updates = g->updates;
 }
 
-static void summarize(const Trainer *t, double wall, RunSummary *s) {
+static void summarize(const Trainer *t, double wall, int rc, RunSummary *s) {
+    const TrainProgress *g = &t->prog;
     memset(s, 0, sizeof *s);
+    s->status = rc == 3 ? "diverged" : rc == 130 || rc == 143 ? "interrupted" : rc ? "error"
+                : g->solved_step >= 0 ? "solved" : "completed";
     s->device = t->be->name;
     s->device_name = t->be->device_name;
     s->envs = t->cfg->envs;
-    s->env_steps = t->global_step;
-    s->updates = t->updates;
+    s->env_steps = g->global_step;
+    s->updates = g->updates;
     s->wall_s = wall;
-    s->env_steps_per_s = wall > 0 ? t->global_step / wall : 0;
-    s->updates_per_s = wall > 0 ? t->updates / wall : 0;
-    s->have_eval = t->have_eval;
-    s->final_eval_return = t->final_eval;
-    s->best_eval_return = t->best_eval;
-    s->solved_step = t->solved_step;
-    s->solved_wall_s = t->solved_wall_s;
+    s->env_steps_per_s = wall > 0 ? g->global_step / wall : 0;
+    s->updates_per_s = wall > 0 ? g->updates / wall : 0;
+    s->have_eval = g->last_eval_step >= 0;
+    s->final_eval_return = g->final_eval;
+    s->best_eval_return = g->best_eval;
+    s->solved_step = g->solved_step;
+    s->solved_wall_s = g->solved_wall_s;
+    s->checkpoint_step = t->checkpoint_step;
+    s->diverged_update = t->diverged_update;
+    s->diverged_what = t->diverged ? t->diverged_what : NULL;
+}
+
+/* After a sync, every finished episode and full metric window into the log;
+ * then, with a run directory, the checkpoint of the run so far into
+ * DIR/checkpoint.bin, with the run log's sizes (a resume cuts the logs back
+ * to them). 0, 3 (diverged: no checkpoint written, the last good one
+ * stays) or 4 (an I/O error, said on stderr). */
+static int save(Trainer *t, double wall) {
+    t->be->sync(t->be);
+    train_drain_episodes(t, wall);
+    train_write_metrics(t);
+    if (t->diverged) return 3;
+    if (!t->log) return 0;
+    t->prog.wall_s = wall;
+    if (runlog_sync(t->log, t->prog.csv_bytes) != 0) {
+        fprintf(stderr, "error: cannot write the run log in '%s': %s\n", t->log->dir,
+                strerror(errno));
+        return 4;
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/checkpoint.bin", t->log->dir);
+    int rc = checkpoint_save(t, path, stderr);
+    if (rc == 0) t->checkpoint_step = t->prog.global_step;
+    return rc;
 }
 
 int trainer_run(Trainer *t, RunSummary *s) {
     const Config *c = t->cfg;
     Backend *be = t->be;
+    TrainProgress *g = &t->prog;
     int n = c->envs;
+    g_stop = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    t->last_probe_bucket = -1;
-    t->last_return = NAN;
-
-    be->env_reset(be, &t->env, t->obs);
-    Clock ck = {now_s(), 0, 0, 0};
+    Clock ck = {now_s(), 0, g->global_step, g->updates};
     ck.last_progress = ck.t0;
-    if (c->eval_every > 0) run_eval(t, 0.0);
-    int64_t next_eval = c->eval_every;
-
-    while (t->global_step < c->total_steps && !g_stop &&
-           !(c->stop_when_solved && t->solved_step >= 0)) {
-        int random_actions = t->global_step < c->start_steps;
+    t->wall_before = g->wall_s;
+    if (!t->resumed) {
+        be->env_reset(be, &t->env, t->obs);
+        if (c->eval_every > 0) train_eval(t, 0.0);
+        g->next_eval = c->eval_every;
+    }
+    int64_t next_save = c->save_every > 0 ? (g->global_step / c->save_every + 1) * c->save_every
+                                          : 0;
+    int rc = 0;
+    while (g->global_step < c->total_steps && !g_stop && !t->diverged && rc == 0 &&
+           !(c->stop_when_solved && g->solved_step >= 0)) {
+        int random_actions = g->global_step < c->start_steps;
         /* The update check follows the env step, as in the notebook. */
-        int64_t after = t->global_step + n;
-        int64_t filled = after < c->replay_size ? after : c->replay_size;
+        int64_t after = g->global_step + n;
+        int64_t filled = g->replay_filled + n < c->replay_size ? g->replay_filled + n
+                                                               : c->replay_size;
         int do_updates = after >= c->update_after && filled >= c->batch_size;
         run_iteration(t, random_actions, do_updates);
-        t->global_step = after;
-        t->vsteps++;
+        g->global_step = after;
+        g->replay_filled = filled;
+        g->vsteps++;
         if (do_updates) {
-            t->updates += c->updates_per_step;
-            t->metric_count += c->updates_per_step;
-            if (t->metric_count >= t->metric_window) flush_metrics(t);
+            g->updates += c->updates_per_step;
+            g->metric_count += c->updates_per_step;
+            if (g->metric_count >= g->metric_window) train_flush_metrics(t);
         }
-        double now = now_s();
-        if (t->vsteps % t->env.max_steps == 0 || t->vsteps % 100 == 0) {
-            drain_episodes(t, now - ck.t0); /* waits for the stream */
-            write_metrics(t);
-            maybe_probe(t, 0);
+        double now = now_s(), wall = t->wall_before + (now - ck.t0);
+        if (g->vsteps % t->env.max_steps == 0 || g->vsteps % 100 == 0) {
+            train_drain_episodes(t, wall); /* waits for the stream */
+            train_write_metrics(t);
+            train_maybe_probe(t, 0);
         }
-        if (c->eval_every > 0 && t->global_step >= next_eval) {
-            run_eval(t, now - ck.t0);
-            while (next_eval <= t->global_step) next_eval += c->eval_every;
+        if (c->eval_every > 0 && g->global_step >= g->next_eval) {
+            train_eval(t, wall);
+            while (g->next_eval <= g->global_step) g->next_eval += c->eval_every;
+        }
+        if (t->log && c->save_every > 0 && g->global_step >= next_save) {
+            while (next_save <= g->global_step) next_save += c->save_every;
+            rc = save(t, wall);
         }
         if (now - ck.last_progress >= 2.0) progress(t, &ck, now, 0);
     }
+    double end = now_s(), wall = t->wall_before + (end - ck.t0);
+    /* the checkpoint first, so that what follows (the last partial metric
+     * window, the last probes and evaluation) is written again, in its
+     * place, by a resumed run */
+    int saved = save(t, wall);
+    if (rc == 0) rc = saved;
+    train_flush_metrics(t);
     be->sync(be);
-    double end = now_s();
-    drain_episodes(t, end - ck.t0);
-    flush_metrics(t);
-    be->sync(be);
-    write_metrics(t);
-    maybe_probe(t, 1);
-    if (c->eval_every > 0 && t->last_eval_step != t->global_step) run_eval(t, end - ck.t0);
-    if (g_stop) fprintf(stderr, "interrupted: stopping after %lld env steps\n",
-                        (long long)t->global_step);
-    summarize(t, end - ck.t0, s);
-    ck.last_progress = ck.t0; /* the closing line reports whole-run rates */
-    ck.last_steps = ck.last_updates = 0;
+    train_write_metrics(t);
+    if (rc == 0) {
+        train_maybe_probe(t, 1);
+        if (c->eval_every > 0 && g->last_eval_step != g->global_step) train_eval(t, wall);
+    }
+    if (t->diverged) {
+        rc = 3;
+        fprintf(stderr, "error: diverged: %s is not finite in the updates up to %lld; ",
+                t->diverged_what, (long long)t->diverged_update);
+        if (t->checkpoint_step >= 0)
+            fprintf(stderr, "the last good checkpoint is %s/checkpoint.bin (env step %lld)\n",
+                    t->log->dir, (long long)t->checkpoint_step);
+        else
+            fprintf(stderr, "no checkpoint was written\n");
+    }
+    if (g_stop) {
+        fprintf(stderr, "\ninterrupted: stopping after %lld env steps\n",
+                (long long)g->global_step);
+        if (rc == 0) rc = g_stop == SIGTERM ? 143 : 130;
+    }
+    g->wall_s = wall;
+    summarize(t, wall, rc, s);
+    ck.last_progress = ck.t0; /* the closing line reports this process's rates */
     progress(t, &ck, end, 1);
-    return g_stop ? 130 : 0;
+    return rc;
 }

@@ -14,11 +14,12 @@ Suite *gpu_parity_suite(void);
 Suite *cpu_threads_suite(void);
 Suite *cpu_ops_suite(void);
 Suite *schedule_suite(void);
+Suite *checkpoint_suite(void);
 
 typedef Suite *(*SuiteFn)(void);
 static const SuiteFn ALL_SUITES[] = {cli_suite,         mlp_suite,       optim_suite,
                                      replay_suite,      pendulum_suite,  learning_suite,
                                      gpu_parity_suite,  cpu_threads_suite, cpu_ops_suite,
-                                     schedule_suite,    NULL};
+                                     schedule_suite,    checkpoint_suite,  NULL};
 
 #endif

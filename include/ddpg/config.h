@@ -40,6 +40,11 @@ typedef struct {
     int stop_when_solved;  /* --stop-when-solved: end at the first eval >= -200 */
     int quiet;             /* --quiet: no progress lines */
     char out[1024];        /* --out: run directory ("" = none) */
+    int64_t save_every;    /* --save-every: env steps between checkpoints, 0 = at the end only */
+    int save_replay;       /* --save-replay: checkpoints hold the replay ring */
+    char resume[1024];     /* --resume: continue the run in this directory ("" = no) */
+    char eval_only[1024];  /* --eval-only: evaluate this checkpoint's actor ("" = no) */
+    uint64_t set;          /* bit i: the command line set option i (config.c's table) */
 } Config;
 
 void config_defaults(Config *c);
@@ -50,8 +55,21 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err);
 
 void config_print_help(FILE *f);
 
-/* Writes c as JSON object members (no braces), one per line with `indent`. */
-void config_write_json(const Config *c, FILE *f, const char *indent);
+
+/* The run's options as command-line words, one per line ("--seed\n42\n..."):
+ * every option but --out, --resume, --eval-only and --quiet. What
+ * checkpoints store. Returns the length, or -1 when buf is too small. */
+int config_to_text(const Config *c, char *buf, size_t len);
+/* Defaults, then the words of text (config_to_text's form). 0, or 2 after
+ * a message to err. */
+int config_from_text(Config *c, const char *text, FILE *err);
+
+/* A resumed run's configuration: saved (the checkpoint's) with what the
+ * command line cli may change on a resume (--total-steps, --device,
+ * --threads, --save-every, --save-replay, --quiet). Any other option that
+ * cli sets to another value than saved's is an error naming both values
+ * (exit 2). Returns 0 with *merged filled, or 2. */
+int config_merge_resume(const Config *saved, const Config *cli, Config *merged, FILE *err);
 
 /* The --noise names, indexed by NoiseKind. */
 extern const char *const NOISE_NAMES[2];

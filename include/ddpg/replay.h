@@ -39,8 +39,9 @@ typedef struct {
 /* Lists the ring's buffers (state) under prefix, for capacity transitions. */
 void replay_tensors(Replay *r, int64_t capacity, int obs_dim, int act_dim, const char *prefix,
                     TensorList *l);
-/* Lists a batch's buffers (work) under prefix, for size rows. */
-void batch_tensors(Batch *b, int size, int obs_dim, int act_dim, const char *prefix,
+/* Lists a batch's buffers under prefix, for size rows: work for a training
+ * minibatch, state for the probe states that stay. */
+void batch_tensors(Batch *b, int size, int obs_dim, int act_dim, const char *prefix, int kind,
                    TensorList *l);
 
 /* On their own (tests, benchmarks): 0, or -1 when out of memory. */

@@ -1,4 +1,4 @@
-/* runlog.h - the run directory (docs/design.md section 5): CSV logs and JSON files. */
+/* runlog.h - the run directory (docs/design.md section 6): CSV logs and JSON files. */
 #ifndef DDPG_RUNLOG_H
 #define DDPG_RUNLOG_H
 
@@ -7,12 +7,15 @@
 
 #include "ddpg/config.h"
 
+#define RUNLOG_N_CSV 5 /* episodes, updates, probes, eval, progress */
+
 typedef struct {
     char dir[1024];
     FILE *episodes, *updates, *probes, *eval, *progress;
 } RunLog;
 
 typedef struct {
+    const char *status;    /* completed, solved, interrupted, diverged, error */
     const char *device, *device_name;
     int envs;
     int64_t env_steps, updates;
@@ -21,6 +24,9 @@ typedef struct {
     double final_eval_return, best_eval_return;
     int64_t solved_step; /* -1 = not solved */
     double solved_wall_s;
+    int64_t checkpoint_step;     /* env step of the checkpoint in the run directory, -1: none */
+    int64_t diverged_update;     /* status diverged: the update where it was seen */
+    const char *diverged_what;   /* and the quantity */
 } RunSummary;
 
 /* Creates dir (and parents) and the CSV files with their headers; the
@@ -28,6 +34,12 @@ typedef struct {
  * Returns 0, or 2 after printing why to err (nothing is left behind then). */
 int runlog_open(RunLog *l, const char *dir, const char *const *metrics, int n_metrics,
                 FILE *err);
+/* Opens the CSV files of an earlier run in dir to append, each cut back to
+ * the size in sizes (what it had when the checkpoint being resumed was
+ * written). Returns 0, or 2 after printing why to err. */
+int runlog_reopen(RunLog *l, const char *dir, const int64_t sizes[RUNLOG_N_CSV], FILE *err);
+/* Flushes the CSV files to disk and gives their sizes. 0, or -1 with errno. */
+int runlog_sync(RunLog *l, int64_t sizes[RUNLOG_N_CSV]);
 /* Writes config.json: every setting, the backend and the device. */
 int runlog_write_config(RunLog *l, const Config *c, const char *backend, const char *device_name);
 void runlog_episode(RunLog *l, int64_t episode, int env, float ret, int len, int64_t global_step,

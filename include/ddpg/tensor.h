@@ -27,14 +27,32 @@ typedef enum {
     TENSOR_WORK   /* scratch */
 } TensorKind;
 
+/* Element types, as checkpoint files record them (scripts/checkpoint.py). */
+typedef enum {
+    DT_F32 = 1,
+    DT_F64 = 2,
+    DT_I32 = 3,
+    DT_I64 = 4,
+    DT_U64 = 5,
+    DT_U32 = 6
+} TensorDtype;
+
+/* The type of an lvalue's elements (C11 _Generic; C files only). */
+#define TENSOR_DTYPE_OF(x)                                                                    \
+    _Generic((x), float: DT_F32, double: DT_F64, int32_t: DT_I32, int64_t: DT_I64,            \
+             uint64_t: DT_U64, uint32_t: DT_U32)
+
 #define TENSOR_NAME_MAX 48
 #define TENSOR_WHY_MAX 64
 
 typedef struct {
     char name[TENSOR_NAME_MAX]; /* "critic0.adam_m": unique in its list */
-    void *field;                /* address of the owner's pointer field (T **) */
+    void *field;                /* address of the owner's pointer field (T **) to a backend
+                                   buffer, or NULL for host data at `host` */
+    void *host;                 /* host data inside the owner (counters), when field is NULL */
     size_t count;               /* elements */
     size_t elem_size;           /* bytes per element */
+    TensorDtype dtype;
     TensorKind kind;
     char why[TENSOR_WHY_MAX];   /* what sizes it, for messages: "--replay-size 200000" */
 } Tensor;
@@ -51,20 +69,37 @@ void tensors_release(TensorList *l); /* frees the list, not the buffers */
 /* What sizes the tensors added from now on (printf format), for messages. */
 void tensors_why(TensorList *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Appends prefix + name. field is the address of a pointer field: &n->params. */
-void tensor_add(TensorList *l, const char *prefix, const char *name, void *field, size_t count,
-                size_t elem_size, TensorKind kind);
-#define TENSOR_ADD(l, prefix, name, fieldp, count, kind) \
-    tensor_add((l), (prefix), (name), (fieldp), (count), sizeof(**(fieldp)), (kind))
+/* Appends prefix + name: a backend buffer whose pointer is in field (the
+ * address of a pointer field, &n->params), or, with field NULL, host data
+ * at host (the address of a counter in the owner). Returns the entry. */
+Tensor *tensor_add(TensorList *l, const char *prefix, const char *name, void *field, void *host,
+                   size_t count, size_t elem_size, TensorDtype dtype, TensorKind kind);
+#define TENSOR_ADD(l, prefix, name, fieldp, count, kind)                                  \
+    tensor_add((l), (prefix), (name), (fieldp), NULL, (count), sizeof(**(fieldp)),         \
+               TENSOR_DTYPE_OF(**(fieldp)), (kind))
+/* host scalars or arrays inside the owner: &t->counters.global_step */
+#define TENSOR_ADD_HOST(l, prefix, name, ptr, count, kind)                                \
+    tensor_add((l), (prefix), (name), NULL, (ptr), (count), sizeof(*(ptr)),               \
+               TENSOR_DTYPE_OF(*(ptr)), (kind))
 
-/* The pointer held in t's field. */
+/* Where t's data is: the pointer held in its field, or its host data. */
 void *tensor_ptr(const Tensor *t);
+/* 1 for host data inside the owner (not allocated or freed by the list). */
+static inline int tensor_on_host(const Tensor *t) { return t->field == NULL; }
+/* The bytes of one element's type (0: not a type). */
+static inline size_t tensor_dtype_size(TensorDtype d) {
+    switch (d) {
+    case DT_F32: case DT_I32: case DT_U32: return 4;
+    case DT_F64: case DT_I64: case DT_U64: return 8;
+    }
+    return 0;
+}
 static inline size_t tensor_bytes(const Tensor *t) { return t->count * t->elem_size; }
 
 /* Bytes of every tensor; of those with t->why equal to why (NULL: all). */
 size_t tensors_bytes(const TensorList *l, const char *why);
 
-/* Allocates every tensor whose field is still NULL, zeroed. Returns 0, or
+/* Allocates every backend tensor whose field is still NULL, zeroed. Returns 0, or
  * -1 after printing to err (when not NULL) which tensor did not fit, its
  * size and what sizes it, with the total for that cause; what was
  * allocated stays for tensors_free. */

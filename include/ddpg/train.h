@@ -19,10 +19,30 @@
 /* The RNG counters of the training loop (Trainer.rng_ctr). */
 enum { CTR_WARMUP, CTR_NOISE, N_CTR };
 
+/* Where the run is: the loop's host-side counters, saved in checkpoints
+ * (train_progress_tensors), so that a resumed run goes on exactly. */
+typedef struct {
+    int64_t global_step;       /* env steps, summed over all envs */
+    int64_t vsteps;            /* vectorized steps */
+    int64_t updates;           /* gradient updates */
+    int64_t episodes;          /* finished episodes logged */
+    int64_t log_read;          /* episode-log records consumed */
+    int64_t replay_filled;     /* transitions in the replay (0 after a resume without it) */
+    int64_t next_eval;         /* the env step of the next evaluation */
+    int64_t last_eval_step;    /* of the last evaluation, -1 before any */
+    int64_t solved_step;       /* first evaluation at or above the threshold, -1: none */
+    int64_t last_probe_bucket; /* episodes / probe_every at the last probe, -1: none */
+    int64_t metric_window;     /* updates per row of updates.csv */
+    int64_t metric_count;      /* updates in the current window (sums in agent.metrics) */
+    double last_eval, best_eval, final_eval, solved_wall_s, last_return;
+    double wall_s;             /* wall time of the run before this process (resumed runs) */
+    int64_t csv_bytes[RUNLOG_N_CSV]; /* the run log's sizes when the checkpoint was written */
+} TrainProgress;
+
 typedef struct {
     const Config *cfg;
     Backend *be;
-    RunLog *log;           /* NULL: no run directory */
+    RunLog *log;           /* NULL: no run directory, no checkpoints */
     ActionBounds bounds;
     VecEnv env;
     Replay replay;
@@ -38,6 +58,7 @@ typedef struct {
     float *rew, *term, *trunc; /* (envs) device */
     float *ou_state;       /* (envs, 1) device: OU noise state */
     uint64_t *rng_ctr;     /* (N_CTR) device: warm-up and noise counters */
+    TrainProgress prog;
     /* host side: metric window sums copied back without waiting. Row k of
      * h_metrics (TRAIN_METRIC_SLOTS rows of DDPG_N_METRICS) is valid after
      * the next sync; metric_pending rows wait for it, with the update count
@@ -50,16 +71,13 @@ typedef struct {
     int32_t *h_len, *h_env;
     int64_t *h_step, *h_order;
     float *h_eval_returns; /* (eval_episodes) */
-    int64_t log_read;      /* episode records consumed */
-    int64_t global_step, updates, episodes, vsteps;
-    int64_t last_probe_bucket;
-    float last_return;
-    double last_eval, best_eval, final_eval;
-    int have_eval;
-    int64_t last_eval_step;
-    int64_t solved_step;
-    double solved_wall_s;
-    int64_t metric_window, metric_count;
+    int resumed;           /* prog came from a checkpoint */
+    double wall_before;    /* prog.wall_s when this process took the run up */
+    int64_t checkpoint_step; /* env step of the last checkpoint written or loaded, -1: none */
+    /* divergence: a metric or parameter not finite */
+    int diverged;
+    int64_t diverged_update;
+    char diverged_what[64];
     /* CUDA Graphs of one iteration in its two steady phases */
     BackendGraph graph_explore, graph_update;
 } Trainer;
@@ -72,12 +90,28 @@ void trainer_destroy(Trainer *t);
 /* Lists the trainer's own buffers (the agent, evaluation and probes have
  * their own lists): the envs, the replay, the loop's buffers and counters. */
 void trainer_tensors(Trainer *t, TensorList *l);
+/* Lists the counters of t->prog, host data. */
+void train_progress_tensors(Trainer *t, TensorList *l);
 
-/* Runs cfg->total_steps env steps; fills s. Returns 0, or 130 when stopped
- * by a signal. */
+/* Runs to cfg->total_steps env steps (from where a resumed run is); fills s.
+ * Returns 0; 3 when the run diverged; 4 when a checkpoint could not be
+ * written; 130 or 143 when stopped by SIGINT or SIGTERM. */
 int trainer_run(Trainer *t, RunSummary *s);
 
 /* Deterministic evaluation (evaluator_run): returns (eval_episodes). */
 void trainer_evaluate(Trainer *t, float *returns);
+
+/* ---- the loop's records (train_log.c) ---- */
+/* Finished episodes from the device's log into episodes.csv (waits). */
+void train_drain_episodes(Trainer *t, double wall);
+/* Writes the metric rows whose copies have landed (call after a sync);
+ * marks the run diverged at the first row that is not finite. */
+void train_write_metrics(Trainer *t);
+/* Ends the current metric window (its row is written after the next sync). */
+void train_flush_metrics(Trainer *t);
+/* The probes, at every probe_every finished episodes, and once at the end. */
+void train_maybe_probe(Trainer *t, int final);
+/* One evaluation into eval.csv and the run's best and solved marks. */
+void train_eval(Trainer *t, double wall);
 
 #endif

@@ -51,6 +51,7 @@ Suite *gpu_parity_suite(void) {
     gpu_pendulum_cases(s);
     gpu_replay_cases(s);
     gpu_update_cases(s);
+    gpu_checkpoint_cases(s);
     return s;
 }
 

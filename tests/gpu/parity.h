@@ -52,6 +52,7 @@ void gpu_random_cases(Suite *s);
 void gpu_pendulum_cases(Suite *s);
 void gpu_replay_cases(Suite *s);
 void gpu_update_cases(Suite *s);
+void gpu_checkpoint_cases(Suite *s);
 
 /* ---- host data: deterministic (splitmix64) ---- */
 

@@ -1,0 +1,111 @@
+/* policy.c - the embeddable actor (policy.h): a checkpoint's actor and a
+ * forward pass in plain loops, with the trainer's element math (elem.h).
+ * The sums run in index order, so an action may differ from the trainer's
+ * OpenBLAS forward pass in its last bits. */
+#include "ddpg/policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ddpg/ckpt_file.h"
+#include "ddpg/elem.h"
+#include "ddpg/mlp.h"
+#include "ddpg/tensor.h"
+
+struct DdpgPolicy {
+    char env[32];
+    MlpShape shape;
+    float *params;   /* (shape.n_params) the actor's, flat as the trainer keeps them */
+    float *scratch;  /* (2 * the widest layer) one row's activations */
+    int widest;
+};
+
+const char *ddpg_policy_env(const DdpgPolicy *p) { return p->env; }
+int ddpg_policy_obs_dim(const DdpgPolicy *p) { return p->shape.sizes[0]; }
+int ddpg_policy_act_dim(const DdpgPolicy *p) { return p->shape.sizes[p->shape.n_layers]; }
+
+void ddpg_policy_free(DdpgPolicy *p) {
+    if (!p) return;
+    free(p->params);
+    free(p->scratch);
+    free(p);
+}
+
+/* Reads float tensor `name` of count elements into dst; 0 or 2. */
+static int read_floats(const CkptFile *f, const char *name, size_t count, float *dst, char *err,
+                       size_t errlen) {
+    const CkptEntry *e = ckpt_find(f, name);
+    if (!e || e->dtype != DT_F32 || e->count != count) {
+        snprintf(err, errlen, "checkpoint: no tensor %s of %zu floats", name, count);
+        return 2;
+    }
+    return ckpt_read(f, e, 0, dst, sizeof(float) * count, err, errlen);
+}
+
+DdpgPolicy *ddpg_policy_load(const char *path, char *err, size_t errlen) {
+    CkptFile f;
+    if (ckpt_open(&f, path, err, errlen)) return NULL;
+    const CkptHeader *h = &f.h;
+    DdpgPolicy *p = calloc(1, sizeof *p);
+    int rc = p ? 0 : 2;
+    if (!p) snprintf(err, errlen, "out of host memory");
+    if (rc == 0 && (h->obs_dim < 1 || h->act_dim < 1 || h->act_dim > DDPG_MAX_ACT_DIM ||
+                    h->n_hidden < 1 || h->n_hidden >= MLP_MAX_LAYERS)) {
+        snprintf(err, errlen, "checkpoint '%s': sizes out of range", path);
+        rc = 2;
+    }
+    ActionBounds ab = {h->act_dim, {0}, {0}};
+    if (rc == 0) {
+        snprintf(p->env, sizeof p->env, "%s", h->env);
+        rc = read_floats(&f, "actor.action_low", (size_t)h->act_dim, ab.low, err, errlen) ||
+             read_floats(&f, "actor.action_high", (size_t)h->act_dim, ab.high, err, errlen);
+    }
+    if (rc == 0) {
+        mlp_shape_init(&p->shape, h->obs_dim, h->hidden, h->n_hidden, h->act_dim, ACT_TANH_SCALE,
+                       &ab);
+        for (int l = 0; l <= p->shape.n_layers; l++)
+            if (p->shape.sizes[l] > p->widest) p->widest = p->shape.sizes[l];
+        p->params = malloc(sizeof(float) * p->shape.n_params);
+        p->scratch = malloc(sizeof(float) * 2 * (size_t)p->widest);
+        if (!p->params || !p->scratch) {
+            snprintf(err, errlen, "out of host memory");
+            rc = 2;
+        }
+    }
+    if (rc == 0) rc = read_floats(&f, "actor.params", p->shape.n_params, p->params, err, errlen);
+    ckpt_close(&f);
+    if (rc) {
+        ddpg_policy_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void ddpg_policy_act(const DdpgPolicy *p, const float *obs, int n, float *act) {
+    const MlpShape *s = &p->shape;
+    int od = s->sizes[0], ad = s->sizes[s->n_layers];
+    for (int r = 0; r < n; r++) {
+        const float *x = obs + (size_t)r * od;
+        float *y = p->scratch;
+        for (int l = 0; l < s->n_layers; l++) {
+            int in = s->sizes[l], out = s->sizes[l + 1];
+            const float *W = p->params + s->w_off[l], *b = p->params + s->b_off[l];
+            Activation a = mlp_layer_act(s, l);
+            for (int j = 0; j < out; j++) {
+                float z = 0.0f;
+                for (int i = 0; i < in; i++) z += W[(size_t)j * in + i] * x[i];
+                z += b[j];
+                if (a == ACT_RELU) {
+                    z = relu_elem(z);
+                } else if (a == ACT_TANH_SCALE) {
+                    float lo = s->bounds.low[j], hi = s->bounds.high[j];
+                    z = tanh_scale_elem(z, 0.5f * (hi - lo), 0.5f * (hi + lo));
+                }
+                y[j] = z;
+            }
+            x = y; /* the two halves of scratch take turns */
+            y = y == p->scratch ? p->scratch + p->widest : p->scratch;
+        }
+        memcpy(act + (size_t)r * ad, x, sizeof(float) * ad);
+    }
+}

@@ -1,0 +1,124 @@
+/* train_log.c - what the training loop records: finished episodes, metric
+ * windows, evaluations and probes, into the run log; and the divergence
+ * guard on the metrics. */
+#include <math.h>
+#include <string.h>
+
+#include "ddpg/train.h"
+
+void train_drain_episodes(Trainer *t, double wall) {
+    Backend *be = t->be;
+    EpisodeLog *L = &t->env.log;
+    TrainProgress *g = &t->prog;
+    int64_t count;
+    be->to_host(be, &count, L->count, sizeof count);
+    int64_t k = count - g->log_read;
+    if (k <= 0) return;
+    if (k > L->capacity) { /* cannot happen for Pendulum; keep the newest */
+        g->log_read = count - L->capacity;
+        k = L->capacity;
+    }
+    float *ret = t->h_ret;
+    int32_t *len = t->h_len, *env = t->h_env;
+    int64_t *step = t->h_step, *order = t->h_order;
+    be->to_host(be, ret, L->ret, sizeof(float) * L->capacity);
+    be->to_host(be, len, L->len, sizeof(int32_t) * L->capacity);
+    be->to_host(be, env, L->env, sizeof(int32_t) * L->capacity);
+    be->to_host(be, step, L->step, sizeof(int64_t) * L->capacity);
+    /* Records in (step, env) order: the GPU appends them in any order. */
+    for (int64_t i = 0; i < k; i++) order[i] = (g->log_read + i) % L->capacity;
+    for (int64_t i = 1; i < k; i++) { /* insertion sort: nearly sorted input */
+        int64_t x = order[i], j = i - 1;
+        while (j >= 0 && (step[order[j]] > step[x] ||
+                          (step[order[j]] == step[x] && env[order[j]] > env[x]))) {
+            order[j + 1] = order[j];
+            j--;
+        }
+        order[j + 1] = x;
+    }
+    for (int64_t i = 0; i < k; i++) {
+        int64_t s = order[i];
+        g->episodes++;
+        g->last_return = ret[s];
+        if (t->log)
+            runlog_episode(t->log, g->episodes, env[s], ret[s], len[s],
+                           (step[s] + 1) * (int64_t)t->cfg->envs, wall);
+    }
+    g->log_read = count;
+}
+
+void train_write_metrics(Trainer *t) {
+    for (int k = 0; k < t->metric_pending; k++) {
+        const float *sums = t->h_metrics + (size_t)k * DDPG_N_METRICS;
+        float means[DDPG_N_METRICS];
+        for (int i = 0; i < DDPG_N_METRICS; i++) {
+            means[i] = sums[i] / t->metric_n[k];
+            /* a loss, a Q value or a gradient norm (of the parameters) that
+             * is NaN or infinite: the run has diverged */
+            if (!isfinite(means[i]) && !t->diverged) {
+                t->diverged = 1;
+                t->diverged_update = t->metric_at[k];
+                snprintf(t->diverged_what, sizeof t->diverged_what, "%s", DDPG_METRIC_NAMES[i]);
+            }
+        }
+        if (t->log) runlog_update(t->log, t->metric_at[k], means, DDPG_N_METRICS);
+    }
+    t->metric_pending = 0;
+}
+
+void train_flush_metrics(Trainer *t) {
+    TrainProgress *g = &t->prog;
+    if (g->metric_count == 0) return;
+    Backend *be = t->be;
+    if (t->metric_pending == TRAIN_METRIC_SLOTS) { /* not expected: the loop syncs often */
+        be->sync(be);
+        train_write_metrics(t);
+    }
+    int k = t->metric_pending++;
+    be->to_host_async(be, t->h_metrics + (size_t)k * DDPG_N_METRICS, t->agent.metrics,
+                      sizeof(float) * DDPG_N_METRICS);
+    t->metric_at[k] = g->updates;
+    t->metric_n[k] = g->metric_count;
+    be->fill(be, t->agent.metrics, 0.0f, DDPG_N_METRICS);
+    g->metric_count = 0;
+}
+
+/* As the notebook: the probe states are drawn once the replay holds enough,
+ * then probed every probe_every episodes, and once at the end. */
+void train_maybe_probe(Trainer *t, int final) {
+    const Config *c = t->cfg;
+    TrainProgress *g = &t->prog;
+    Probes *p = &t->probes;
+    if (c->probe_n <= 0) return;
+    if (!p->ready) {
+        int64_t need = c->probe_n > c->batch_size ? c->probe_n : c->batch_size;
+        if (g->replay_filled < need || g->episodes == 0) return;
+        probes_draw(p, &t->replay);
+    }
+    int64_t bucket = g->episodes / c->probe_every;
+    if (!final && bucket == g->last_probe_bucket) return;
+    if (final && bucket == g->last_probe_bucket && g->last_probe_bucket >= 0 &&
+        g->episodes % c->probe_every == 0)
+        return;
+    g->last_probe_bucket = bucket;
+    probes_run(p);
+    if (t->log) runlog_probe(t->log, g->episodes, p->n, p->h_act, p->h_q);
+}
+
+void train_eval(Trainer *t, double wall) {
+    TrainProgress *g = &t->prog;
+    int ne = t->cfg->eval_episodes;
+    float *r = t->h_eval_returns;
+    evaluator_run(&t->eval, r);
+    double mean = 0;
+    for (int i = 0; i < ne; i++) mean += r[i];
+    mean /= ne;
+    if (t->log) runlog_eval(t->log, g->global_step, wall, r, ne, NULL);
+    g->last_eval_step = g->global_step;
+    g->last_eval = g->final_eval = mean;
+    if (mean > g->best_eval) g->best_eval = mean;
+    if (g->solved_step < 0 && mean >= -200.0) {
+        g->solved_step = g->global_step;
+        g->solved_wall_s = wall;
+    }
+}
