@@ -2,13 +2,20 @@
 #
 #   make            ./ddpg_cuda (+ CUDA backend when nvcc is there)
 #   make CPU=1      CPU-only build
-#   make run        set-up, build, train Pendulum into runs/pendulum (with report.html)
+#   make run        set-up, build, train Pendulum into runs/<date>-<time>-pendulum-s42
+#                   (RUN_DIR=DIR for another directory, RUN_ARGS for options)
 #   make test       set-up, build, Check suites + report tests
 #   make bench      benchmarks (bench/)
 #   make examples   build/libddpg_policy.a (policy.h) and the programs in examples/
-#   make fuzz       the checkpoint loader under libFuzzer (clang), FUZZ_SECONDS long
+#   make fuzz       the checkpoint loader and the option parsers under libFuzzer (clang),
+#                   FUZZ_SECONDS each
+#   make test-asan  the Check suites built with AddressSanitizer and UBSan (CPU=1, build-asan/)
+#   make install PREFIX=/usr/local   the binary, report.py, checkpoint.py, the policy library
 #   make STATIC=1   link OpenBLAS, Check and the CUDA runtime statically
 #                   (a binary that runs on the GPU machine, which has no OpenBLAS/Check)
+#
+# CFLAGS, NVFLAGS and LDFLAGS are yours: the Makefile adds what the build needs to them
+# (CFLAGS defaults to the optimisation flags below).
 
 CC      ?= gcc
 NVCC    ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -18,24 +25,29 @@ BUILD   ?= build
 comma   := ,
 
 CFLAGS  ?= -O3 -march=x86-64-v3 -mtune=native -fno-math-errno
-CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -MMD -MP
-NVFLAGS ?= -O3 -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra -Iinclude -MMD -MP
+NVFLAGS ?= -O3
+LDFLAGS ?=
+PREFIX  ?= /usr/local
 
 OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 OPENBLAS_LIBDIR := $(shell pkg-config --variable=libdir openblas 2>/dev/null)
-CFLAGS += $(OPENBLAS_CFLAGS)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -MMD -MP \
+              $(OPENBLAS_CFLAGS) $(CFLAGS)
+ALL_NVFLAGS = -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra -Iinclude -MMD -MP $(NVFLAGS)
 
 ifeq ($(STATIC),1)
   BLAS_LIBS  := $(firstword $(wildcard $(OPENBLAS_LIBDIR)/libopenblas.a /usr/lib/x86_64-linux-gnu/libopenblas.a)) -lpthread -lgfortran
   CHECK_LIBS := -Wl,-Bstatic -lcheck -lsubunit -Wl,-Bdynamic -lrt
+  JSON_LIBS  := -Wl,-Bstatic -ljansson -Wl,-Bdynamic
   # cuBLAS and cuRAND ship no static libraries with this toolkit; the GPU machine has them
   CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcurand -lcudart_static -ldl -lrt -lpthread -lstdc++
 else
   BLAS_LIBS  := $(if $(OPENBLAS_LIBDIR),-L$(OPENBLAS_LIBDIR) -Wl$(comma)-rpath$(comma)$(OPENBLAS_LIBDIR)) -lopenblas
   CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lrt)
+  JSON_LIBS  := -ljansson
   CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcublasLt -lcurand -lcudart -lstdc++
 endif
-LIBS := $(BLAS_LIBS) -lm -lpthread
+LIBS := $(BLAS_LIBS) $(JSON_LIBS) -lm -lpthread
 
 ifeq ($(CPU),1)
   WITH_CUDA := 0
@@ -80,7 +92,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
               -std=c11 -D_GNU_SOURCE -Iinclude
 
 .PHONY: all setup run test test-all test-c test-report test-browser bench clean banner fixtures \
-        examples fuzz
+        examples fuzz test-asan install
 
 all: banner ddpg_cuda $(POLICY_LIB)
 
@@ -92,53 +104,74 @@ $(FLAVOUR):
 	@rm -f $(BUILD)/.flavour-*
 	@touch $@
 
-ddpg_cuda: $(BUILD)/src/main.o $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
+# The program: ./ddpg_cuda for the default build folder, else inside its build folder.
+BIN := $(if $(filter build,$(BUILD)),ddpg_cuda,$(BUILD)/ddpg_cuda)
+
+ifneq ($(BIN),ddpg_cuda)
+.PHONY: ddpg_cuda
+ddpg_cuda: $(BIN)
+endif
+
+$(BIN): $(BUILD)/src/main.o $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
-	$(NVCC) $(NVFLAGS) -c $< -o $@
+	$(NVCC) $(ALL_NVFLAGS) -c $< -o $@
 
 $(BUILD)/run_tests: $(TEST_OBJS) $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
-	$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(CHECK_LIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CHECK_LIBS) $(LIBS)
 
 $(POLICY_LIB): $(POLICY_OBJS)
 	ar rcs $@ $^
 
 $(BUILD)/examples/%: examples/%.c $(POLICY_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(POLICY_LIB) -lm
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(POLICY_LIB) -lm
 
 examples: $(EXAMPLE_BINS)
 
-$(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c src/ckpt_file.c src/config.c
-	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ -lm
+CONFIG_SRCS := src/config.c src/config_file.c src/config_help.c
 
-# A fresh copy of the corpus takes what the run finds; crashes land in $(BUILD)/fuzz/
-fuzz: $(BUILD)/fuzz/fuzz_checkpoint
-	rm -rf $(BUILD)/fuzz/checkpoint && cp -r tests/fuzz/checkpoint $(BUILD)/fuzz/checkpoint
-	$(BUILD)/fuzz/fuzz_checkpoint -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
-	    -artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/checkpoint
+$(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c src/ckpt_file.c $(CONFIG_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(JSON_LIBS) -lm
+
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_SRCS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(JSON_LIBS) -lm
+
+# Each target from a fresh copy of its corpus (which takes what the run finds);
+# crashing inputs land in $(BUILD)/fuzz/ (commit them under tests/fuzz/regressions/).
+FUZZ_TARGETS := checkpoint config
+fuzz: $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	    rm -rf $(BUILD)/fuzz/$$t && cp -r tests/fuzz/$$t $(BUILD)/fuzz/$$t && \
+	    echo "== fuzz_$$t, $(FUZZ_SECONDS) s" && \
+	    { $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- $(BUILD)/fuzz/$$t > $(BUILD)/fuzz/$$t.log 2>&1; \
+	      rc=$$?; grep -E "^Done|ERROR|SUMMARY|Test unit written" $(BUILD)/fuzz/$$t.log; \
+	      test $$rc -eq 0 || { echo "fuzz_$$t failed: see $(BUILD)/fuzz/$$t.log"; exit 1; }; }; \
+	done
 
 $(BUILD)/bench/%: bench/%.c $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^) $(LIBS)
 
 # The README's two commands: each installs what it needs first (scripts/setup.sh),
 # then builds in a second make, so that pkg-config sees the fresh packages.
-RUN_DIR ?= runs/pendulum
+RUN_DIR ?=
 RUN_ARGS ?=
 setup:
 	@scripts/setup.sh
 
 run: setup
 	@$(MAKE) --no-print-directory all
-	./ddpg_cuda --out $(RUN_DIR) $(RUN_ARGS)
+	./ddpg_cuda $(if $(RUN_DIR),--out $(RUN_DIR)) $(RUN_ARGS)
 
 test: setup
 	@$(MAKE) --no-print-directory test-all
@@ -146,10 +179,26 @@ test: setup
 # Check suites (C), then the report tests (Python), then the browser test.
 test-all: banner test-c test-report test-browser
 
-test-c: $(BUILD)/run_tests ddpg_cuda examples
-	$(BUILD)/run_tests
+# The tests run the program at $(BIN) and the examples in $(BUILD)/examples.
+test-c: $(BUILD)/run_tests $(BIN) examples
+	DDPG_BIN=$(abspath $(BIN)) DDPG_BUILD=$(BUILD) $(BUILD)/run_tests
 
-test-report: ddpg_cuda
+# Every Check suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its own
+# build folder (CPU-only: the CUDA runtime and ASan do not mix).
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+test-asan:
+	@$(MAKE) --no-print-directory CPU=1 BUILD=build-asan CFLAGS="$(ASAN_FLAGS)" \
+	    LDFLAGS="-fsanitize=address,undefined" test-c
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/ddpg_cuda \
+	    $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/ddpg
+	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/ddpg_cuda
+	install -m 644 scripts/report.py scripts/checkpoint.py $(DESTDIR)$(PREFIX)/share/ddpg_cuda/
+	install -m 644 $(POLICY_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/ddpg/policy.h $(DESTDIR)$(PREFIX)/include/ddpg/
+
+test-report: $(BIN)
 	python3 -m unittest discover -s tests/report -v
 	python3 -m unittest discover -s tests/python -v
 

@@ -29,6 +29,13 @@ static void *cuda_alloc(Backend *be, size_t bytes) {
     return p;
 }
 
+static size_t cuda_mem_available(Backend *be) {
+    (void)be;
+    size_t free_bytes = 0, total = 0;
+    cudaCheck(cudaMemGetInfo(&free_bytes, &total));
+    return free_bytes;
+}
+
 static void cuda_free(Backend *be, void *p) {
     (void)be;
     if (p) cudaCheck(cudaFree(p));
@@ -188,6 +195,8 @@ void cuda_join_side(Backend *be) {
 static void fill_table(Backend *be) {
     be->name = "cuda";
     be->destroy = cuda_destroy;
+    be->mem_available = cuda_mem_available;
+    be->shares_host_memory = 0;
     be->alloc = cuda_alloc;
     be->free = cuda_free;
     be->to_device = cuda_to_device;

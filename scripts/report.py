@@ -14,28 +14,65 @@ Files: config.json and episodes.csv are required; updates.csv, probes.csv, eval.
 progress.csv and summary.json are optional (their section then says "not recorded").
 A missing required file, a CSV whose header lacks a column or whose row has a wrong field
 count or a non-numeric value, or an invalid JSON file, is an error: a message naming the
-file and line on stderr, exit status 2, and no page written. An interrupted run (no
-summary.json, a last line cut short) is reported as far as it was logged: the trainer
-ends every row with a newline, so a last line without one is dropped with a warning.
+file and line on stderr, exit status 2, and no page written (exit statuses: below). An
+interrupted run (no summary.json, a last line cut short) is reported as far as it was
+logged: the trainer ends every row with a newline, so a last line without one is dropped
+with a warning.
+
+The page header says how the run ended, from summary.json's "status" (completed,
+solved, interrupted, diverged, error); a summary.json without "status" (an older
+trainer) is shown without a verdict, and no summary.json at all means the run did not
+finish. Paths may hold any bytes: non-UTF-8 ones are shown as \\xNN.
 
 Only the standard library and plotly. Long logs are averaged over contiguous blocks so
 that no trace has more than MAX_POINTS points (the browser stays responsive with many
 envs or long runs).
-"""
-import argparse
-import html
-import json
-import math
-import os
-import sys
-import tempfile
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import plotly
-import plotly.graph_objects as go
-import plotly.offline
-from plotly.subplots import make_subplots
+exit status (each failure is one line on stderr starting with "report: "):
+  0  the page was written
+  1  a bug in report.py ("report: internal error ...")
+  2  a bad command line, or a run directory that cannot be reported: missing, not a
+     directory, a required file missing, a malformed CSV or JSON file (named, with the line)
+  3  a Python module is missing ("report: plotly is not installed: run scripts/setup.sh")
+  4  the page cannot be written ("report: error: cannot write PATH: <the OS error>"); it
+     is written to a temporary file in the same directory and renamed, so an older page
+     stays whole and nothing half-written is left behind
+"""
+import sys
+
+EXIT_BUG, EXIT_RUN_DIR, EXIT_IMPORT, EXIT_WRITE = 1, 2, 3, 4
+
+
+def import_failure(e):
+    """The one line for an ImportError at start-up."""
+    name = e.name or ""
+    if name == "plotly":
+        return "report: plotly is not installed: run scripts/setup.sh"
+    if name.startswith("plotly."):
+        return f"report: plotly is not installed completely ({e}): run scripts/setup.sh"
+    return f"report: a module the report needs is missing ({e}): run scripts/setup.sh"
+
+
+try:
+    import argparse
+    import html
+    import json
+    import math
+    import os
+    import tempfile
+    import traceback
+    from dataclasses import dataclass, field
+    from pathlib import Path
+
+    import plotly
+    import plotly.graph_objects as go
+    import plotly.offline
+    from plotly.subplots import make_subplots
+except ImportError as e:
+    if __name__ != "__main__":
+        raise
+    print(import_failure(e), file=sys.stderr)
+    sys.exit(EXIT_IMPORT)
 
 MAX_POINTS = 5000  # per scatter trace; longer series are averaged over contiguous blocks
 MAX_SNAPSHOTS = 500  # probe heatmap columns; more snapshots are thinned evenly
@@ -65,6 +102,16 @@ class ReportError(Exception):
     """A problem with the run directory the user can fix; the message names file and line."""
 
 
+def shown(text):
+    """text with the bytes of a non-UTF-8 path (surrogate escapes, as Python decodes
+    argv and file names) as \\xNN, so that it prints and goes into a UTF-8 page."""
+    try:
+        raw = str(text).encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON \\udXXX escape
+        return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
 @dataclass
 class Table:
     """A parsed CSV: column name -> values, all columns the same length."""
@@ -86,6 +133,7 @@ class Run:
     eval: Table = None
     progress: Table = None
     summary: dict = None
+    has_checkpoint: bool = False  # checkpoint.bin is in the run directory
     warnings: list = field(default_factory=list)
     absent: dict = field(default_factory=dict)  # file name -> why it has no data
 
@@ -143,16 +191,24 @@ def read_csv(path, spec, optional, warnings):
     return Table(cols, n)
 
 
-def read_json(path):
+def read_json(path, warnings):
+    """Parses a JSON object. The trainer writes strings (the --out path, a device name)
+    byte for byte, so non-UTF-8 bytes are kept as surrogate escapes, with a warning."""
     try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ReportError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
-    except UnicodeDecodeError as e:
-        raise ReportError(f"{path}: not UTF-8 text ({e.reason})") from None
+        with open(path, "rb") as f:
+            data = f.read()
     except OSError as e:
         raise ReportError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        text = data.decode("utf-8", "surrogateescape")
+        warnings.append(f"{path}: not UTF-8 text at byte {e.start} (a path or name with "
+                        f"non-UTF-8 bytes?); such bytes are shown as \\xNN")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ReportError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
     if not isinstance(value, dict):
         raise ReportError(f"{path}:1: expected a JSON object, found {type(value).__name__}")
     return value
@@ -169,7 +225,7 @@ def load_run(run_dir):
             raise ReportError(f"{d / name}: missing (a run directory always has "
                               f"{' and '.join(REQUIRED_FILES)})")
     warnings = []
-    run = Run(dir=d, config=read_json(d / "config.json"),
+    run = Run(dir=d, config=read_json(d / "config.json", warnings),
               episodes=read_csv(d / "episodes.csv", COLUMNS["episodes.csv"], None,
                                 warnings),
               warnings=warnings)
@@ -186,7 +242,8 @@ def load_run(run_dir):
     if run.episodes.n == 0:
         run.absent["episodes.csv"] = "no episode finished yet (episodes.csv has no rows)"
     if (d / "summary.json").is_file():
-        run.summary = read_json(d / "summary.json")
+        run.summary = read_json(d / "summary.json", warnings)
+    run.has_checkpoint = (d / "checkpoint.bin").is_file()
     return run
 
 
@@ -255,18 +312,25 @@ def fig_learning_curve(run):
 
 
 def update_figure(run, columns, title, ytitle):
+    """One line per (column, name[, Scatter options]) of updates.csv, in drawing order."""
     up = run.updates
-    x, ys, k = block_means(up["update"], [up[c] for c, _ in columns])
+    x, ys, k = block_means(up["update"], [up[c[0]] for c in columns])
     fig = go.Figure()
-    for (_, name), y in zip(columns, ys):
-        fig.add_trace(go.Scatter(x=x, y=finite_or_none(y), mode="lines", name=name))
+    for (_, name, *opts), y in zip(columns, ys):
+        fig.add_trace(go.Scatter(x=x, y=finite_or_none(y), mode="lines", name=name,
+                                 **(opts[0] if opts else {})))
     xtitle = "Update step" if k == 1 else f"Update step (means over blocks of {k} rows)"
     return style(fig, title, xtitle, ytitle)
 
 
 def fig_q_vs_target(run):
-    return update_figure(run, [("q_mean", "Q(s,a) mean"), ("y_mean", "TD target y mean")],
-                         "Critic outputs vs TD targets (mean over minibatch)", "Value")
+    """A critic that tracks its target draws one line over the other: the target goes
+    first, wide and translucent, and Q on top, thin, so both stay visible."""
+    return update_figure(
+        run, [("y_mean", "TD target y mean",
+               dict(line=dict(color="rgb(239,85,59)", width=6), opacity=0.35)),
+              ("q_mean", "Q(s,a) mean", dict(line=dict(color="rgb(42,63,170)", width=1.5)))],
+        "Critic outputs vs TD targets (mean over minibatch)", "Value")
 
 
 def fig_losses(run):
@@ -330,15 +394,20 @@ def eval_figure(run, xcol, xtitle, title):
                              name="mean ± std", line_color="rgb(99,110,250)",
                              error_y=dict(type="data", array=finite_or_none(std),
                                           thickness=1)))
-    fig.add_hline(y=SOLVED_RETURN, line_dash="dash", line_color="green",
-                  annotation_text=f"solved ({SOLVED_RETURN:g})",
-                  annotation_position="bottom right")
+    # the labels go outside the plot area, where no evaluation point can be: the
+    # threshold's in the right margin, the first solved one above the plot, under the legend
+    fig.add_hline(y=SOLVED_RETURN, line_dash="dash", line_color="green")
+    fig.add_annotation(text=f"solved<br>({SOLVED_RETURN:g})", xref="paper", x=1,
+                       xanchor="left", xshift=4, yref="y", y=SOLVED_RETURN, showarrow=False,
+                       align="left", font=dict(color="green"))
     solved = first_solved(ev)
     if solved is not None:
         at = solved[0] if xcol == "global_step" else solved[1]
-        fig.add_vline(x=at, line_dash="dot", line_color="green",
-                      annotation_text="first solved eval", annotation_position="top left")
-    return style(fig, title, xtitle, "Evaluation return (deterministic policy)")
+        fig.add_vline(x=at, line_dash="dot", line_color="green")
+        fig.add_annotation(text="first solved eval", xref="x", x=at, yref="paper", y=1,
+                           yanchor="bottom", showarrow=False, font=dict(color="green"))
+    fig = style(fig, title, xtitle, "Evaluation return (deterministic policy)")
+    return fig.update_layout(margin=dict(r=80, t=80), legend=dict(y=1.08))
 
 
 def fig_eval_steps(run):
@@ -404,6 +473,88 @@ def build_figures(run):
     return figs
 
 
+# ---------------------------------------------------------------- how the run ended
+
+@dataclass
+class Status:
+    """The page header's verdict: key (summary.json's status, or not-recorded /
+    no-summary), kind (its colour: ok, info, warn, bad), headline and detail."""
+    key: str
+    kind: str
+    headline: str
+    detail: str = ""
+
+
+def last_logged_step(run):
+    """The largest global_step any log reached, or None."""
+    tables = [t for t in (run.episodes, run.progress, run.eval) if t is not None and t.n]
+    return max((t["global_step"][-1] for t in tables), default=None)
+
+
+def checkpoint_text(s):
+    step = s.get("checkpoint_step")
+    return "no checkpoint was written" if step is None else \
+        f"checkpoint.bin at env step {fmt(step)}"
+
+
+def summary_status(s):
+    """Status from summary.json alone: only what it says."""
+    status, steps = s.get("status"), fmt(s.get("env_steps"))
+    if "status" not in s:
+        return Status("not-recorded", "info", "Run ended: summary.json was written",
+                      'it has no "status" (an older trainer), so it does not say how the '
+                      "run ended; the table below shows what it recorded.")
+    if status == "solved":
+        return Status(status, "ok", f"Solved at env step {fmt(s.get('solved_step'))} "
+                                    f"({fmt(s.get('solved_wall_s'))} s)",
+                      f"the first evaluation with mean return ≥ {SOLVED_RETURN:g}; the run "
+                      f"ended after {steps} env steps.")
+    if status == "completed":
+        solved = ("not solved: no evaluation reached a mean return of "
+                  f"{SOLVED_RETURN:g}." if s.get("solved_step") is None else
+                  f"first solved at env step {fmt(s['solved_step'])}.")
+        return Status(status, "ok", f"Completed: {steps} env steps, "
+                                    f"{fmt(s.get('updates'))} updates", solved)
+    if status == "interrupted":
+        resume = (": ddpg_cuda --resume DIR continues it"
+                  if s.get("checkpoint_step") is not None else "")
+        return Status(status, "warn", f"Interrupted at env step {steps}",
+                      f"stopped by SIGINT or SIGTERM; the logs and this summary were written, "
+                      f"{checkpoint_text(s)}{resume}.")
+    if status == "diverged":
+        d = s.get("diverged")
+        if isinstance(d, dict) and "update" in d and "quantity" in d:
+            headline = (f"Diverged at update {fmt(d['update'])}: {fmt(d['quantity'])} is "
+                        f"not finite")
+        else:
+            headline = "Diverged (the update and the quantity were not recorded)"
+        ckpt = s.get("checkpoint_step")
+        kept = ("no checkpoint was kept" if ckpt is None else
+                f"the last good checkpoint is checkpoint.bin at env step {fmt(ckpt)}")
+        return Status(status, "bad", headline, f"the run stopped at env step {steps}; {kept}.")
+    if status == "error":
+        return Status(status, "bad", f"Stopped by an error at env step {steps}",
+                      f"the trainer's message is on its stderr; {checkpoint_text(s)}.")
+    return Status(shown(status), "warn", f"Ended with status {fmt(status)!r}",
+                  "a status unknown to this report (a newer trainer?).")
+
+
+def run_status(run):
+    """How the run ended, checked against the logs: a summary that the logs have
+    outgrown is from an earlier process (a resumed run still going)."""
+    if run.summary is None:
+        return Status("no-summary", "warn", "No summary: the run did not finish (still "
+                      "running, killed, or the disk filled)",
+                      "this report shows what was logged so far.")
+    status = summary_status(run.summary)
+    logged, steps = last_logged_step(run), run.summary.get("env_steps")
+    if isinstance(steps, int) and logged is not None and logged > steps:
+        status.kind = "bad" if status.kind == "bad" else "warn"
+        status.detail += (f" But summary.json (env step {steps}) is older than the logs "
+                          f"(env step {logged}): a resumed run may still be running.")
+    return status
+
+
 # ---------------------------------------------------------------- page
 
 CSS = """
@@ -413,8 +564,13 @@ main { max-width: 1200px; margin: 0 auto; padding: 16px 24px 48px; }
 h1 { font-size: 1.6em; margin: 8px 0 2px; }
 h2 { font-size: 1.25em; margin: 28px 0 8px; border-bottom: 1px solid #ddd; }
 .sub { color: #666; margin: 0 0 12px; }
-.status { padding: 8px 12px; border-radius: 4px; margin: 8px 0; }
-.ok { background: #e6f4ea; } .warn { background: #fff4e5; }
+.status { padding: 10px 14px; border-radius: 4px; margin: 10px 0 14px;
+          border-left: 6px solid; font-size: 1.05em; }
+.status .headline { font-size: 1.3em; font-weight: 700; display: block; }
+.ok { background: #e6f4ea; border-color: #1e8e3e; }
+.info { background: #e8f0fe; border-color: #1967d2; }
+.warn { background: #fff4e5; border-color: #e8710a; }
+.bad { background: #fce8e6; border-color: #d93025; }
 .tables { display: flex; gap: 24px; flex-wrap: wrap; align-items: flex-start; }
 table { border-collapse: collapse; font-size: 0.9em; background: #fff; }
 th, td { text-align: left; padding: 3px 10px; border-bottom: 1px solid #eee; }
@@ -434,7 +590,7 @@ def fmt(v):
         return f"{v:.6g}"
     if isinstance(v, list):
         return ",".join(fmt(x) for x in v)
-    return str(v)
+    return shown(v)
 
 
 def table_html(rows, caption, pairs=1):
@@ -443,9 +599,20 @@ def table_html(rows, caption, pairs=1):
     body = ""
     for i in range(depth):
         cells = (rows[j] for j in range(i, len(rows), depth))
-        body += "<tr>" + "".join(f"<th>{html.escape(str(k))}</th><td>{html.escape(fmt(v))}</td>"
+        body += "<tr>" + "".join(f"<th>{html.escape(fmt(k))}</th><td>{html.escape(fmt(v))}</td>"
                                  for k, v in cells) + "</tr>"
     return f"<table><caption><b>{html.escape(caption)}</b></caption>{body}</table>"
+
+
+def checkpoint_row(run):
+    """summary.json's checkpoint_step, and whether the file is there to back it."""
+    s = run.summary
+    if "checkpoint_step" not in s:
+        return "checkpoint.bin" if run.has_checkpoint else "not recorded"
+    if s["checkpoint_step"] is None:
+        return "none"
+    missing = "" if run.has_checkpoint else " (checkpoint.bin is not in the run directory)"
+    return f"env step {fmt(s['checkpoint_step'])}{missing}"
 
 
 def summary_rows(run):
@@ -461,19 +628,26 @@ def summary_rows(run):
                           f"{fmt(s.get('solved_wall_s'))} s")
         else:
             solved_txt = "not solved"
-        rows += [("env steps", s.get("env_steps")), ("updates", s.get("updates")),
+        rows += [("status", s.get("status", "not recorded")),
+                 ("checkpoint", checkpoint_row(run)),
+                 ("env steps", s.get("env_steps")), ("updates", s.get("updates")),
                  ("wall time (s)", s.get("wall_s")),
                  ("env-steps/s", s.get("env_steps_per_s")),
                  ("updates/s", s.get("updates_per_s")),
                  ("final eval return", s.get("final_eval_return")),
                  ("best eval return", s.get("best_eval_return")),
                  (f"solved (eval mean ≥ {SOLVED_RETURN:g})", solved_txt)]
+        d = s.get("diverged")
+        if isinstance(d, dict):
+            rows.append(("diverged",
+                         f"{fmt(d.get('quantity'))} at update {fmt(d.get('update'))}"))
         return rows
     ep, ev, pg = run.episodes, run.eval, run.progress
-    logged = [t for t in (ep, pg) if t is not None and t.n]  # the latest of either log
-    rows += [("episodes finished", ep.n),
-             ("last logged env step", max((t["global_step"][-1] for t in logged),
-                                          default=None)),
+    logged = [t for t in (ep, pg, ev) if t is not None and t.n]  # the latest of the logs
+    rows += [("checkpoint", "checkpoint.bin (written while running)" if run.has_checkpoint
+              else "none"),
+             ("episodes finished", ep.n),
+             ("last logged env step", last_logged_step(run)),
              ("last logged wall time (s)", max((t["wall_s"][-1] for t in logged),
                                                default=None))]
     if ev is not None and ev.n:
@@ -491,16 +665,19 @@ def figure_html(div_id, fig):
                        config={"responsive": True, "displaylogo": False})
 
 
+def status_html(status):
+    detail = f' <span class="detail">{html.escape(status.detail)}</span>' if status.detail \
+        else ""
+    return (f'<div id="run-status" class="status {status.kind}" '
+            f'data-status="{html.escape(status.key)}"><span class="headline">'
+            f'{html.escape(status.headline)}</span>{detail}</div>')
+
+
 def page_html(run, figs):
-    title = f"DDPG run report — {run.dir.resolve().name}"
-    if run.summary is not None:
-        status = '<p class="status ok">Run complete (summary.json present).</p>'
-    else:
-        status = ('<p class="status warn">Interrupted or still running: no summary.json; '
-                  'this report shows what was logged so far.</p>')
+    title = f"DDPG run report — {shown(run.dir.resolve().name)}"
     warns = ""
     if run.warnings:
-        items = "".join(f"<li>{html.escape(w)}</li>" for w in run.warnings)
+        items = "".join(f"<li>{html.escape(shown(w))}</li>" for w in run.warnings)
         warns = f'<ul class="warnings">{items}</ul>'
     sources = {div_id: (label, source) for div_id, label, source, _, _ in FIGURES}
     parts = []
@@ -526,10 +703,13 @@ def page_html(run, figs):
 </head>
 <body>
 <main>
+<header>
 <h1>{html.escape(title)}</h1>
-<p class="sub">{html.escape(str(run.dir))} · generated by scripts/report.py
+<p class="sub">{html.escape(shown(run.dir))} · generated by scripts/report.py
  (plotly {html.escape(plotly.__version__)})</p>
-{status}{warns}
+{status_html(run_status(run))}
+</header>
+{warns}
 <div class="tables">{table_html(summary_rows(run), "Summary")}
 {table_html(config_rows, "Configuration (config.json)", pairs=2)}</div>
 {"".join(parts)}
@@ -541,45 +721,76 @@ def page_html(run, figs):
 
 def write_atomically(path, text):
     """Writes text to path via a temporary file in the same directory and a rename, so a
-    failure never leaves a half-written page behind."""
+    failure (a full disk) never leaves a half-written page behind: the temporary file is
+    removed and an older page stays as it was. Raises OSError."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        # backslashreplace: nothing unencodable can stop the page (shown() made it readable)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
             f.write(text)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
         raise
 
 
+def say(stream, line):
+    """Prints one line that cannot fail on encoding (a path's odd bytes are \\xNN)."""
+    enc = getattr(stream, "encoding", None) or "utf-8"
+    print(shown(line).encode(enc, "backslashreplace").decode(enc), file=stream, flush=True)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    def error(self, message):  # one "report: " line and status 2, like a bad run directory
+        say(sys.stderr, f"report: error: {message} (see --help)")
+        sys.exit(EXIT_RUN_DIR)
+
+
 def main(argv=None):
-    ap = argparse.ArgumentParser(
-        description="Write a self-contained HTML report (Plotly) of a ddpg_cuda run directory.")
+    ap = ArgumentParser(
+        description="Write a self-contained HTML report (Plotly) of a ddpg_cuda run directory.",
+        epilog=__doc__[__doc__.index("exit status ("):] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("run_dir", metavar="RUN_DIR", help="run directory (ddpg_cuda --out DIR)")
     ap.add_argument("-o", "--out", metavar="OUT.html",
                     help="page to write (default: RUN_DIR/report.html)")
     ap.add_argument("-q", "--quiet", action="store_true",
                     help="no line on success (warnings and errors still go to stderr)")
     args = ap.parse_args(argv)
+    try:
+        return report(args)
+    except Exception as e:  # a bug: still one line, that says where in this file
+        frames = traceback.extract_tb(e.__traceback__)
+        where = ([f for f in frames if f.filename == __file__] or frames)[-1]
+        say(sys.stderr, f"report: internal error (a bug in report.py, line {where.lineno} in "
+                        f"{where.name}): {type(e).__name__}: {e}")
+        return EXIT_BUG
+
+
+def report(args):
     out = Path(args.out) if args.out else Path(args.run_dir) / "report.html"
     try:
         run = load_run(args.run_dir)
         page = page_html(run, build_figures(run))
-        for w in run.warnings:
-            print(f"report: warning: {w}", file=sys.stderr)
-        try:
-            write_atomically(out, page)
-        except OSError as e:
-            raise ReportError(f"{out}: cannot write: {e.strerror}") from None
     except ReportError as e:
-        print(f"report: error: {e}", file=sys.stderr)
-        return 2
+        say(sys.stderr, f"report: error: {e}")
+        return EXIT_RUN_DIR
+    for w in run.warnings:
+        say(sys.stderr, f"report: warning: {w}")
+    try:
+        write_atomically(out, page)
+    except OSError as e:
+        say(sys.stderr, f"report: error: cannot write {out}: {e.strerror or e}")
+        return EXIT_WRITE
     if not args.quiet:
-        print(f"report: wrote {out}")
+        say(sys.stdout, f"report: wrote {out}")
     return 0
 
 

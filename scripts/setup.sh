@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # setup.sh - installs what building, testing and reporting need, when missing:
-#   Debian: gcc, make, pkg-config, Check (+subunit), OpenBLAS, python3, chromium,
-#           clang with its libFuzzer runtime (make fuzz)
+#   Debian: gcc, make, pkg-config, Check (+subunit), OpenBLAS, jansson (JSON), python3,
+#           chromium, clang with its libFuzzer runtime (make fuzz), util-linux (script,
+#           for the progress-line test)
 #   PyPI:   plotly (the HTML report), numpy (scripts/checkpoint.py)
 # Idempotent and quick when everything is there. Set DDPG_SETUP_SKIP=1 to skip.
 set -euo pipefail
@@ -9,8 +10,8 @@ set -euo pipefail
 
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc make pkg-config check libsubunit-dev libopenblas-dev python3 chromium fonts-liberation \
-         clang libclang-rt-dev; do
+for p in gcc make pkg-config check libsubunit-dev libopenblas-dev libjansson-dev python3 \
+         chromium fonts-liberation clang libclang-rt-dev bsdutils; do
     have_pkg "$p" || need_apt+=("$p")
 done
 # python3 may come from elsewhere (pyenv); only ask apt for it when absent

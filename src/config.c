@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "options.h"
 
 void config_defaults(Config *c) {
     memset(c, 0, sizeof *c);
@@ -41,30 +44,6 @@ void config_defaults(Config *c) {
 }
 
 /* OPT_ENUM: an int field holding the index of one of `choices` */
-typedef enum {
-    OPT_INT, OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_ENUM, OPT_HIDDEN, OPT_FLAG
-} OptType;
-
-const char *const NOISE_NAMES[2] = {"gaussian", "ou"};
-
-/* What an option is to a checkpoint (the text of config_to_text): RUN
- * options are saved and a resumed run must not contradict them; RESUMABLE
- * ones are saved but a resume may change them; COMMAND ones are not saved. */
-typedef enum { SCOPE_RUN = 0, SCOPE_RESUMABLE, SCOPE_COMMAND } Scope;
-
-typedef struct {
-    const char *name;
-    OptType type;
-    size_t offset;
-    size_t size;    /* OPT_STR: buffer size */
-    double lo, hi;  /* accepted range (inclusive unless *_open) */
-    int lo_open;    /* 1: lo excluded */
-    const char *choices; /* OPT_STR, OPT_ENUM: "a|b|c", NULL = free text */
-    const char *help;
-    Scope scope;         /* SCOPE_RUN unless given */
-    const char *metavar; /* --help's word for the value; NULL: N, or DIR for text */
-} Option;
-
 #define F(field) offsetof(Config, field), sizeof(((Config *)0)->field)
 
 /* The tail of an entry: saved in checkpoints, a resume must not change it;
@@ -73,7 +52,7 @@ typedef struct {
 #define RESUMABLE SCOPE_RESUMABLE, NULL
 #define COMMAND(metavar) SCOPE_COMMAND, metavar
 
-static const Option OPTIONS[] = {
+const Option OPTIONS[] = {
     {"env", OPT_STR, F(env), 0, 0, 0, "pendulum|Pendulum-v1", "environment (Pendulum-v1)", RUN},
     {"envs", OPT_INT, F(envs), 1, 16777216, 0, NULL, "environments stepped in lockstep", RUN},
     {"device", OPT_STR, F(device), 0, 0, 0, "auto|cuda|cpu",
@@ -84,7 +63,7 @@ static const Option OPTIONS[] = {
     {"batch-size", OPT_INT, F(batch_size), 1, 65536, 0, NULL, "minibatch size per update", RUN},
     {"replay-size", OPT_I64, F(replay_size), 1, 1e9, 0, NULL, "replay buffer capacity", RUN},
     {"gamma", OPT_DBL, F(gamma), 0, 1, 0, NULL, "discount factor", RUN},
-    {"tau", OPT_DBL, F(tau), 0, 1, 1, NULL, "target network soft-update rate, in (0, 1]", RUN},
+    {"tau", OPT_DBL, F(tau), 0, 1, 1, NULL, "target network soft-update rate", RUN},
     {"actor-lr", OPT_DBL, F(actor_lr), 0, 1000, 1, NULL, "actor Adam learning rate", RUN},
     {"critic-lr", OPT_DBL, F(critic_lr), 0, 1000, 1, NULL, "critic Adam learning rate", RUN},
     {"start-steps", OPT_I64, F(start_steps), 0, 1e12, 0, NULL,
@@ -98,8 +77,8 @@ static const Option OPTIONS[] = {
     {"noise", OPT_ENUM, F(noise), 0, 0, 0, "gaussian|ou",
      "exploration noise process (ou = Ornstein-Uhlenbeck)", RUN},
     {"ou-theta", OPT_DBL, F(ou_theta), 0, 100, 1, NULL, "OU mean-reversion rate", RUN},
-    {"hidden", OPT_HIDDEN, F(hidden), 1, 65536, 0, NULL,
-     "hidden layer widths, comma separated, 1 to 8 layers", RUN},
+    {"hidden", OPT_HIDDEN, F(hidden), 1, 65536, 0, NULL, "hidden layer widths, comma separated",
+     RUN},
     {"grad-clip", OPT_DBL, F(grad_clip), 0, 1e9, 0, NULL,
      "clip each network's gradient to this global L2 norm (0 = off)", RUN},
     {"probe-n", OPT_INT, F(probe_n), 0, 4096, 0, NULL, "fixed probe states (0 = off)", RUN},
@@ -128,11 +107,29 @@ static const Option OPTIONS[] = {
     {"eval-only", OPT_STR, F(eval_only), 0, 0, 0, NULL,
      "evaluate the actor of checkpoint PATH (--eval-episodes, --seed), print JSON, exit",
      COMMAND("PATH")},
+    {"overwrite", OPT_FLAG, F(overwrite), 0, 1, 0, NULL,
+     "replace the run in --out (only the files this program writes are removed)",
+     COMMAND(NULL)},
+    {"no-out", OPT_FLAG, F(no_out), 0, 1, 0, NULL,
+     "keep nothing: no run directory (without --out a run goes to "
+     "runs/<date>-<time>-<env>-s<seed>)", COMMAND(NULL)},
+    {"config", OPT_STR, F(config_file), 0, 0, 0, NULL,
+     "read options from FILE first (key = value lines, or a run's config.json); the "
+     "command line wins", COMMAND("FILE")},
 };
-#define N_OPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
-_Static_assert(N_OPTIONS <= 64, "Config.set has one bit per option");
+const size_t N_OPTIONS = sizeof OPTIONS / sizeof OPTIONS[0];
+_Static_assert(sizeof OPTIONS / sizeof OPTIONS[0] <= 64, "Config.set has one bit per option");
 
-static void default_string(const Option *o, const Config *d, char *buf, size_t len) {
+const char *const NOISE_NAMES[2] = {"gaussian", "ou"};
+
+const Option *option_find(const char *name) {
+    for (size_t k = 0; k < N_OPTIONS; k++)
+        if (strcmp(OPTIONS[k].name, name) == 0) return &OPTIONS[k];
+    return NULL;
+}
+
+
+void option_default_text(const Option *o, const Config *d, char *buf, size_t len) {
     const char *p = (const char *)d + o->offset;
     switch (o->type) {
     case OPT_INT: snprintf(buf, len, "%d", *(const int *)p); break;
@@ -157,31 +154,11 @@ static void default_string(const Option *o, const Config *d, char *buf, size_t l
     }
 }
 
-void config_print_help(FILE *f) {
-    Config d;
-    config_defaults(&d);
-    fprintf(f,
-            "ddpg_cuda %s - DDPG (Lillicrap et al. 2015) on vectorized Pendulum-v1\n\n"
-            "usage: ddpg_cuda [options]\n\noptions (default in brackets):\n",
-            DDPG_VERSION);
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const Option *o = &OPTIONS[i];
-        char def[64], left[96];
-        default_string(o, &d, def, sizeof def);
-        if (o->type == OPT_FLAG)
-            snprintf(left, sizeof left, "--%s", o->name);
-        else
-            snprintf(left, sizeof left, "--%s %s", o->name,
-                     o->choices ? o->choices : o->metavar ? o->metavar : "N");
-        fprintf(f, "  %-28s %s [%s]\n", left, o->help, def);
-    }
-    fprintf(f, "  %-28s %s\n  %-28s %s\n", "--help", "this text", "--version",
-            "print the version");
-}
-
-/* Range text for messages, e.g. "[1, 65536]" or "(0, 1]". */
-static void range_text(const Option *o, char *buf, size_t len) {
-    snprintf(buf, len, "%s%g, %g]", o->lo_open ? "(" : "[", o->lo, o->hi);
+void option_range_text(const Option *o, char *buf, size_t len) {
+    if (o->type == OPT_DBL)
+        snprintf(buf, len, "%s%g, %g]", o->lo_open ? "(" : "[", o->lo, o->hi);
+    else
+        snprintf(buf, len, "%s%.0f, %.0f]", o->lo_open ? "(" : "[", o->lo, o->hi);
 }
 
 /* The index of v among "a|b|c", or -1 (also when choices is NULL). */
@@ -195,10 +172,10 @@ static int choice_index(const char *choices, const char *v) {
     return -1;
 }
 
-static int parse_value(Config *c, const Option *o, const char *v, FILE *err) {
+int option_parse(Config *c, const Option *o, const char *v, FILE *err) {
     char *p = (char *)c + o->offset;
     char range[64];
-    range_text(o, range, sizeof range);
+    option_range_text(o, range, sizeof range);
     if (o->type == OPT_STR || o->type == OPT_ENUM) {
         int index = choice_index(o->choices, v);
         if (o->choices && index < 0) {
@@ -280,7 +257,19 @@ static int parse_value(Config *c, const Option *o, const char *v, FILE *err) {
     return 0;
 }
 
+/* The value of --config in argv (the last one), or NULL. */
+static const char *config_file_arg(int argc, char **argv) {
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--config=", 9) == 0) path = argv[i] + 9;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) path = argv[++i];
+    }
+    return path;
+}
+
 int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err) {
+    const char *file = config_file_arg(argc, argv);
+    if (file && *file && config_read_file(c, file, err)) return 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -302,14 +291,12 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err) {
         if (nl >= sizeof name) nl = sizeof name - 1;
         memcpy(name, a + 2, nl);
         name[nl] = 0;
-        const Option *o = NULL;
-        for (size_t k = 0; k < N_OPTIONS; k++)
-            if (strcmp(OPTIONS[k].name, name) == 0) o = &OPTIONS[k];
+        const Option *o = option_find(name);
         if (!o) {
             fprintf(err, "error: unknown option '--%s' (see --help)\n", name);
             return 2;
         }
-        c->set |= 1ull << (o - OPTIONS);
+        option_mark_set(c, o);
         if (o->type == OPT_FLAG) {
             if (eq) {
                 fprintf(err, "error: --%s takes no value\n", o->name);
@@ -323,7 +310,12 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err) {
             fprintf(err, "error: --%s needs a value (see --help)\n", o->name);
             return 2;
         }
-        int rc = parse_value(c, o, v, err);
+        if (o->type == OPT_STR && !o->choices && strncmp(v, "--", 2) == 0) {
+            fprintf(err, "error: --%s %s: a path that starts with -- (is the value of --%s "
+                         "missing?)\n", o->name, v, o->name);
+            return 2;
+        }
+        int rc = option_parse(c, o, v, err);
         if (rc) return rc;
     }
     return 0;
@@ -331,7 +323,7 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err) {
 
 /* o's value in c as its command line takes it, exactly ("%.17g" for reals);
  * a flag is "on" or "off". */
-static void value_text(const Option *o, const Config *c, char *buf, size_t len) {
+void option_value_text(const Option *o, const Config *c, char *buf, size_t len) {
     const char *p = (const char *)c + o->offset;
     if (o->type == OPT_DBL)
         snprintf(buf, len, "%.17g", *(const double *)p);
@@ -340,72 +332,55 @@ static void value_text(const Option *o, const Config *c, char *buf, size_t len) 
     else if (o->type == OPT_STR)
         snprintf(buf, len, "%s", p);
     else
-        default_string(o, c, buf, len);
+        option_default_text(o, c, buf, len);
 }
 
-int config_to_text(const Config *c, char *buf, size_t len) {
-    size_t k = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const Option *o = &OPTIONS[i];
-        char v[1100];
-        value_text(o, c, v, sizeof v);
-        if (o->scope == SCOPE_COMMAND || (o->type == OPT_FLAG && strcmp(v, "off") == 0))
-            continue;
-        int n = o->type == OPT_FLAG ? snprintf(buf + k, len - k, "--%s\n", o->name)
-                                    : snprintf(buf + k, len - k, "--%s\n%s\n", o->name, v);
-        if (n < 0 || (size_t)n >= len - k) return -1;
-        k += (size_t)n;
-    }
-    return (int)k;
-}
-
-int config_from_text(Config *c, const char *text, FILE *err) {
-    enum { MAX_WORDS = 2 * 64 + 1 };
-    char *copy = strdup(text), *argv[MAX_WORDS];
-    if (!copy) {
-        fprintf(err, "error: out of host memory\n");
+int config_validate(const Config *c, FILE *err) {
+    const char *paths[][2] = {{"out", c->out},
+                              {"resume", c->resume},
+                              {"eval-only", c->eval_only},
+                              {"config", c->config_file}};
+    for (int i = 0; i < 4; i++)
+        if (strncmp(paths[i][1], "--", 2) == 0) {
+            fprintf(err, "error: --%s %s: a path that starts with -- (is the value of --%s "
+                         "missing?)\n", paths[i][0], paths[i][1], paths[i][0]);
+            return 2;
+        }
+    const char *why = NULL;
+    if (c->n_hidden < 1) why = "--hidden: at least one hidden layer";
+    else if (c->batch_size > c->replay_size)
+        why = "--batch-size is larger than --replay-size: no batch could ever be sampled";
+    else if (c->stop_when_solved && c->eval_every == 0)
+        why = "--stop-when-solved needs evaluations: --eval-every 0 turns them off";
+    else if (c->resume[0] && c->eval_only[0]) why = "--resume and --eval-only: one at a time";
+    else if (c->no_out && (c->out[0] || c->resume[0]))
+        why = "--no-out and a run directory (--out or --resume): one or the other";
+    else if (c->overwrite && c->resume[0])
+        why = "--overwrite and --resume: a resumed run keeps what its directory holds";
+    else if (c->overwrite && !c->out[0]) why = "--overwrite: which run? (--out DIR)";
+    else if (c->resume[0] && c->out[0] && strcmp(c->out, c->resume) != 0)
+        why = "--out: a resumed run writes to its own directory (--resume DIR)";
+    if (why) {
+        fprintf(err, "error: %s\n", why);
         return 2;
     }
-    int argc = 0;
-    argv[argc++] = "ddpg_cuda";
-    for (char *w = strtok(copy, "\n"); w; w = strtok(NULL, "\n")) {
-        if (argc == MAX_WORDS) {
-            fprintf(err, "error: the saved configuration has too many words\n");
-            free(copy);
-            return 2;
-        }
-        argv[argc++] = w;
-    }
-    config_defaults(c);
-    int rc = config_parse(c, argc, argv, err, err);
-    c->set = 0;
-    free(copy);
-    return rc == 0 ? 0 : 2;
-}
-
-int config_merge_resume(const Config *saved, const Config *cli, Config *merged, FILE *err) {
-    *merged = *saved;
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const Option *o = &OPTIONS[i];
-        if (!(cli->set >> i & 1) || o->scope == SCOPE_COMMAND) continue;
-        if (o->scope == SCOPE_RESUMABLE) { /* the command line's value */
-            memcpy((char *)merged + o->offset, (const char *)cli + o->offset, o->size);
-            continue;
-        }
-        char a[1100], b[1100];
-        value_text(o, saved, a, sizeof a);
-        value_text(o, cli, b, sizeof b);
-        if (strcmp(a, b) != 0) {
-            fprintf(err, "error: --%s %s contradicts the checkpoint's --%s %s (a resumed run "
-                         "keeps its configuration)\n", o->name, b, o->name, a);
-            return 2;
-        }
-    }
-    merged->quiet = cli->quiet;
-    snprintf(merged->resume, sizeof merged->resume, "%s", cli->resume);
-    snprintf(merged->out, sizeof merged->out, "%s", cli->resume);
-    merged->set = cli->set;
     return 0;
 }
 
+void config_settle(Config *c, FILE *err) {
+    int64_t vec = (c->total_steps + c->envs - 1) / c->envs, total = vec * c->envs;
+    if (total != c->total_steps)
+        fprintf(err, "warning: --total-steps %lld is not a multiple of --envs %d: the run takes "
+                "%lld env steps (%lld vectorized step%s)\n", (long long)c->total_steps, c->envs,
+                (long long)total, (long long)vec, vec == 1 ? "" : "s");
+    c->total_steps = total;
+    int64_t fill = total < c->replay_size ? total : c->replay_size;
+    if (c->update_after > total || c->batch_size > fill)
+        fprintf(err, "warning: no gradient update will run: %s\n",
+                c->update_after > total ? "--update-after is beyond --total-steps"
+                                        : "the replay never holds a batch (--batch-size)");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (c->threads > 0 && cores > 0 && c->threads > cores)
+        fprintf(err, "warning: --threads %d on %ld cores: threads will wait for each other\n",
+                c->threads, cores);
+}

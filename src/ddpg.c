@@ -43,7 +43,7 @@ void ddpg_tensors(Ddpg *d, TensorList *l) {
     if (d->plan && d->be->schedule->tensors) d->be->schedule->tensors(d->be, d, l);
 }
 
-int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p) {
+int ddpg_init(Ddpg *d, Backend *be, const DdpgParams *p) {
     memset(d, 0, sizeof *d);
     d->be = be;
     d->p = *p;
@@ -61,18 +61,27 @@ int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p) {
         d->plan = calloc(1, s->plan_bytes ? s->plan_bytes : 1);
         mallocCheck(d->plan);
     }
+    return 0;
+}
+
+int ddpg_alloc(Ddpg *d, FILE *err) {
     TensorList l;
     tensors_init(&l);
     ddpg_tensors(d, &l);
-    int rc = tensors_alloc(be, &l, stderr);
+    int rc = tensors_alloc(d->be, &l, err);
     tensors_release(&l);
     if (rc) return -1;
-    if (net_init_params(be, &d->actor, p->seed, 0) ||
-        net_init_params(be, &d->critic[0], p->seed, 1)) {
-        fprintf(stderr, "error: out of host memory for the initial parameters (--hidden)\n");
+    if (net_init_params(d->be, &d->actor, d->p.seed, 0) ||
+        net_init_params(d->be, &d->critic[0], d->p.seed, 1)) {
+        fprintf(err, "error: out of host memory for the initial parameters (--hidden)\n");
         return -1;
     }
     return 0;
+}
+
+int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p) {
+    ddpg_init(d, be, p);
+    return ddpg_alloc(d, stderr);
 }
 
 void ddpg_destroy(Ddpg *d) {

@@ -8,11 +8,11 @@
  * start states are not the training envs'. */
 #define EVAL_SEED_SALT 0x9E3779B97F4A7C15ULL
 
-void evaluator_tensors(Evaluator *e, uint64_t seed, TensorList *l) {
+void evaluator_tensors(Evaluator *e, TensorList *l) {
     const MlpShape *s = &e->agent->actor.shape;
     int n = e->episodes, od = s->sizes[0];
     tensors_why(l, "--eval-episodes %d", n);
-    env_tensors(&e->env, n, seed ^ EVAL_SEED_SALT, n, "eval.env.", l);
+    env_tensors(&e->env, n, e->seed ^ EVAL_SEED_SALT, n, "eval.env.", l);
     mlp_work_tensors(&e->work, s, n, 0, "eval.actor.", l);
     TENSOR_ADD(l, "eval.", "obs0", &e->obs[0], (size_t)n * od, TENSOR_WORK);
     TENSOR_ADD(l, "eval.", "obs1", &e->obs[1], (size_t)n * od, TENSOR_WORK);
@@ -22,8 +22,7 @@ void evaluator_tensors(Evaluator *e, uint64_t seed, TensorList *l) {
     TENSOR_ADD(l, "eval.", "trunc", &e->trunc, (size_t)n, TENSOR_WORK);
 }
 
-/* Host copies, in a list of their own (be->host_alloc). */
-static void host_tensors(Evaluator *e, TensorList *l) {
+void evaluator_host_tensors(Evaluator *e, TensorList *l) {
     size_t n = (size_t)e->episodes;
     tensors_why(l, "--eval-episodes %d", e->episodes);
     TENSOR_ADD(l, "eval.host.", "ret", &e->h_ret, n, TENSOR_WORK);
@@ -31,21 +30,31 @@ static void host_tensors(Evaluator *e, TensorList *l) {
     TENSOR_ADD(l, "eval.host.", "zeros", &e->h_zeros, n, TENSOR_WORK);
 }
 
-int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed,
-                     FILE *err) {
+void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed) {
     memset(e, 0, sizeof *e);
     e->be = be;
     e->agent = agent;
     e->episodes = episodes;
+    e->seed = seed;
+}
+
+int evaluator_alloc(Evaluator *e, FILE *err) {
+    Backend *be = e->be;
     TensorList l, h;
     tensors_init(&l);
     tensors_init(&h);
-    evaluator_tensors(e, seed, &l);
-    host_tensors(e, &h);
+    evaluator_tensors(e, &l);
+    evaluator_host_tensors(e, &h);
     int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err) ? 2 : 0;
     tensors_release(&l);
     tensors_release(&h);
     return rc;
+}
+
+int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed,
+                     FILE *err) {
+    evaluator_init(e, be, agent, episodes, seed);
+    return evaluator_alloc(e, err);
 }
 
 void evaluator_destroy(Evaluator *e) {
@@ -53,8 +62,8 @@ void evaluator_destroy(Evaluator *e) {
     TensorList l, h;
     tensors_init(&l);
     tensors_init(&h);
-    evaluator_tensors(e, e->env.seed ^ EVAL_SEED_SALT, &l);
-    host_tensors(e, &h);
+    evaluator_tensors(e, &l);
+    evaluator_host_tensors(e, &h);
     tensors_free(e->be, &l);
     tensors_free_host(e->be, &h);
     tensors_release(&l);

@@ -1,9 +1,17 @@
 /* main.c - ddpg_cuda: parse the command line, pick a backend, then train,
- * resume a run, or evaluate a saved policy; write the report. */
+ * resume a run, or evaluate a saved policy; write the report.
+ *
+ * Order matters: every check of the options and of the run directory, and
+ * the memory the run needs, come before any large allocation; a run that
+ * cannot start leaves nothing behind. */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ddpg/backend.h"
@@ -13,24 +21,6 @@
 #include "ddpg/evaluate.h"
 #include "ddpg/runlog.h"
 #include "ddpg/train.h"
-
-/* Refusals that need more than one option's range. */
-static int config_check(const Config *c, FILE *err) {
-    if (c->n_hidden < 1) {
-        fprintf(err, "error: --hidden: at least one hidden layer\n");
-        return 2;
-    }
-    if (c->resume[0] && c->eval_only[0]) {
-        fprintf(err, "error: --resume and --eval-only: one at a time\n");
-        return 2;
-    }
-    if (c->resume[0] && c->out[0] && strcmp(c->out, c->resume) != 0) {
-        fprintf(err, "error: --out %s: a resumed run writes to its own directory (--resume %s)\n",
-                c->out, c->resume);
-        return 2;
-    }
-    return 0;
-}
 
 /* --device auto: the GPU when there is one, else the CPU with a notice. */
 static Backend *pick_backend(const Config *c, FILE *err) {
@@ -46,18 +36,69 @@ static Backend *pick_backend(const Config *c, FILE *err) {
     return backend_cpu_create(c->threads);
 }
 
-/* Runs scripts/report.py on the run directory when it and python3 are there. */
-static void make_report(const char *argv0, const char *dir) {
-    char script[2048];
-    const char *slash = strrchr(argv0, '/');
-    int base = slash ? (int)(slash - argv0) : 0;
-    snprintf(script, sizeof script, "%.*s%sscripts/report.py", base, argv0, slash ? "/" : "");
-    if (access(script, R_OK) != 0) return;
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "python3 '%s' --quiet '%s'", script, dir);
-    if (strchr(dir, '\'') || system(cmd) != 0)
-        fprintf(stderr, "notice: no report written (python3 with plotly is needed: run "
-                        "scripts/setup.sh)\n");
+/* scripts/report.py beside the program's real file (a checkout), or in
+ * ../share/ddpg_cuda/ (make install); 0, or -1 when neither is there. */
+static int find_report(char *script, size_t len) {
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return -1;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash) return -1;
+    *slash = 0;
+    const char *places[] = {"%s/scripts/report.py", "%s/../share/ddpg_cuda/report.py"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(script, len, places[i], exe);
+        if (access(script, R_OK) == 0) return 0;
+    }
+    return -1;
+}
+
+/* Runs report.py on dir (no shell: any bytes in the path are fine). Returns
+ * 0, or -1 after a notice with report.py's own message. */
+static int make_report(const char *dir) {
+    char script[PATH_MAX + 64];
+    if (find_report(script, sizeof script) != 0) {
+        fprintf(stderr, "notice: no report written: scripts/report.py is not beside the "
+                        "program (make install puts it in PREFIX/share/ddpg_cuda)\n");
+        return -1;
+    }
+    int pipefd[2];
+    if (pipe(pipefd) != 0) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pipefd[1], STDERR_FILENO);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        execlp("python3", "python3", script, "--quiet", dir, (char *)NULL);
+        fprintf(stderr, "report: python3 cannot be run: %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(pipefd[1]);
+    /* all of report.py's stderr, keeping its last 2 KB: the cause comes last */
+    char msg[2048] = "", buf[512];
+    size_t got = 0;
+    ssize_t r;
+    while (pid > 0 && (r = read(pipefd[0], buf, sizeof buf)) > 0) {
+        if (got + (size_t)r >= sizeof msg) { /* drop the oldest bytes */
+            size_t drop = got + (size_t)r - (sizeof msg - 1);
+            memmove(msg, msg + drop, got - drop);
+            got -= drop;
+        }
+        memcpy(msg + got, buf, (size_t)r);
+        got += (size_t)r;
+    }
+    msg[got] = 0;
+    close(pipefd[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) return -1;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;
+    /* report.py's last line says why (its messages start "report: ") */
+    char *last = msg, *line;
+    for (line = strtok(msg, "\n"); line; line = strtok(NULL, "\n")) last = line;
+    fprintf(stderr, "notice: no report written (report.py exited %d): %s\n",
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1, *last ? last : "no message");
+    return -1;
 }
 
 /* --eval-only PATH: the checkpoint's actor, --eval-episodes deterministic
@@ -106,12 +147,37 @@ static int eval_only(const Config *cli) {
     return rc;
 }
 
+/* Where the run writes (--out, the default runs/... or none), never over
+ * another run. 0, or 2 after a message. */
+static int choose_run_dir(Config *c, FILE *err) {
+    if (c->resume[0] || c->no_out) return 0;
+    if (!c->out[0]) rundir_default(c, c->out, sizeof c->out);
+    if (!rundir_holds_run(c->out)) return 0;
+    if (c->overwrite) return rundir_clear(c->out, err);
+    char ckpt[1100];
+    struct stat st;
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", c->out);
+    fprintf(err, "error: --out %s already holds a run: %s--overwrite replaces it (only the "
+            "files ddpg_cuda writes are removed)\n", c->out,
+            stat(ckpt, &st) == 0 ? "--resume it continues it from its checkpoint, or " : "");
+    return 2;
+}
+
+/* The closing line: what the run left in its directory. */
+static void say_written(const char *dir, const Trainer *t, int report_ok) {
+    printf("wrote %s: the logs, summary.json", dir);
+    if (t->checkpoint_step >= 0)
+        printf(", checkpoint.bin (env step %lld)", (long long)t->checkpoint_step);
+    if (report_ok) printf(", report.html");
+    printf("\n");
+}
+
 int main(int argc, char **argv) {
     Config cli, cfg;
     config_defaults(&cli);
     int rc = config_parse(&cli, argc, argv, stdout, stderr);
     if (rc == 1) return 0;
-    if (rc || config_check(&cli, stderr)) return 2;
+    if (rc || config_validate(&cli, stderr)) return 2;
     if (cli.eval_only[0]) return eval_only(&cli);
     cfg = cli;
     char ckpt[1100] = "";
@@ -122,12 +188,22 @@ int main(int argc, char **argv) {
             config_merge_resume(&saved, &cli, &cfg, stderr))
             return 2;
     }
+    config_settle(&cfg, stderr);
+    if (choose_run_dir(&cfg, stderr)) return 2;
 
     Backend *be = pick_backend(&cfg, stderr);
     if (!be) return 2;
     Trainer tr;
     RunLog log;
-    rc = trainer_create(&tr, &cfg, be, NULL, stderr);
+    memset(&log, 0, sizeof log);
+    trainer_init(&tr, &cfg, be, NULL);
+    rc = trainer_check_memory(&tr, stderr);
+    int fresh_dir = 0; /* the run directory is new: a failed start removes it */
+    if (rc == 0 && cfg.out[0] && !ckpt[0]) {
+        rc = runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, DDPG_N_METRICS, stderr);
+        fresh_dir = rc == 0;
+    }
+    if (rc == 0) rc = trainer_alloc(&tr, stderr);
     if (rc == 0 && ckpt[0]) {
         rc = checkpoint_load(&tr, ckpt, stderr);
         if (rc == 0 && tr.prog.global_step > cfg.total_steps) {
@@ -135,32 +211,45 @@ int main(int argc, char **argv) {
                     (long long)cfg.total_steps, (long long)tr.prog.global_step);
             rc = 2;
         }
-    }
-    if (rc == 0 && cfg.out[0]) {
-        rc = ckpt[0] ? runlog_reopen(&log, cfg.out, tr.prog.csv_bytes, stderr)
-                     : runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, DDPG_N_METRICS, stderr);
-        if (rc == 0) {
-            runlog_write_config(&log, &cfg, be->name, be->device_name);
-            tr.log = &log;
+        if (rc == 0) rc = runlog_reopen(&log, cfg.out, tr.prog.csv_bytes, stderr);
+        /* the summary of the run that stopped says no more once it goes on */
+        char summary[1100];
+        snprintf(summary, sizeof summary, "%s/summary.json", cfg.out);
+        if (rc == 0 && unlink(summary) != 0 && errno != ENOENT) {
+            fprintf(stderr, "error: --resume: cannot remove '%s': %s\n", summary,
+                    strerror(errno));
+            rc = 4;
         }
     }
+    if (rc == 0 && cfg.out[0] &&
+        runlog_write_config(&log, &cfg, be->name, be->device_name, be->threads) != 0)
+        rc = 4;
     if (rc) {
+        if (fresh_dir) runlog_discard(&log);
         trainer_destroy(&tr);
         be->destroy(be);
-        return 2;
+        return rc;
     }
-    if (!cfg.quiet)
+    if (cfg.out[0]) tr.log = &log;
+    if (!cfg.quiet) {
         printf("ddpg_cuda %s | %s (%s) | %d envs | %lld steps%s | hidden %d layers of %d\n",
                DDPG_VERSION, be->name, be->device_name, cfg.envs, (long long)cfg.total_steps,
                ckpt[0] ? " (resumed)" : "", cfg.n_hidden, cfg.hidden[0]);
+        printf("run directory: %s\n", cfg.out[0] ? cfg.out : "none (--no-out)");
+    }
     RunSummary sum;
     rc = trainer_run(&tr, &sum);
+    int report_ok = 0;
     if (cfg.out[0]) {
-        runlog_close(&log);
-        runlog_write_summary(&log, &sum);
+        if (runlog_close(&log) != 0 && rc != 4) {
+            runlog_report_failure(&log, stderr);
+            rc = 4, sum.status = "error", sum.error = "a log file could not be written";
+        }
+        if (runlog_write_summary(&log, &sum) != 0) rc = 4;
+        if (rc != 4) report_ok = make_report(cfg.out) == 0;
+        if (!cfg.quiet || rc) say_written(cfg.out, &tr, report_ok);
     }
     trainer_destroy(&tr);
     be->destroy(be);
-    if (cfg.out[0]) make_report(argv[0], cfg.out);
     return rc;
 }

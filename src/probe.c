@@ -21,28 +21,37 @@ void probes_tensors(Probes *p, TensorList *l) {
     TENSOR_ADD(l, "probe.", "x", &p->x, (size_t)n * (od + ad), TENSOR_WORK);
 }
 
-static void host_tensors(Probes *p, TensorList *l) {
+void probes_host_tensors(Probes *p, TensorList *l) {
     tensors_why(l, "--probe-n %d", p->n);
     TENSOR_ADD(l, "probe.host.", "act", &p->h_act, (size_t)p->n * p->agent->p.act_dim,
                TENSOR_WORK);
     TENSOR_ADD(l, "probe.host.", "q", &p->h_q, (size_t)p->n, TENSOR_WORK);
 }
 
-int probes_create(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed, FILE *err) {
+void probes_init(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed) {
     memset(p, 0, sizeof *p);
     p->be = be;
     p->agent = agent;
     p->n = n;
     p->seed = seed ^ PROBE_SEED_SALT;
+}
+
+int probes_alloc(Probes *p, FILE *err) {
+    Backend *be = p->be;
     TensorList l, h;
     tensors_init(&l);
     tensors_init(&h);
     probes_tensors(p, &l);
-    host_tensors(p, &h);
+    probes_host_tensors(p, &h);
     int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err) ? 2 : 0;
     tensors_release(&l);
     tensors_release(&h);
     return rc;
+}
+
+int probes_create(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed, FILE *err) {
+    probes_init(p, be, agent, n, seed);
+    return probes_alloc(p, err);
 }
 
 void probes_destroy(Probes *p) {
@@ -51,7 +60,7 @@ void probes_destroy(Probes *p) {
     tensors_init(&l);
     tensors_init(&h);
     probes_tensors(p, &l);
-    host_tensors(p, &h);
+    probes_host_tensors(p, &h);
     tensors_free(p->be, &l);
     tensors_free_host(p->be, &h);
     tensors_release(&l);

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,140 +33,6 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Pendulum episodes last exactly 200 steps, so between two drains (at most
- * every 100 vectorized steps) each env finishes at most once. */
-static int64_t episode_log_capacity(int envs) { return (int64_t)envs + 1024; }
-
-void trainer_tensors(Trainer *t, TensorList *l) {
-    const Config *c = t->cfg;
-    int n = c->envs, od = PENDULUM_OBS_DIM, ad = PENDULUM_ACT_DIM;
-    size_t no = (size_t)n * od, na = (size_t)n * ad;
-    tensors_why(l, "--envs %d", n);
-    env_tensors(&t->env, n, c->seed, episode_log_capacity(n), "env.", l);
-    mlp_work_tensors(&t->act_work, &t->agent.actor.shape, n, 0, "act.actor.", l);
-    TENSOR_ADD(l, "act.", "obs", &t->obs, no, TENSOR_STATE);
-    TENSOR_ADD(l, "act.", "ou_state", &t->ou_state, na, TENSOR_STATE);
-    TENSOR_ADD(l, "act.", "real_next_obs", &t->real_next_obs, no, TENSOR_WORK);
-    TENSOR_ADD(l, "act.", "next_obs", &t->next_obs, no, TENSOR_WORK);
-    TENSOR_ADD(l, "act.", "act", &t->act, na, TENSOR_WORK);
-    TENSOR_ADD(l, "act.", "rew", &t->rew, (size_t)n, TENSOR_WORK);
-    TENSOR_ADD(l, "act.", "term", &t->term, (size_t)n, TENSOR_WORK);
-    TENSOR_ADD(l, "act.", "trunc", &t->trunc, (size_t)n, TENSOR_WORK);
-    TENSOR_ADD(l, "", "rng_ctr", &t->rng_ctr, N_CTR, TENSOR_STATE);
-    tensors_why(l, "--replay-size %lld", (long long)c->replay_size);
-    replay_tensors(&t->replay, c->replay_size, od, ad, "replay.", l);
-}
-
-void train_progress_tensors(Trainer *t, TensorList *l) {
-    TrainProgress *g = &t->prog;
-    const char *p = "train.";
-    TENSOR_ADD_HOST(l, p, "global_step", &g->global_step, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "vsteps", &g->vsteps, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "updates", &g->updates, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "episodes", &g->episodes, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "log_read", &g->log_read, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "replay_filled", &g->replay_filled, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "next_eval", &g->next_eval, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "last_eval_step", &g->last_eval_step, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "solved_step", &g->solved_step, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "last_probe_bucket", &g->last_probe_bucket, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "metric_window", &g->metric_window, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "metric_count", &g->metric_count, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "last_eval", &g->last_eval, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "best_eval", &g->best_eval, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "final_eval", &g->final_eval, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "solved_wall_s", &g->solved_wall_s, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "last_return", &g->last_return, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "wall_s", &g->wall_s, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "csv_bytes", g->csv_bytes, RUNLOG_N_CSV, TENSOR_STATE);
-}
-
-/* Host buffers, pinned on the GPU. */
-static void host_tensors(Trainer *t, TensorList *l) {
-    size_t cap = (size_t)episode_log_capacity(t->cfg->envs);
-    TENSOR_ADD(l, "host.", "metrics", &t->h_metrics, (size_t)DDPG_N_METRICS * TRAIN_METRIC_SLOTS,
-               TENSOR_WORK);
-    tensors_why(l, "--envs %d", t->cfg->envs);
-    TENSOR_ADD(l, "host.log.", "ret", &t->h_ret, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "len", &t->h_len, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "env", &t->h_env, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "step", &t->h_step, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "order", &t->h_order, cap, TENSOR_WORK);
-    tensors_why(l, "--eval-episodes %d", t->cfg->eval_episodes);
-    TENSOR_ADD(l, "host.", "eval_returns", &t->h_eval_returns, (size_t)t->cfg->eval_episodes,
-               TENSOR_WORK);
-}
-
-int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *err) {
-    memset(t, 0, sizeof *t);
-    t->cfg = c;
-    t->be = be;
-    t->log = log;
-    t->bounds.dim = PENDULUM_ACT_DIM;
-    t->bounds.low[0] = (float)-PENDULUM_MAX_TORQUE;
-    t->bounds.high[0] = (float)PENDULUM_MAX_TORQUE;
-    TrainProgress *g = &t->prog;
-    g->solved_step = -1;
-    g->last_eval_step = -1;
-    g->last_probe_bucket = -1;
-    g->best_eval = -INFINITY;
-    g->last_return = NAN;
-    t->checkpoint_step = -1;
-    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM,
-                    .act_dim = PENDULUM_ACT_DIM,
-                    .hidden = c->hidden,
-                    .n_hidden = c->n_hidden,
-                    .bounds = t->bounds,
-                    .batch_size = c->batch_size,
-                    .gamma = (float)c->gamma,
-                    .tau = (float)c->tau,
-                    .grad_clip = (float)c->grad_clip,
-                    .actor_lr = (float)c->actor_lr,
-                    .critic_lr = (float)c->critic_lr,
-                    .seed = c->seed};
-    if (ddpg_create(&t->agent, be, &p)) return 2;
-    TensorList l, h;
-    tensors_init(&l);
-    tensors_init(&h);
-    trainer_tensors(t, &l);
-    host_tensors(t, &h);
-    int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err);
-    tensors_release(&l);
-    tensors_release(&h);
-    if (rc) return 2;
-    if (c->eval_every > 0 &&
-        evaluator_create(&t->eval, be, &t->agent, c->eval_episodes, c->seed, err))
-        return 2;
-    if (c->probe_n > 0 && probes_create(&t->probes, be, &t->agent, c->probe_n, c->seed, err))
-        return 2;
-
-    /* updates.csv holds window means so that it stays under ~5000 rows. */
-    int64_t first = c->update_after > c->batch_size ? c->update_after : c->batch_size;
-    int64_t vec_steps = (c->total_steps - first) / c->envs + 1;
-    int64_t expected = vec_steps > 0 ? vec_steps * c->updates_per_step : 1;
-    g->metric_window = expected / 5000 + 1;
-    return 0;
-}
-
-void trainer_destroy(Trainer *t) {
-    Backend *be = t->be;
-    if (!be) return;
-    backend_graph_free(be, &t->graph_explore);
-    backend_graph_free(be, &t->graph_update);
-    probes_destroy(&t->probes);
-    evaluator_destroy(&t->eval);
-    TensorList l, h;
-    tensors_init(&l);
-    tensors_init(&h);
-    trainer_tensors(t, &l);
-    host_tensors(t, &h);
-    tensors_free(be, &l);
-    tensors_free_host(be, &h);
-    tensors_release(&l);
-    tensors_release(&h);
-    ddpg_destroy(&t->agent);
-    memset(t, 0, sizeof *t);
-}
 
 /* ---- one iteration (enqueue only: no host reads) ---- */
 
@@ -220,30 +87,58 @@ typedef struct {
 
 void trainer_evaluate(Trainer *t, float *returns) { evaluator_run(&t->eval, returns); }
 
+/* The terminal's width, or 0 when stdout is not a terminal. */
+static int terminal_width(void) {
+    struct winsize ws;
+    if (!isatty(fileno(stdout))) return 0;
+    return ioctl(fileno(stdout), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
+}
+
+/* One progress line: on a terminal it is redrawn in place and keeps to the
+ * terminal's width, dropping the least useful fields first; elsewhere (logs,
+ * CI) it is printed whole, one line each time. */
+static void print_progress(const Trainer *t, double wall, double sps, double ups, int final) {
+    const TrainProgress *g = &t->prog;
+    const Config *c = t->cfg;
+    double eta = g->global_step > 0 && wall > 0
+                     ? (c->total_steps - g->global_step) / (g->global_step / wall) : 0;
+    char f[9][64];
+    snprintf(f[0], 64, "%s %5.1f%%", final ? "done " : "train",
+             100.0 * g->global_step / c->total_steps);
+    snprintf(f[1], 64, "steps %lld/%lld", (long long)g->global_step, (long long)c->total_steps);
+    snprintf(f[2], 64, "ETA %.0fs", eta);
+    snprintf(f[3], 64, "episodes %lld", (long long)g->episodes);
+    snprintf(f[4], 64, "return %.1f", g->last_return);
+    if (g->last_eval_step >= 0)
+        snprintf(f[5], 64, "eval %.1f", g->last_eval);
+    else
+        snprintf(f[5], 64, "eval -");
+    snprintf(f[6], 64, "%.0f env-steps/s", sps);
+    snprintf(f[7], 64, "%.0f updates/s", ups);
+    snprintf(f[8], 64, "%.1fs", wall);
+    /* the order fields are given up in, on a narrow terminal */
+    static const int drop[] = {7, 3, 1, 8, 2, 6, 4};
+    int keep[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1}, width = terminal_width();
+    for (int k = 0; width > 0 && k < 7; k++) {
+        int len = 0;
+        for (int i = 0; i < 9; i++) len += keep[i] ? (int)strlen(f[i]) + 3 : 0;
+        if (len - 3 < width) break;
+        keep[drop[k]] = 0;
+    }
+    printf("%s", width > 0 ? "\r\033[K" : "");
+    for (int i = 0, first = 1; i < 9; i++)
+        if (keep[i]) printf("%s%s", first ? "" : " | ", f[i]), first = 0;
+    printf("%s", width > 0 && !final ? "" : "\n");
+    fflush(stdout);
+}
+
 static void progress(Trainer *t, Clock *ck, double now, int final) {
     const TrainProgress *g = &t->prog;
     double wall = t->wall_before + (now - ck->t0), dt = now - ck->last_progress;
     double sps = dt > 0 ? (g->global_step - ck->last_steps) / dt : 0;
     double ups = dt > 0 ? (g->updates - ck->last_updates) / dt : 0;
     if (t->log) runlog_progress(t->log, g->global_step, wall, g->episodes, sps, ups);
-    if (!t->cfg->quiet) {
-        char ev[32] = "-";
-        if (g->last_eval_step >= 0) snprintf(ev, sizeof ev, "%.1f", g->last_eval);
-        /* On a terminal one line that updates in place, with the ETA from the
-         * whole-run rate; otherwise plain periodic lines (logs, CI). */
-        int tty = isatty(fileno(stdout));
-        double pct = 100.0 * g->global_step / t->cfg->total_steps;
-        double eta = g->global_step > 0 && wall > 0
-                         ? (t->cfg->total_steps - g->global_step) / (g->global_step / wall)
-                         : 0;
-        printf("%s%s %5.1f%% steps %lld/%lld | ETA %.0fs | episodes %lld | return %.1f | "
-               "eval %s | %.0f env-steps/s | %.0f updates/s | %.1fs%s",
-               tty ? "\r\033[K" : "", final ? "done " : "train", pct,
-               (long long)g->global_step, (long long)t->cfg->total_steps, eta,
-               (long long)g->episodes, g->last_return, ev, sps, ups, wall,
-               tty && !final ? "" : "\n");
-        fflush(stdout);
-    }
+    if (!t->cfg->quiet) print_progress(t, wall, sps, ups, final);
     if (t->log) runlog_flush(t->log);
     ck->last_progress = now;
     ck->last_steps = g->global_step;
@@ -271,6 +166,16 @@ static void summarize(const Trainer *t, double wall, int rc, RunSummary *s) {
     s->checkpoint_step = t->checkpoint_step;
     s->diverged_update = t->diverged_update;
     s->diverged_what = t->diverged ? t->diverged_what : NULL;
+    s->error = rc == 4 && t->error[0] ? t->error : NULL;
+}
+
+/* The run log could not be written: say so once, and remember it for the
+ * summary (a full disk, an I/O error). */
+static void log_failed(Trainer *t) {
+    if (t->error[0]) return;
+    runlog_report_failure(t->log, stderr);
+    snprintf(t->error, sizeof t->error, "cannot write '%s': %s", t->log->failed_file,
+             strerror(t->log->failed_errno));
 }
 
 /* After a sync, every finished episode and full metric window into the log;
@@ -285,10 +190,9 @@ static int save(Trainer *t, double wall) {
     if (t->diverged) return 3;
     if (!t->log) return 0;
     t->prog.wall_s = wall;
-    if (runlog_sync(t->log, t->prog.csv_bytes) != 0) {
-        fprintf(stderr, "error: cannot write the run log in '%s': %s\n", t->log->dir,
-                strerror(errno));
-        return 4;
+    if (t->log->failed || runlog_sync(t->log, t->prog.csv_bytes) != 0) {
+        log_failed(t);
+        return 4; /* no checkpoint of a run whose logs are broken: the last one stays */
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.bin", t->log->dir);
@@ -305,7 +209,8 @@ int trainer_run(Trainer *t, RunSummary *s) {
     g_stop = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    Clock ck = {now_s(), 0, g->global_step, g->updates};
+    const int64_t start_steps = g->global_step, start_updates = g->updates;
+    Clock ck = {now_s(), 0, start_steps, start_updates};
     ck.last_progress = ck.t0;
     t->wall_before = g->wall_s;
     if (!t->resumed) {
@@ -348,6 +253,10 @@ int trainer_run(Trainer *t, RunSummary *s) {
             rc = save(t, wall);
         }
         if (now - ck.last_progress >= 2.0) progress(t, &ck, now, 0);
+        if (t->log && t->log->failed && rc == 0) {
+            log_failed(t);
+            rc = 4;
+        }
     }
     double end = now_s(), wall = t->wall_before + (end - ck.t0);
     /* the checkpoint first, so that what follows (the last partial metric
@@ -362,6 +271,10 @@ int trainer_run(Trainer *t, RunSummary *s) {
         train_maybe_probe(t, 1);
         if (c->eval_every > 0 && g->last_eval_step != g->global_step) train_eval(t, wall);
     }
+    if (t->log && runlog_flush(t->log) != 0 && (rc == 0 || rc == 4)) {
+        log_failed(t);
+        rc = 4;
+    }
     if (t->diverged) {
         rc = 3;
         fprintf(stderr, "error: diverged: %s is not finite in the updates up to %lld; ",
@@ -373,13 +286,16 @@ int trainer_run(Trainer *t, RunSummary *s) {
             fprintf(stderr, "no checkpoint was written\n");
     }
     if (g_stop) {
-        fprintf(stderr, "\ninterrupted: stopping after %lld env steps\n",
-                (long long)g->global_step);
+        /* on a line of its own, below the progress line */
+        fprintf(stderr, "%sinterrupted: stopping after %lld env steps\n",
+                !c->quiet && isatty(fileno(stdout)) ? "\n" : "", (long long)g->global_step);
         if (rc == 0) rc = g_stop == SIGTERM ? 143 : 130;
     }
     g->wall_s = wall;
     summarize(t, wall, rc, s);
-    ck.last_progress = ck.t0; /* the closing line reports this process's rates */
+    /* the closing line reports this process's rates */
+    ck.last_progress = ck.t0;
+    ck.last_steps = start_steps, ck.last_updates = start_updates;
     progress(t, &ck, end, 1);
     return rc;
 }

@@ -3,6 +3,18 @@
 #define DDPG_TEST_SUITES_H
 
 #include <check.h>
+#include <stdlib.h>
+
+/* The program the tests run (make sets DDPG_BIN: ./ddpg_cuda, or the
+ * sanitizers' build-asan/ddpg_cuda) and its build folder (DDPG_BUILD). */
+static inline const char *test_bin(void) {
+    const char *b = getenv("DDPG_BIN");
+    return b && *b ? b : "./ddpg_cuda";
+}
+static inline const char *test_build(void) {
+    const char *b = getenv("DDPG_BUILD");
+    return b && *b ? b : "build";
+}
 
 Suite *cli_suite(void);
 Suite *mlp_suite(void);
@@ -15,11 +27,13 @@ Suite *cpu_threads_suite(void);
 Suite *cpu_ops_suite(void);
 Suite *schedule_suite(void);
 Suite *checkpoint_suite(void);
+Suite *rundir_suite(void);
 
 typedef Suite *(*SuiteFn)(void);
 static const SuiteFn ALL_SUITES[] = {cli_suite,         mlp_suite,       optim_suite,
                                      replay_suite,      pendulum_suite,  learning_suite,
                                      gpu_parity_suite,  cpu_threads_suite, cpu_ops_suite,
-                                     schedule_suite,    checkpoint_suite,  NULL};
+                                     schedule_suite,    checkpoint_suite,  rundir_suite,
+                                     NULL};
 
 #endif

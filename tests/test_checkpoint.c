@@ -27,7 +27,7 @@
 /* Runs ./ddpg_cuda with args (output into out when given); the exit status. */
 static int run(const char *args, char *out, size_t len) {
     char cmd[4096];
-    snprintf(cmd, sizeof cmd, "./ddpg_cuda %s 2>&1", args);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", test_bin(), args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     char sink[4096];
@@ -320,7 +320,7 @@ START_TEST(test_signal_writes_checkpoint) {
     if (pid == 0) {
         freopen("/dev/null", "w", stdout);
         freopen("/dev/null", "w", stderr);
-        execl("./ddpg_cuda", "ddpg_cuda", "--device", "cpu", "--quiet", "--hidden", "32,32",
+        execl(test_bin(), "ddpg_cuda", "--device", "cpu", "--quiet", "--hidden", "32,32",
               "--total-steps", "100000000", "--eval-every", "0", "--out", run_dir, (char *)NULL);
         _exit(127);
     }
@@ -388,7 +388,7 @@ START_TEST(test_policy_matches_trainer_actor) {
     be->destroy(be);
     ddpg_policy_free(pol);
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "build/examples/embed_policy %s 2>&1", path);
+    snprintf(cmd, sizeof cmd, "%s/examples/embed_policy %s 2>&1", test_build(), path);
     FILE *ex = popen(cmd, "r");
     ck_assert_ptr_nonnull(ex);
     size_t n = fread(out, 1, sizeof out - 1, ex);

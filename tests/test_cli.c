@@ -1,6 +1,7 @@
 /* test_cli.c - the command line: every refusal exits 2 with a message naming
  * the option, before any work (no run directory); good input runs. */
 #include <check.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 /* Runs ./ddpg_cuda with args; returns the exit status, output in buf. */
 static int run_cli(const char *args, char *buf, size_t len) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "./ddpg_cuda %s 2>&1", args);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", test_bin(), args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     size_t n = fread(buf, 1, len - 1, p);
@@ -70,6 +71,13 @@ static const struct {
     {"--envs", "--envs"},
     {"stray", "stray"},
     {"--quiet=1", "--quiet"},
+    {"--batch-size 512 --replay-size 100", "--batch-size is larger than --replay-size"},
+    {"--stop-when-solved --eval-every 0", "--stop-when-solved needs evaluations"},
+    {"--out --envs 4", "--out --envs: a path that starts with --"},
+    {"--no-out", "--no-out"},
+    {"--overwrite --resume x", "--overwrite and --resume"},
+    {"--config /nonexistent/file", "--config /nonexistent/file"},
+    {"--actor-lr 1001", "--actor-lr"},
 };
 
 START_TEST(test_refusal) {
@@ -142,12 +150,16 @@ static const struct {
 };
 
 START_TEST(test_out_of_memory_names_option) {
+#ifdef __SANITIZE_ADDRESS__
+    printf("SKIP cli/out_of_memory: an address-space limit and AddressSanitizer do not mix\n");
+    return;
+#endif
     char out[4096], args[1400];
     char dir[] = "/tmp/ddpg_cli_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(args, sizeof args, "--device cpu --quiet --out %s/run %s", dir, TOO_BIG[_i].args);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sh -c 'ulimit -v 1500000; ./ddpg_cuda %s' 2>&1", args);
+    snprintf(cmd, sizeof cmd, "sh -c 'ulimit -v 1500000; %s %s' 2>&1", test_bin(), args);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     size_t n = fread(out, 1, sizeof out - 1, p);
@@ -190,6 +202,26 @@ START_TEST(test_help_lists_every_option) {
                           "--out", "--help", "--version"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         ck_assert_msg(strstr(out, opts[i]) != NULL, "--help does not list %s", opts[i]);
+    /* every numeric option says what it accepts, and reals are called so */
+    const char *numeric[] = {"--envs N", "--seed N", "--total-steps N", "--batch-size N",
+                             "--gamma R", "--tau R", "--actor-lr R", "--noise-sigma R",
+                             "--hidden W,W,...", "--eval-every N", "--threads N",
+                             "--save-every N"};
+    for (size_t i = 0; i < sizeof numeric / sizeof numeric[0]; i++) {
+        const char *at = strstr(out, numeric[i]);
+        ck_assert_msg(at != NULL, "--help does not show %s", numeric[i]);
+        const char *end = strstr(at, "]\n  --");
+        ck_assert_msg(end != NULL, "--help: no default for %s", numeric[i]);
+        char text[512]; /* the entry with its wrapped lines joined */
+        size_t k = 0;
+        for (const char *c = at; c < end && k + 1 < sizeof text; c++)
+            if (!(isspace((unsigned char)*c) && k > 0 && text[k - 1] == ' '))
+                text[k++] = isspace((unsigned char)*c) ? ' ' : *c;
+        text[k] = 0;
+        ck_assert_msg(strstr(text, "in [") || strstr(text, "in ("),
+                      "--help gives no range for %s: %s", numeric[i], text);
+    }
+    ck_assert_msg(strstr(out, "a real in (0, 1]"), "--tau is not called a real");
     /* defaults equal the notebook's values */
     const char *defaults[] = {"[128]", "[200000]", "[0.99]", "[0.005]", "[0.001]", "[2000]",
                               "[1000]", "[0.1]", "[256,256]", "[32]", "[5]", "[42]"};

@@ -78,11 +78,16 @@ typedef struct {
 struct Backend {
     const char *name;      /* "cpu" or "cuda" */
     char device_name[128]; /* e.g. "NVIDIA H100 80GB HBM3" or the CPU model */
+    int threads;           /* the CPU backend's threads (0 on the GPU) */
     void *impl;            /* backend private state */
 
     void (*destroy)(Backend *be);
 
     /* ---- memory ---- */
+    /* bytes the backend could still allocate (the GPU's free memory; on the
+     * CPU, the host's MemAvailable) */
+    size_t (*mem_available)(Backend *be);
+    int shares_host_memory; /* 1: device memory is host memory (the CPU) */
     void *(*alloc)(Backend *be, size_t bytes); /* zeroed; NULL when out of memory */
     void (*free)(Backend *be, void *p);
     void (*to_device)(Backend *be, void *dst, const void *src, size_t bytes);
@@ -192,6 +197,10 @@ typedef struct {
  * (then never tried again). fn must only enqueue ops. */
 void backend_graph_run(Backend *be, BackendGraph *g, void (*fn)(void *ctx), void *ctx);
 void backend_graph_free(Backend *be, BackendGraph *g);
+
+/* The host memory that can still be had without swapping (/proc/meminfo's
+ * MemAvailable), or SIZE_MAX where it cannot be read. */
+size_t host_memory_available(void);
 
 /* CPU backend with `threads` threads (<= 0: one per online core). OpenBLAS
  * runs single-threaded; the backend splits large ops and runs the parts of

@@ -44,14 +44,35 @@ typedef struct {
     int save_replay;       /* --save-replay: checkpoints hold the replay ring */
     char resume[1024];     /* --resume: continue the run in this directory ("" = no) */
     char eval_only[1024];  /* --eval-only: evaluate this checkpoint's actor ("" = no) */
+    int overwrite;         /* --overwrite: replace the run in --out */
+    int no_out;            /* --no-out: no run directory at all */
+    char config_file[1024]; /* --config: options read from this file first */
     uint64_t set;          /* bit i: the command line set option i (config.c's table) */
 } Config;
 
 void config_defaults(Config *c);
 
-/* Parses argv into c. Returns 0 to run, 1 when --help/--version was printed
- * (exit 0), 2 on bad input after printing a message naming the option to err. */
+/* Parses argv into c: first the file of --config when there is one, then
+ * the command line, which wins. Returns 0 to run, 1 when --help/--version
+ * was printed (exit 0), 2 on bad input after printing a message naming the
+ * option (or FILE:LINE) to err. */
 int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err);
+
+/* Reads options from path into c, marking them set: "key = value" lines
+ * with the long option names ('#' starts a comment; a flag takes true or
+ * false), or a run's config.json. 0, or 2 after a message naming
+ * path:line. */
+int config_read_file(Config *c, const char *path, FILE *err);
+
+/* Refuses what can never run as asked (a batch larger than the replay,
+ * --stop-when-solved without evaluations, a path that starts with --, ...):
+ * 0, or 2 after a message. */
+int config_validate(const Config *c, FILE *err);
+
+/* Warns, on err, about what will not go as the options suggest (no update
+ * will ever run, --total-steps not a multiple of --envs, more threads than
+ * cores), and rounds total_steps up to whole vectorized steps. */
+void config_settle(Config *c, FILE *err);
 
 void config_print_help(FILE *f);
 

@@ -14,6 +14,7 @@ typedef struct {
     Backend *be;
     Ddpg *agent;
     int episodes;
+    uint64_t seed;       /* the start states' key (with a salt) */
     VecEnv env;          /* one env per episode */
     MlpWork work;        /* (episodes rows) the actor's pass */
     float *obs[2];       /* (episodes, obs) device: observations, alternating step by step */
@@ -30,8 +31,13 @@ int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint6
                      FILE *err);
 void evaluator_destroy(Evaluator *e);
 
-/* Lists the evaluation's device buffers. */
-void evaluator_tensors(Evaluator *e, uint64_t seed, TensorList *l);
+/* evaluator_create in two: the fields, then the buffers. */
+void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed);
+int evaluator_alloc(Evaluator *e, FILE *err);
+
+/* Lists the evaluation's device buffers, and its host buffers. */
+void evaluator_tensors(Evaluator *e, TensorList *l);
+void evaluator_host_tensors(Evaluator *e, TensorList *l);
 
 /* Runs one evaluation; returns[i] is episode i's return (host, episodes). */
 void evaluator_run(Evaluator *e, float *returns);

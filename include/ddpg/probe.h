@@ -29,7 +29,12 @@ typedef struct {
  * on err what did not fit. */
 int probes_create(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed, FILE *err);
 void probes_destroy(Probes *p);
+/* probes_create in two: the fields, then the buffers. */
+void probes_init(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed);
+int probes_alloc(Probes *p, FILE *err);
+/* Lists the probes' device buffers, and their host buffers. */
 void probes_tensors(Probes *p, TensorList *l);
+void probes_host_tensors(Probes *p, TensorList *l);
 
 /* Draws the probe states from r (once, when r holds enough). */
 void probes_draw(Probes *p, const Replay *r);

@@ -78,13 +78,23 @@ typedef struct {
     int diverged;
     int64_t diverged_update;
     char diverged_what[64];
+    char error[1300];      /* a write that failed: "cannot write 'FILE': reason" */
     /* CUDA Graphs of one iteration in its two steady phases */
     BackendGraph graph_explore, graph_update;
 } Trainer;
 
-/* Allocates everything. Returns 0, or 2 after printing which allocation of
- * which size did not fit. */
+/* trainer_init, trainer_check_memory, trainer_alloc. Returns 0, or 2 after
+ * printing what does not fit. */
 int trainer_create(Trainer *t, const Config *cfg, Backend *be, RunLog *log, FILE *err);
+/* The structs and shapes of a run, no buffer yet. */
+void trainer_init(Trainer *t, const Config *cfg, Backend *be, RunLog *log);
+/* Everything the run will allocate, on the backend and on the host. */
+void trainer_all_tensors(Trainer *t, TensorList *dev, TensorList *host);
+/* Refuses (2, with the MiB each option asks for) a run that needs more
+ * memory than the device and the host have available. */
+int trainer_check_memory(Trainer *t, FILE *err);
+/* Allocates what trainer_all_tensors lists. 0, or 2 after a message. */
+int trainer_alloc(Trainer *t, FILE *err);
 void trainer_destroy(Trainer *t);
 
 /* Lists the trainer's own buffers (the agent, evaluation and probes have

@@ -83,6 +83,23 @@ static void cpu_memcpy(Backend *be, void *dst, const void *src, size_t bytes) {
 }
 static void cpu_sync(Backend *be) { (void)be; }
 
+size_t host_memory_available(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return SIZE_MAX;
+    char line[256];
+    unsigned long long kb = 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+    fclose(f);
+    return found ? (size_t)kb * 1024 : SIZE_MAX;
+}
+
+static size_t cpu_mem_available(Backend *be) {
+    (void)be;
+    return host_memory_available();
+}
+
 static void cpu_destroy(Backend *be) {
     Cpu *c = be->impl;
     pool_destroy(c->pool);
@@ -127,10 +144,13 @@ Backend *backend_cpu_create(int threads) {
     if (!c->pool) c->pool = pool_create(1); /* no threads to spare: run inline */
     mallocCheck(c->pool);
     c->threads = pool_threads(c->pool);
+    be->threads = c->threads;
     be->impl = c;
     be->name = "cpu";
     cpu_device_name(be->device_name, sizeof be->device_name);
     be->destroy = cpu_destroy;
+    be->mem_available = cpu_mem_available;
+    be->shares_host_memory = 1;
     be->alloc = cpu_alloc;
     be->free = cpu_free;
     be->to_device = cpu_memcpy;

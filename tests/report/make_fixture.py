@@ -6,10 +6,12 @@
     python3 tests/report/make_fixture.py /tmp/run_small tests/fixtures/run_small
 
 Copies the run as it is (40 episodes, 9 probe snapshots x 32 probes, 9 evaluations,
-progress rows, summary) except updates.csv, whose few thousand rows are averaged over
-blocks of BLOCK rows into ~200 wider windows, as the trainer does when it subsamples
-(window means, `update` = the update index at the end of the window). That keeps the
-fixture small while every value still comes from a real run. Not run by the tests.
+progress rows, the summary: "status": "solved" at env step 4000, "checkpoint_step": 8000)
+except updates.csv, whose few thousand rows are averaged over blocks of BLOCK rows into
+~200 wider windows, as the trainer does when it subsamples (window means, `update` = the
+update index at the end of the window), and checkpoint.bin (2 MB) and report.html, which
+are left out. That keeps the fixture small while every value still comes from a real run.
+Not run by the tests.
 """
 import json
 import shutil

@@ -6,15 +6,23 @@ The figures are inspected through report.build_figures(); the page and the exit 
 through the script itself, as the trainer and users run it. Expected values are read
 from the fixture's CSVs here with the csv module, independently of report.py's reader.
 """
+import contextlib
 import csv
+import errno
+import html
+import io
 import json
 import math
+import os
+import re
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -39,9 +47,29 @@ def column(table, name, kind=float):
     return [kind(r[name]) for r in table]
 
 
-def run_report(*args):
+def run_report(*args, **kwargs):
     return subprocess.run([sys.executable, str(REPORT), *map(str, args)],
+                          capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def run_report_without(module, *args):
+    """report.py as a script, with `module` made unimportable (as if not installed)."""
+    code = ("import runpy, sys; sys.modules[sys.argv[1]] = None; sys.argv = sys.argv[2:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", code, module, str(REPORT), *map(str, args)],
                           capture_output=True, text=True, timeout=120)
+
+
+def status_banner(page):
+    """(data-status, css classes, text) of the page header's status line."""
+    m = re.search(r'<div id="run-status" class="([^"]*)" data-status="([^"]*)">(.*?)</div>',
+                  page, re.S)
+    assert m, "no status line in the page"
+    return m.group(2), m.group(1).split(), html.unescape(re.sub(r"<[^>]+>", "", m.group(3)))
+
+
+def first_solved_eval(eval_rows):
+    return next(r for r in eval_rows if float(r["mean_return"]) >= -200)
 
 
 def shape_lines(fig):
@@ -77,13 +105,37 @@ class TmpRunDir(unittest.TestCase):
         start = text.rstrip("\n").rfind("\n") + 1
         path.write_text(text[:start + keep_chars])
 
-    def assert_error(self, result, *needles):
-        self.assertEqual(result.returncode, 2, result.stderr)
+    def assert_error(self, result, *needles, status=2):
+        self.assertEqual(result.returncode, status, result.stderr)
         for needle in needles:
             self.assertIn(needle, result.stderr)
+        lines = result.stderr.splitlines()
+        self.assertEqual(len(lines), 1, f"not one line: {result.stderr!r}")
+        self.assertTrue(lines[0].startswith("report: "), lines[0])
         self.assertFalse(self.page.exists(), "a page was written despite the error")
-        leftovers = [p.name for p in self.run_dir.iterdir() if p.name.startswith(".")]
-        self.assertEqual(leftovers, [], "temporary files left behind")
+        self.assertEqual(self.leftovers(), [], "temporary files left behind")
+
+    def leftovers(self):
+        return [p.name for p in self.run_dir.iterdir() if p.name.startswith(".")]
+
+    def write_summary(self, **changes):
+        """Rewrites summary.json with keys changed (None: JSON null; DROP: no such key)."""
+        path = self.run_dir / "summary.json"
+        summary = json.loads(path.read_text())
+        for key, value in changes.items():
+            if value is DROP:
+                summary.pop(key, None)
+            else:
+                summary[key] = value
+        path.write_text(json.dumps(summary, indent=2) + "\n")
+
+    def banner(self):
+        r = run_report(self.run_dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return status_banner(self.page.read_text(encoding="utf-8"))
+
+
+DROP = object()  # write_summary: remove the key
 
 
 class FixtureFigures(unittest.TestCase):
@@ -103,7 +155,10 @@ class FixtureFigures(unittest.TestCase):
         self.assertEqual(len(self.updates), 195)
         self.assertEqual(len(self.probes), 9 * 32)
         self.assertEqual(len(self.eval), 9)
-        self.assertEqual(len(self.progress), 8)
+        self.assertEqual(len(self.progress), 4)
+        summary = json.loads((FIXTURE / "summary.json").read_text())
+        self.assertEqual((summary["status"], summary["solved_step"], summary["checkpoint_step"],
+                          summary["diverged"]), ("solved", 4000, 8000, None))
 
     def test_every_diagnostic_is_drawn(self):
         self.assertEqual(set(self.figs), ALL_FIGURES)
@@ -124,7 +179,7 @@ class FixtureFigures(unittest.TestCase):
 
     def test_q_vs_target_and_losses_follow_updates_csv(self):
         x = column(self.updates, "update", int)
-        for fig_id, cols in (("fig-q-vs-target", ("q_mean", "y_mean")),
+        for fig_id, cols in (("fig-q-vs-target", ("y_mean", "q_mean")),
                              ("fig-losses", ("critic_loss", "actor_loss")),
                              ("fig-grad-norms", ("critic_grad_norm", "actor_grad_norm"))):
             fig = self.figs[fig_id]
@@ -134,9 +189,24 @@ class FixtureFigures(unittest.TestCase):
                 self.assertEqual(list(trace.y), column(self.updates, col), (fig_id, col))
             self.assertEqual(fig.layout.xaxis.title.text, "Update step")
         self.assertEqual([t.name for t in self.figs["fig-q-vs-target"].data],
-                         ["Q(s,a) mean", "TD target y mean"])
+                         ["TD target y mean", "Q(s,a) mean"])
         self.assertEqual([t.name for t in self.figs["fig-losses"].data],
                          ["Critic loss (MSE)", "Actor loss (-Q)"])
+
+    def test_q_mean_stays_visible_over_the_td_target(self):
+        """The critic tracks its target closely: the target is drawn first, wide and
+        translucent, and Q on top of it, thin and opaque, so neither hides the other."""
+        target, q = self.figs["fig-q-vs-target"].data
+        self.assertEqual((target.name, q.name), ("TD target y mean", "Q(s,a) mean"))
+        self.assertEqual(list(q.y), column(self.updates, "q_mean"))
+        self.assertEqual(list(target.y), column(self.updates, "y_mean"))
+        self.assertEqual((target.mode, q.mode), ("lines", "lines"))
+        self.assertGreaterEqual(target.line.width, 3 * q.line.width)  # Q inside the target
+        self.assertLess(target.opacity, 0.6)  # Q shows through where they cross
+        self.assertIn(q.opacity, (None, 1))
+        self.assertTrue(target.line.color and q.line.color)
+        self.assertNotEqual(target.line.color, q.line.color)
+        self.assertIn(q.line.dash, (None, "solid"))
 
     def test_probe_heatmaps_are_probes_by_snapshot(self):
         snapshots = sorted({int(r["episode"]) for r in self.probes})
@@ -160,8 +230,10 @@ class FixtureFigures(unittest.TestCase):
         self.assertEqual(self.figs["fig-probe-policy"].data[0].zmid, 0)
 
     def test_eval_band_mean_and_solved_marks(self):
+        solved = first_solved_eval(self.eval)
+        self.assertEqual(solved["global_step"], "4000")
         for fig_id, xcol, solved_x in (("fig-eval-steps", "global_step", 4000),
-                                       ("fig-eval-wall", "wall_s", 6.6703)):
+                                       ("fig-eval-wall", "wall_s", float(solved["wall_s"]))):
             fig = self.figs[fig_id]
             self.assertEqual(len(fig.data), 3, fig_id)
             hi, lo, mean = fig.data
@@ -178,6 +250,29 @@ class FixtureFigures(unittest.TestCase):
             self.assertEqual(vs, [solved_x])  # first eval with mean >= -200
             self.assertTrue(fig.layout.xaxis.title.text)
             self.assertTrue(fig.layout.yaxis.title.text)
+
+    def test_solved_labels_stay_off_the_curve(self):
+        """The threshold's label sits in the right margin, the first-solved label above the
+        plot area (under the legend): neither can cover an evaluation point."""
+        for fig_id, solved_x in (("fig-eval-steps", 4000),
+                                 ("fig-eval-wall",
+                                  float(first_solved_eval(self.eval)["wall_s"]))):
+            fig = self.figs[fig_id]
+            notes = {a.text: a for a in fig.layout.annotations}
+            self.assertEqual(len(notes), 2, fig_id)
+            threshold = next(a for t, a in notes.items() if t.startswith("solved"))
+            self.assertIn("-200", threshold.text)
+            self.assertEqual((threshold.xref, threshold.x, threshold.xanchor),
+                             ("paper", 1, "left"))  # right of the plot area
+            self.assertEqual((threshold.yref, threshold.y), ("y", -200))
+            self.assertFalse(threshold.showarrow)
+            self.assertGreaterEqual(fig.layout.margin.r, 70)  # room for it
+            first = notes["first solved eval"]
+            self.assertEqual((first.xref, first.x), ("x", solved_x))
+            self.assertEqual((first.yref, first.y, first.yanchor), ("paper", 1, "bottom"))
+            self.assertFalse(first.showarrow)
+            self.assertEqual(fig.layout.legend.yanchor, "bottom")
+            self.assertGreater(fig.layout.legend.y, 1.05)  # the legend above that label
 
     def test_throughput_over_wall_time(self):
         fig = self.figs["fig-throughput"]
@@ -215,8 +310,11 @@ class Page(TmpRunDir):
         self.assertGreater(len(page), 1_000_000)
         self.assertIn("<title>DDPG run report — run</title>", page)
         self.assertIn("at env step 4000", page)  # summary.json's solved_step
-        self.assertIn("Run complete", page)
+        self.assertNotIn("Run complete", page)
         self.assertNotIn("not recorded", page)
+        # the status line is in the page header, before the first figure
+        self.assertLess(page.index('id="run-status"'), page.index("<h2>"))
+        self.assertGreater(page.index('id="run-status"'), page.index("<h1>"))
         self.assertEqual([p.name for p in self.run_dir.iterdir() if p.name.startswith(".")],
                          [])
 
@@ -234,6 +332,244 @@ class Page(TmpRunDir):
         (self.run_dir / "summary.json").write_text(json.dumps(summary))
         self.assertEqual(run_report(self.run_dir).returncode, 0)
         self.assertIn("not solved", self.page.read_text(encoding="utf-8"))
+
+
+class RunStatus(TmpRunDir):
+    """The page header says how the run ended, from summary.json's "status", and no more
+    than summary.json (or its absence) tells."""
+
+    def assert_banner(self, key, kind, *needles, absent=()):
+        got_key, classes, text = self.banner()
+        self.assertEqual(got_key, key, text)
+        self.assertIn(kind, classes, text)
+        for needle in needles:
+            self.assertIn(needle, text)
+        for needle in absent:
+            self.assertNotIn(needle, text)
+        return text
+
+    def test_solved_names_the_solved_step(self):
+        self.assert_banner("solved", "ok", "Solved at env step 4000",
+                           "ended after 8000 env steps", absent=("not solved",))
+
+    def test_completed_not_solved(self):
+        self.write_summary(status="completed", solved_step=None, solved_wall_s=None)
+        self.assert_banner("completed", "ok", "Completed", "8000 env steps", "not solved",
+                           absent=("Solved",))
+
+    def test_interrupted_names_the_step_and_the_checkpoint(self):
+        self.write_summary(status="interrupted", env_steps=8000, checkpoint_step=8000)
+        self.assert_banner("interrupted", "warn", "Interrupted at env step 8000",
+                           "SIGINT or SIGTERM", "checkpoint.bin at env step 8000", "--resume")
+
+    def test_interrupted_without_a_checkpoint(self):
+        self.write_summary(status="interrupted", checkpoint_step=None)
+        self.assert_banner("interrupted", "warn", "Interrupted", "no checkpoint",
+                           absent=("--resume",))
+
+    def test_diverged_names_the_update_and_the_quantity(self):
+        self.write_summary(status="diverged", checkpoint_step=6000,
+                           diverged={"update": 4321, "quantity": "critic_loss"})
+        self.assert_banner("diverged", "bad", "Diverged at update 4321",
+                           "critic_loss is not finite", "last good checkpoint",
+                           "env step 6000")
+
+    def test_diverged_without_details_says_so(self):
+        self.write_summary(status="diverged", diverged=None, checkpoint_step=None)
+        self.assert_banner("diverged", "bad", "Diverged", "not recorded", "no checkpoint")
+
+    def test_error(self):
+        self.write_summary(status="error")
+        self.assert_banner("error", "bad", "Stopped by an error", "env step 8000", "stderr",
+                           absent=("Solved", "Completed"))
+
+    def test_an_older_summary_without_status_claims_nothing_more(self):
+        self.write_summary(status=DROP, checkpoint_step=DROP, diverged=DROP)
+        text = self.assert_banner("not-recorded", "info", "summary.json",
+                                  "does not say how the run ended",
+                                  absent=("Completed", "Solved", "complete", "Interrupted",
+                                          "Diverged"))
+        self.assertIn("at env step 4000", self.page.read_text(encoding="utf-8"))  # table
+        self.assertNotIn("did not finish", text)
+
+    def test_a_status_this_report_does_not_know(self):
+        self.write_summary(status="paused")
+        self.assert_banner("paused", "warn", "'paused'", "unknown")
+
+    def test_no_summary(self):
+        (self.run_dir / "summary.json").unlink()
+        text = self.assert_banner("no-summary", "warn")
+        self.assertTrue(text.startswith("No summary: the run did not finish (still running, "
+                                        "killed, or the disk filled)"), text)
+
+    def test_a_summary_older_than_the_logs_is_called_stale(self):
+        """A resumed run that is still going: the logs are past the old summary."""
+        self.write_summary(status="interrupted", env_steps=4000, checkpoint_step=4000)
+        self.assert_banner("interrupted", "warn", "older than the logs", "env step 8000")
+
+    def test_summary_table_shows_status_and_checkpoint(self):
+        self.write_summary(status="diverged", checkpoint_step=6000,
+                           diverged={"update": 4321, "quantity": "critic_loss"})
+        self.assertEqual(run_report(self.run_dir).returncode, 0)
+        page = self.page.read_text(encoding="utf-8")
+        self.assertIn("<th>status</th><td>diverged</td>", page)
+        self.assertIn("<th>checkpoint</th><td>env step 6000 (checkpoint.bin is not in the "
+                      "run directory)</td>", page)
+        self.assertIn("<th>diverged</th><td>critic_loss at update 4321</td>", page)
+        (self.run_dir / "checkpoint.bin").write_bytes(b"x")
+        self.assertEqual(run_report(self.run_dir).returncode, 0)
+        self.assertIn("<th>checkpoint</th><td>env step 6000</td>",
+                      self.page.read_text(encoding="utf-8"))
+
+
+class ExitStatuses(TmpRunDir):
+    """2: the run directory; 3: a missing module; 4: the page cannot be written. Each with
+    one line on stderr, starting with "report: ", that names the cause."""
+
+    def test_help_documents_the_exit_statuses(self):
+        r = run_report("--help")
+        self.assertEqual(r.returncode, 0)
+        for line in ("0  the page was written", "2  ", "3  ", "4  "):
+            self.assertIn(line, r.stdout)
+        self.assertIn("plotly is not installed", r.stdout)
+        self.assertIn("exit status", report.__doc__)
+        self.assertIn(report.__doc__[report.__doc__.index("exit status ("):], r.stdout)
+
+    def test_a_bad_command_line_is_2_in_one_line(self):
+        r = run_report()
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertTrue(r.stderr.startswith("report: error: "), r.stderr)
+
+    def test_a_file_where_the_run_dir_should_be_is_2(self):
+        self.assert_error(run_report(self.run_dir / "config.json"), "config.json",
+                          "not a directory")
+
+    def test_plotly_missing_is_3(self):
+        r = run_report_without("plotly", "--quiet", self.run_dir)
+        self.assert_error(r, status=3)
+        self.assertEqual(r.stderr, "report: plotly is not installed: run scripts/setup.sh\n")
+
+    def test_part_of_plotly_missing_is_3(self):
+        r = run_report_without("plotly.subplots", self.run_dir)
+        self.assert_error(r, "report: plotly is not installed", "plotly.subplots",
+                          "scripts/setup.sh", status=3)
+
+    def test_another_missing_module_is_3_and_named(self):
+        r = run_report_without("tempfile", self.run_dir)
+        self.assert_error(r, "report: ", "tempfile", "scripts/setup.sh", status=3)
+
+    def test_a_directory_that_does_not_exist_for_the_page_is_4(self):
+        out = self.tmp / "no" / "such" / "dir" / "report.html"
+        r = run_report("--quiet", self.run_dir, "-o", out)
+        self.assert_error(r, f"cannot write {out}", "No such file or directory", status=4)
+
+    def test_a_write_that_fails_midway_is_4_and_leaves_no_half_page(self):
+        """A page larger than the file size limit: the write fails (EFBIG) as on a full
+        disk; the older page stays and the temporary file is gone."""
+        self.page.write_text("older page")
+        limit = 1 << 20  # the page is ~5 MB
+
+        def small_files():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        r = run_report("--quiet", self.run_dir, preexec_fn=small_files)
+        self.assertEqual(r.returncode, 4, r.stderr)
+        self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+        self.assertRegex(r.stderr, r"^report: error: cannot write .*report\.html: "
+                                   r"File too large\n$")
+        self.assertIn(str(self.page), r.stderr)
+        self.assertEqual(self.page.read_text(), "older page")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_a_full_disk_is_4_and_named(self):
+        """In process: the temporary file's write fails with ENOSPC."""
+        real_fdopen = os.fdopen
+
+        class FullDisk(io.StringIO):
+            def write(self, s):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def fdopen(fd, *args, **kwargs):
+            real_fdopen(fd).close()
+            return FullDisk()
+
+        self.page.write_text("older page")
+        err = io.StringIO()
+        with mock.patch.object(report.os, "fdopen", fdopen), contextlib.redirect_stderr(err):
+            rc = report.main(["--quiet", str(self.run_dir)])
+        self.assertEqual(rc, 4)
+        self.assertEqual(err.getvalue(), f"report: error: cannot write {self.page}: "
+                                         f"No space left on device\n")
+        self.assertEqual(self.page.read_text(), "older page")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_a_bug_is_1_in_one_line(self):
+        err = io.StringIO()
+        with mock.patch.object(report, "build_figures", side_effect=RuntimeError("boom")), \
+                contextlib.redirect_stderr(err):
+            rc = report.main([str(self.run_dir)])
+        self.assertEqual(rc, 1)
+        self.assertRegex(err.getvalue(), r"^report: internal error .*RuntimeError: boom\n$")
+        self.assertFalse(self.page.exists())
+
+
+class OddPaths(TmpRunDir):
+    """Run directories named with any bytes work, and are shown readably."""
+
+    def rename_run_dir(self, name, raw_out=False):
+        """Moves the run to tmp/name; config.json's "out" is the path with U+FFFD for each
+        byte that is not UTF-8 (as the trainer writes it), or with raw_out its bytes as
+        they are (as older trainers wrote it: not valid UTF-8)."""
+        new = self.tmp / name
+        self.run_dir.rename(new)
+        self.run_dir, self.page = new, new / "report.html"
+        config = json.loads((new / "config.json").read_text())
+        config["out"] = "@OUT@"
+        path = os.fsencode(new)
+        out = path if raw_out else path.decode("utf-8", "replace").encode()
+        raw = json.dumps(config, indent=2, ensure_ascii=False).encode().replace(b"@OUT@", out)
+        (new / "config.json").write_bytes(raw)
+
+    def test_an_apostrophe_and_spaces(self):
+        self.rename_run_dir("it's a run")
+        r = run_report("--quiet", self.run_dir)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        page = self.page.read_text(encoding="utf-8")
+        self.assertIn("<title>DDPG run report — it&#x27;s a run</title>", page)
+        self.assertEqual(status_banner(page)[0], "solved")
+        r = run_report(self.run_dir)
+        self.assertEqual(r.stdout, f"report: wrote {self.page}\n")
+
+    def test_a_non_utf8_byte(self):
+        self.rename_run_dir(os.fsdecode(b"run-\xff \xc3("))
+        r = run_report(self.run_dir)
+        self.assertEqual((r.returncode, r.stderr), (0, ""))
+        shown = str(self.tmp / "run-\\xff \\xc3(")
+        self.assertEqual(r.stdout, f"report: wrote {shown}/report.html\n")
+        page = self.page.read_bytes().decode("utf-8")  # the page itself is valid UTF-8
+        self.assertIn("<title>DDPG run report — run-\\xff \\xc3(</title>", page)
+        self.assertIn(f"<p class=\"sub\">{html.escape(shown)} ·", page)
+        self.assertIn(str(self.tmp / "run-\ufffd \ufffd("), page)  # config.json's out
+        self.assertNotIn("\\udc", page)  # no surrogate escaped by the last resort
+        self.assertEqual(status_banner(page)[0], "solved")
+        self.assertEqual(self.leftovers(), [])
+
+    def test_a_config_json_with_the_raw_bytes_of_the_path(self):
+        """Not UTF-8, so not quite JSON: read anyway, with a warning; the bytes as \\xNN."""
+        self.rename_run_dir(os.fsdecode(b"run-\xff"), raw_out=True)
+        r = run_report("--quiet", self.run_dir)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stderr, r"^report: warning: .*run-\\xff/config\.json: not UTF-8 "
+                                   r"text at byte \d+ .*\n$")
+        page = self.page.read_bytes().decode("utf-8")
+        self.assertIn(html.escape(str(self.tmp / "run-\\xff")) + "</td>", page)  # out
+        self.assertNotIn("\\udc", page)
+
+    def test_errors_name_a_non_utf8_path_readably(self):
+        self.rename_run_dir(os.fsdecode(b"run-\xff"))
+        (self.run_dir / "episodes.csv").unlink()
+        self.assert_error(run_report(self.run_dir), "run-\\xff/episodes.csv: missing")
 
 
 class Errors(TmpRunDir):
@@ -300,7 +636,10 @@ class InterruptedRuns(TmpRunDir):
         self.assertIn("episodes.csv:41: incomplete last line ignored", r.stderr)
         self.assertIn("updates.csv:196: incomplete last line ignored", r.stderr)
         page = self.page.read_text(encoding="utf-8")
-        self.assertIn("no summary.json", page)
+        key, _, text = status_banner(page)
+        self.assertEqual(key, "no-summary")
+        self.assertIn("no summary: the run did not finish (still running, killed, or the disk "
+                      "filled)", text.lower())
         self.assertIn("(from eval.csv)", page)  # solved step found in the logs instead
         for fig_id in ALL_FIGURES:
             self.assertIn(f'id="{fig_id}"', page)
@@ -412,7 +751,7 @@ class LongRuns(unittest.TestCase):
         self.assertEqual(lc.x[-1], self.N)  # the last episode is in the plot
         self.assertAlmostEqual(lc.y[0], sum(self.ret[:k]) / k, delta=1e-3)
         self.assertAlmostEqual(lc.y[-1], sum(self.ret[-k:]) / k, delta=1e-3)
-        q = self.figs["fig-q-vs-target"].data[0]
+        q = next(t for t in self.figs["fig-q-vs-target"].data if t.name == "Q(s,a) mean")
         self.assertEqual(q.x[0], 4 * k)
         self.assertAlmostEqual(q.y[0], sum(self.q[:k]) / k, places=4)
 

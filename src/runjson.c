@@ -1,0 +1,144 @@
+/* runjson.c - config.json and summary.json, built with jansson and written
+ * atomically (a temporary file, flushed to disk, renamed), every write
+ * checked. Text that is not UTF-8 (a path's bytes) is written with U+FFFD in
+ * place of each byte that is not, so that the files are always valid JSON. */
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ddpg/runlog.h"
+
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0 when it is
+ * not one (RFC 3629: no overlong forms, no surrogates, nothing above
+ * U+10FFFF), as jansson checks it. */
+static int utf8_len(const unsigned char *s) {
+    int n = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2 : (s[0] & 0xF0) == 0xE0 ? 3
+            : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if (n == 3 && ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] >= 0xA0))) return 0;
+    if (n == 4 && ((s[0] == 0xF0 && s[1] < 0x90) || (s[0] == 0xF4 && s[1] >= 0x90))) return 0;
+    return n;
+}
+
+/* A JSON string of text, with U+FFFD for every byte that is not UTF-8. */
+static json_t *json_text(const char *text) {
+    size_t n = strlen(text);
+    char *clean = malloc(3 * n + 1), *o = clean;
+    if (!clean) return NULL;
+    for (const unsigned char *s = (const unsigned char *)text; *s;) {
+        int k = utf8_len(s);
+        if (k == 0) { /* U+FFFD */
+            memcpy(o, "\xEF\xBF\xBD", 3), o += 3, s++;
+        } else {
+            memcpy(o, s, (size_t)k), o += k, s += k;
+        }
+    }
+    *o = 0;
+    json_t *j = json_string(clean);
+    free(clean);
+    return j;
+}
+
+/* A real, or null when it is not finite (JSON has no NaN). */
+static json_t *json_number(int have, double v) {
+    return have && isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *json_step(int64_t step) { return step >= 0 ? json_integer(step) : json_null(); }
+
+/* Writes root to DIR/name through a temporary file; 0, or -1 after a
+ * message naming the file and the error. */
+static int write_json(const RunLog *l, const char *name, json_t *root) {
+    char tmp[1100], path[1100];
+    snprintf(path, sizeof path, "%s/%s", l->dir, name);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", l->dir, name);
+    int rc = -1;
+    FILE *f = root ? fopen(tmp, "w") : NULL;
+    if (!root) {
+        errno = ENOMEM;
+    } else if (f) {
+        int ok = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
+                 fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
+        int e = errno;
+        ok = fclose(f) == 0 && ok;
+        if (!ok) errno = e ? e : EIO;
+        rc = ok && rename(tmp, path) == 0 ? 0 : -1;
+    }
+    if (rc) {
+        fprintf(stderr, "error: cannot write '%s': %s\n", path, strerror(errno));
+        unlink(tmp);
+    }
+    json_decref(root);
+    return rc;
+}
+
+int runlog_write_config(RunLog *l, const Config *c, const char *backend, const char *device_name,
+                        int threads) {
+    json_t *o = json_object(), *hidden = json_array();
+    for (int i = 0; i < c->n_hidden; i++) json_array_append_new(hidden, json_integer(c->hidden[i]));
+    json_object_set_new(o, "env", json_text(c->env));
+    json_object_set_new(o, "envs", json_integer(c->envs));
+    json_object_set_new(o, "device_requested", json_text(c->device));
+    json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
+    json_object_set_new(o, "total_steps", json_integer(c->total_steps));
+    json_object_set_new(o, "batch_size", json_integer(c->batch_size));
+    json_object_set_new(o, "replay_size", json_integer(c->replay_size));
+    json_object_set_new(o, "gamma", json_real(c->gamma));
+    json_object_set_new(o, "tau", json_real(c->tau));
+    json_object_set_new(o, "actor_lr", json_real(c->actor_lr));
+    json_object_set_new(o, "critic_lr", json_real(c->critic_lr));
+    json_object_set_new(o, "start_steps", json_integer(c->start_steps));
+    json_object_set_new(o, "update_after", json_integer(c->update_after));
+    json_object_set_new(o, "updates_per_step", json_integer(c->updates_per_step));
+    json_object_set_new(o, "noise", json_string(NOISE_NAMES[c->noise]));
+    json_object_set_new(o, "noise_sigma", json_real(c->noise_sigma));
+    json_object_set_new(o, "ou_theta", json_real(c->ou_theta));
+    json_object_set_new(o, "hidden", hidden);
+    json_object_set_new(o, "grad_clip", json_real(c->grad_clip));
+    json_object_set_new(o, "probe_n", json_integer(c->probe_n));
+    json_object_set_new(o, "probe_every", json_integer(c->probe_every));
+    json_object_set_new(o, "eval_every", json_integer(c->eval_every));
+    json_object_set_new(o, "eval_episodes", json_integer(c->eval_episodes));
+    json_object_set_new(o, "threads", json_integer(threads));
+    json_object_set_new(o, "truncation_as_terminal", json_boolean(c->truncation_as_terminal));
+    json_object_set_new(o, "stop_when_solved", json_boolean(c->stop_when_solved));
+    json_object_set_new(o, "save_every", json_integer(c->save_every));
+    json_object_set_new(o, "save_replay", json_boolean(c->save_replay));
+    json_object_set_new(o, "version", json_string(DDPG_VERSION));
+    json_object_set_new(o, "backend", json_text(backend));
+    json_object_set_new(o, "device", json_text(backend));
+    json_object_set_new(o, "device_name", json_text(device_name));
+    json_object_set_new(o, "out", json_text(c->out));
+    return write_json(l, "config.json", o);
+}
+
+int runlog_write_summary(RunLog *l, const RunSummary *s) {
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_text(s->status));
+    if (s->error) json_object_set_new(o, "error", json_text(s->error));
+    json_object_set_new(o, "device", json_text(s->device));
+    json_object_set_new(o, "device_name", json_text(s->device_name));
+    json_object_set_new(o, "envs", json_integer(s->envs));
+    json_object_set_new(o, "env_steps", json_integer(s->env_steps));
+    json_object_set_new(o, "updates", json_integer(s->updates));
+    json_object_set_new(o, "wall_s", json_number(1, s->wall_s));
+    json_object_set_new(o, "env_steps_per_s", json_number(1, s->env_steps_per_s));
+    json_object_set_new(o, "updates_per_s", json_number(1, s->updates_per_s));
+    json_object_set_new(o, "final_eval_return", json_number(s->have_eval, s->final_eval_return));
+    json_object_set_new(o, "best_eval_return", json_number(s->have_eval, s->best_eval_return));
+    json_object_set_new(o, "solved_step", json_step(s->solved_step));
+    json_object_set_new(o, "solved_wall_s", json_number(s->solved_step >= 0, s->solved_wall_s));
+    json_object_set_new(o, "checkpoint_step", json_step(s->checkpoint_step));
+    json_t *d = json_null();
+    if (s->diverged_what) {
+        d = json_object();
+        json_object_set_new(d, "update", json_integer(s->diverged_update));
+        json_object_set_new(d, "quantity", json_text(s->diverged_what));
+    }
+    json_object_set_new(o, "diverged", d);
+    return write_json(l, "summary.json", o);
+}

@@ -1,0 +1,223 @@
+/* train_setup.c - a training run's buffers: what it lists, the memory check
+ * before anything is allocated, creation and destruction. */
+#include <math.h>
+#include <string.h>
+
+#include "ddpg/elem.h"
+#include "ddpg/train.h"
+
+/* Pendulum episodes last exactly 200 steps, so between two drains (at most
+ * every 100 vectorized steps) each env finishes at most once. */
+static int64_t episode_log_capacity(int envs) { return (int64_t)envs + 1024; }
+
+void trainer_tensors(Trainer *t, TensorList *l) {
+    const Config *c = t->cfg;
+    int n = c->envs, od = PENDULUM_OBS_DIM, ad = PENDULUM_ACT_DIM;
+    size_t no = (size_t)n * od, na = (size_t)n * ad;
+    tensors_why(l, "--envs %d", n);
+    env_tensors(&t->env, n, c->seed, episode_log_capacity(n), "env.", l);
+    mlp_work_tensors(&t->act_work, &t->agent.actor.shape, n, 0, "act.actor.", l);
+    TENSOR_ADD(l, "act.", "obs", &t->obs, no, TENSOR_STATE);
+    TENSOR_ADD(l, "act.", "ou_state", &t->ou_state, na, TENSOR_STATE);
+    TENSOR_ADD(l, "act.", "real_next_obs", &t->real_next_obs, no, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "next_obs", &t->next_obs, no, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "act", &t->act, na, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "rew", &t->rew, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "term", &t->term, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "act.", "trunc", &t->trunc, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "", "rng_ctr", &t->rng_ctr, N_CTR, TENSOR_STATE);
+    tensors_why(l, "--replay-size %lld", (long long)c->replay_size);
+    replay_tensors(&t->replay, c->replay_size, od, ad, "replay.", l);
+}
+
+void train_progress_tensors(Trainer *t, TensorList *l) {
+    TrainProgress *g = &t->prog;
+    const char *p = "train.";
+    TENSOR_ADD_HOST(l, p, "global_step", &g->global_step, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "vsteps", &g->vsteps, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "updates", &g->updates, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "episodes", &g->episodes, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "log_read", &g->log_read, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "replay_filled", &g->replay_filled, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "next_eval", &g->next_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_eval_step", &g->last_eval_step, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "solved_step", &g->solved_step, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_probe_bucket", &g->last_probe_bucket, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "metric_window", &g->metric_window, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "metric_count", &g->metric_count, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_eval", &g->last_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "best_eval", &g->best_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "final_eval", &g->final_eval, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "solved_wall_s", &g->solved_wall_s, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "last_return", &g->last_return, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "wall_s", &g->wall_s, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, p, "csv_bytes", g->csv_bytes, RUNLOG_N_CSV, TENSOR_STATE);
+}
+
+/* Host buffers, pinned on the GPU. */
+static void host_tensors(Trainer *t, TensorList *l) {
+    size_t cap = (size_t)episode_log_capacity(t->cfg->envs);
+    TENSOR_ADD(l, "host.", "metrics", &t->h_metrics, (size_t)DDPG_N_METRICS * TRAIN_METRIC_SLOTS,
+               TENSOR_WORK);
+    tensors_why(l, "--envs %d", t->cfg->envs);
+    TENSOR_ADD(l, "host.log.", "ret", &t->h_ret, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "len", &t->h_len, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "env", &t->h_env, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "step", &t->h_step, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "order", &t->h_order, cap, TENSOR_WORK);
+    tensors_why(l, "--eval-episodes %d", t->cfg->eval_episodes);
+    TENSOR_ADD(l, "host.", "eval_returns", &t->h_eval_returns, (size_t)t->cfg->eval_episodes,
+               TENSOR_WORK);
+}
+
+void trainer_init(Trainer *t, const Config *c, Backend *be, RunLog *log) {
+    memset(t, 0, sizeof *t);
+    t->cfg = c;
+    t->be = be;
+    t->log = log;
+    t->bounds.dim = PENDULUM_ACT_DIM;
+    t->bounds.low[0] = (float)-PENDULUM_MAX_TORQUE;
+    t->bounds.high[0] = (float)PENDULUM_MAX_TORQUE;
+    TrainProgress *g = &t->prog;
+    g->solved_step = -1;
+    g->last_eval_step = -1;
+    g->last_probe_bucket = -1;
+    g->best_eval = -INFINITY;
+    g->last_return = NAN;
+    t->checkpoint_step = -1;
+    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM,
+                    .act_dim = PENDULUM_ACT_DIM,
+                    .hidden = c->hidden,
+                    .n_hidden = c->n_hidden,
+                    .bounds = t->bounds,
+                    .batch_size = c->batch_size,
+                    .gamma = (float)c->gamma,
+                    .tau = (float)c->tau,
+                    .grad_clip = (float)c->grad_clip,
+                    .actor_lr = (float)c->actor_lr,
+                    .critic_lr = (float)c->critic_lr,
+                    .seed = c->seed};
+    ddpg_init(&t->agent, be, &p);
+    if (c->eval_every > 0) evaluator_init(&t->eval, be, &t->agent, c->eval_episodes, c->seed);
+    if (c->probe_n > 0) probes_init(&t->probes, be, &t->agent, c->probe_n, c->seed);
+    /* updates.csv holds window means so that it stays under ~5000 rows. */
+    int64_t first = c->update_after > c->batch_size ? c->update_after : c->batch_size;
+    int64_t vec_steps = (c->total_steps - first) / c->envs + 1;
+    int64_t expected = vec_steps > 0 ? vec_steps * c->updates_per_step : 1;
+    g->metric_window = expected / 5000 + 1;
+}
+
+void trainer_all_tensors(Trainer *t, TensorList *dev, TensorList *host) {
+    ddpg_tensors(&t->agent, dev);
+    trainer_tensors(t, dev);
+    host_tensors(t, host);
+    if (t->cfg->eval_every > 0) {
+        evaluator_tensors(&t->eval, dev);
+        evaluator_host_tensors(&t->eval, host);
+    }
+    if (t->cfg->probe_n > 0) {
+        probes_tensors(&t->probes, dev);
+        probes_host_tensors(&t->probes, host);
+    }
+}
+
+/* Headroom beside the listed buffers: the libraries' own (OpenBLAS, cuBLAS),
+ * thread stacks, the report's Python. */
+#define MEM_HEADROOM ((size_t)256 << 20)
+
+/* The MiB each cause ("--replay-size 200000") needs in l, largest first, into buf. */
+static void causes(const TensorList *l, char *buf, size_t len) {
+    const char *done[64];
+    int nd = 0;
+    size_t k = 0;
+    buf[0] = 0;
+    for (int pass = 0; pass < 4 && k < len; pass++) { /* the four largest */
+        const char *best = NULL;
+        size_t best_bytes = 0;
+        for (int i = 0; i < l->n; i++) {
+            const char *w = l->t[i].why[0] ? l->t[i].why : "the rest";
+            int seen = 0;
+            for (int d = 0; d < nd; d++) seen |= !strcmp(done[d], w);
+            size_t b = l->t[i].why[0] ? tensors_bytes(l, w) : 0;
+            if (!seen && b > best_bytes) best = w, best_bytes = b;
+        }
+        if (!best || nd == 64) break;
+        done[nd++] = best;
+        k += (size_t)snprintf(buf + k, len - k, "%s%s needs %.1f MiB", pass ? ", " : "", best,
+                              best_bytes / 1048576.0);
+    }
+}
+
+int trainer_check_memory(Trainer *t, FILE *err) {
+    Backend *be = t->be;
+    TensorList dev, host;
+    tensors_init(&dev);
+    tensors_init(&host);
+    trainer_all_tensors(t, &dev, &host);
+    size_t need_dev = tensors_bytes(&dev, NULL), need_host = tensors_bytes(&host, NULL);
+    size_t have_host = host_memory_available(), have_dev = be->mem_available(be);
+    int rc = 0;
+    char why[512];
+    const char *kind = NULL;
+    size_t need = 0, have = 0;
+    if (be->shares_host_memory && need_dev + need_host + MEM_HEADROOM > have_host)
+        kind = "memory", need = need_dev + need_host, have = have_host;
+    else if (!be->shares_host_memory && need_dev + MEM_HEADROOM > have_dev)
+        kind = "device memory", need = need_dev, have = have_dev;
+    else if (!be->shares_host_memory && need_host + MEM_HEADROOM > have_host)
+        kind = "host memory", need = need_host, have = have_host;
+    if (kind) {
+        causes(&dev, why, sizeof why);
+        fprintf(err, "error: %s: the run needs %.1f MiB of %s and %.1f MiB are available "
+                "(less %.0f MiB kept free): %s\n", be->name, need / 1048576.0, kind,
+                have / 1048576.0, MEM_HEADROOM / 1048576.0, why);
+        rc = 2;
+    }
+    tensors_release(&dev);
+    tensors_release(&host);
+    return rc;
+}
+
+int trainer_alloc(Trainer *t, FILE *err) {
+    const Config *c = t->cfg;
+    Backend *be = t->be;
+    if (ddpg_alloc(&t->agent, err)) return 2;
+    TensorList l, h;
+    tensors_init(&l);
+    tensors_init(&h);
+    trainer_tensors(t, &l);
+    host_tensors(t, &h);
+    int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err);
+    tensors_release(&l);
+    tensors_release(&h);
+    if (rc) return 2;
+    if (c->eval_every > 0 && evaluator_alloc(&t->eval, err)) return 2;
+    if (c->probe_n > 0 && probes_alloc(&t->probes, err)) return 2;
+    return 0;
+}
+
+int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *err) {
+    trainer_init(t, c, be, log);
+    return trainer_check_memory(t, err) ? 2 : trainer_alloc(t, err);
+}
+
+void trainer_destroy(Trainer *t) {
+    Backend *be = t->be;
+    if (!be) return;
+    backend_graph_free(be, &t->graph_explore);
+    backend_graph_free(be, &t->graph_update);
+    probes_destroy(&t->probes);
+    evaluator_destroy(&t->eval);
+    TensorList l, h;
+    tensors_init(&l);
+    tensors_init(&h);
+    trainer_tensors(t, &l);
+    host_tensors(t, &h);
+    tensors_free(be, &l);
+    tensors_free_host(be, &h);
+    tensors_release(&l);
+    tensors_release(&h);
+    ddpg_destroy(&t->agent);
+    memset(t, 0, sizeof *t);
+}
+

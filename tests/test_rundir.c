@@ -1,0 +1,291 @@
+/* test_rundir.c - a run directory that never lies: an existing run is never
+ * overwritten without --overwrite (which removes only this program's files),
+ * a run without --out goes to runs/..., --no-out keeps nothing, a full disk
+ * stops the run with exit 4 and says so, memory is checked before anything
+ * is allocated, --config FILE repeats a run exactly, the report is found
+ * through a symlink, and the progress line keeps to the terminal's width. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "suites.h"
+
+#define SMALL "--device cpu --quiet --hidden 16 --batch-size 16 --start-steps 200 " \
+              "--update-after 200 --eval-every 200 --eval-episodes 2 --probe-n 2 "
+
+/* Runs a shell command line (in dir when given); its exit status, output in out. */
+static int sh(const char *dir, const char *line, char *out, size_t len) {
+    char cmd[4096], sink[4096];
+    snprintf(cmd, sizeof cmd, "cd '%s' && %s 2>&1", dir ? dir : ".", line);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out ? out : sink, 1, (out ? len : sizeof sink) - 1, p);
+    (out ? out : sink)[n] = 0;
+    while (fread(sink, 1, sizeof sink, p) > 0) {}
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The program's absolute path (the tests change directories). */
+static const char *bin(void) {
+    static char path[1024];
+    if (!path[0]) ck_assert_ptr_nonnull(realpath(test_bin(), path));
+    return path;
+}
+
+static void tmpdir(char *dir, size_t len) {
+    snprintf(dir, len, "/tmp/ddpg_rundir_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void rm_rf(const char *dir) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static int exists(const char *dir, const char *name) {
+    char path[1200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+static char *slurp(const char *dir, const char *name) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "no %s", path);
+    char *buf = calloc(1, 1 << 20);
+    ck_assert_ptr_nonnull(buf);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* A second run into a run directory is refused, names --resume and
+ * --overwrite, and changes nothing there. */
+START_TEST(test_existing_run_refused) {
+    char dir[64], line[2048], out[4096];
+    tmpdir(dir, sizeof dir);
+    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --out run", bin());
+    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    char run[128];
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *before = slurp(run, "episodes.csv");
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "already holds a run") && strstr(out, "--resume") &&
+                  strstr(out, "--overwrite"), "message: %s", out);
+    char *after = slurp(run, "episodes.csv");
+    ck_assert_str_eq(before, after);
+    free(before), free(after);
+    rm_rf(dir);
+}
+END_TEST
+
+/* --overwrite removes this program's files, not the user's, and runs. */
+START_TEST(test_overwrite_removes_only_ours) {
+    char dir[64], line[2048], run[128];
+    tmpdir(dir, sizeof dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --out run", bin());
+    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    char mine[200]; /* a file of the user's beside the run */
+    snprintf(mine, sizeof mine, "%s/notes.txt", run);
+    FILE *f = fopen(mine, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("mine\n", f);
+    fclose(f);
+    snprintf(line, sizeof line, "%s " SMALL "--total-steps 600 --out run --overwrite", bin());
+    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    ck_assert(exists(run, "notes.txt"));
+    char *js = slurp(run, "summary.json");
+    ck_assert_msg(strstr(js, "\"env_steps\": 600"), "summary: %s", js);
+    free(js);
+    rm_rf(dir);
+}
+END_TEST
+
+/* Without --out: runs/<date>-<time>-<env>-s<seed>, named at the start and at
+ * the end; --no-out: nothing at all. */
+START_TEST(test_default_dir_and_no_out) {
+    char dir[64], line[2048], out[8192];
+    tmpdir(dir, sizeof dir);
+    snprintf(line, sizeof line, "%s --device cpu --hidden 16 --batch-size 16 --start-steps 200 "
+             "--update-after 200 --total-steps 400 --seed 7", bin());
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    const char *named = strstr(out, "run directory: runs/");
+    ck_assert_msg(named && strstr(named, "-pendulum-s7") && strstr(out, "wrote runs/"),
+                  "output: %s", out);
+    char runs[128], cmd[256];
+    snprintf(runs, sizeof runs, "%s/runs", dir);
+    snprintf(cmd, sizeof cmd, "ls %s/*-pendulum-s7/summary.json > /dev/null", runs);
+    ck_assert_int_eq(system(cmd), 0);
+    rm_rf(runs);
+    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --no-out", bin());
+    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    ck_assert_msg(rmdir(dir) == 0, "--no-out left something in the working directory");
+}
+END_TEST
+
+/* A file size limit (a full disk, as far as the program can tell): exit 4,
+ * the file and the error named, summary.json says error, never exit 0. */
+START_TEST(test_full_disk_exit_4) {
+    char dir[64], line[2048], out[4096], run[128];
+    tmpdir(dir, sizeof dir);
+    snprintf(line, sizeof line, "trap '' XFSZ; ulimit -f 40; %s " SMALL "--total-steps 3000 "
+             "--out run", bin());
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 4);
+    ck_assert_msg(strstr(out, "cannot write") && strstr(out, "File too large"), "output: %s",
+                  out);
+    snprintf(run, sizeof run, "%s/run", dir);
+    char *js = slurp(run, "summary.json");
+    ck_assert_msg(strstr(js, "\"status\": \"error\"") && strstr(js, "File too large"),
+                  "summary: %s", js);
+    free(js);
+    ck_assert_msg(!exists(run, "checkpoint.bin"), "a checkpoint of a run with broken logs");
+    rm_rf(dir);
+}
+END_TEST
+
+/* Memory is added up before anything is allocated: a run that cannot fit is
+ * refused at once (exit 2), naming the option and the MiB, leaving nothing. */
+START_TEST(test_memory_checked_first) {
+    char dir[64], line[2048], out[4096];
+    tmpdir(dir, sizeof dir);
+    snprintf(line, sizeof line, "%s --device cpu --hidden 65536,65536 --out run", bin());
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 2);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_msg(strstr(out, "--hidden 65536,65536") && strstr(out, "MiB") &&
+                  strstr(out, "available"), "message: %s", out);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    ck_assert_msg(s < 5.0, "the refusal took %.1f s: something was allocated first", s);
+    ck_assert_msg(!exists(dir, "run"), "a refused run left its directory");
+    rm_rf(dir);
+}
+END_TEST
+
+/* --config with a run's config.json repeats it exactly; a key = value file
+ * works and the command line wins; a bad line is named file:line. */
+START_TEST(test_config_file) {
+    char dir[64], line[2048], out[4096];
+    tmpdir(dir, sizeof dir);
+    snprintf(line, sizeof line, "%s " SMALL "--total-steps 800 --seed 3 --noise ou --out a", bin());
+    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    snprintf(line, sizeof line, "%s --config a/config.json --quiet --out b", bin());
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    char a[128], b[128];
+    snprintf(a, sizeof a, "%s/a", dir);
+    snprintf(b, sizeof b, "%s/b", dir);
+    char *ua = slurp(a, "updates.csv"), *ub = slurp(b, "updates.csv");
+    ck_assert_msg(strlen(ua) > 100 && strcmp(ua, ub) == 0, "the repeated run differs");
+    free(ua), free(ub);
+    char conf[200];
+    snprintf(conf, sizeof conf, "%s/c.conf", dir);
+    FILE *f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("# a run of mine\ntotal-steps = 400\nbatch_size = 16\nhidden = 8\nquiet = true\n"
+          "seed = 5  # overridden below\n", f);
+    fclose(f);
+    snprintf(line, sizeof line, "%s --config c.conf --device cpu --seed 9 --out c", bin());
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    char c[128];
+    snprintf(c, sizeof c, "%s/c", dir);
+    char *js = slurp(c, "config.json");
+    ck_assert_msg(strstr(js, "\"seed\": 9") && strstr(js, "\"total_steps\": 400") &&
+                  strstr(js, "\"batch_size\": 16"), "config.json: %s", js);
+    free(js);
+    f = fopen(conf, "w");
+    fputs("total-steps = 400\n\nbatch-size = many\n", f);
+    fclose(f);
+    snprintf(line, sizeof line, "%s --config c.conf --device cpu --no-out", bin());
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "c.conf:3") && strstr(out, "--batch-size"), "message: %s", out);
+    rm_rf(dir);
+}
+END_TEST
+
+/* The report is found through a symlink to the program, and a path with an
+ * apostrophe and a byte that is not UTF-8 is fine: config.json stays valid
+ * JSON; config.json records the threads used. */
+START_TEST(test_report_through_symlink_odd_path) {
+    char dir[64], line[2048], out[8192];
+    tmpdir(dir, sizeof dir);
+    char link[200];
+    snprintf(link, sizeof link, "%s/ddpg", dir);
+    ck_assert_int_eq(symlink(bin(), link), 0);
+    snprintf(line, sizeof line, "./ddpg " SMALL "--total-steps 400 --threads 3 --out "
+             "\"it's $(printf 'caf\\351')\"");
+    ck_assert_msg(sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    char run[128];
+    snprintf(run, sizeof run, "%s/it's caf\xe9", dir);
+    ck_assert_msg(exists(run, "report.html"), "no report through the symlink: %s", out);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "python3 -c \"import json,sys; d=json.load(open(sys.argv[1],"
+             "encoding='utf-8')); sys.exit(0 if d['threads'] == 3 else 1)\" \"%s/config.json\"",
+             run);
+    ck_assert_msg(system(cmd) == 0, "config.json is not valid JSON, or threads is not 3");
+    rm_rf(dir);
+}
+END_TEST
+
+/* On an 60-column terminal the progress line never runs past the edge. */
+START_TEST(test_progress_fits_terminal) {
+    char dir[64], line[2048], out[1 << 16];
+    tmpdir(dir, sizeof dir);
+    snprintf(line, sizeof line, "script -qec \"stty cols 60 rows 20; %s --device cpu --hidden 64 "
+             "--total-steps 6000 --update-after 200 --start-steps 200 --eval-every 1000 "
+             "--no-out\" /dev/null", bin());
+    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    int redraws = 0;
+    for (char *p = strstr(out, "\r\033[K"); p; p = strstr(p + 1, "\r\033[K")) {
+        char *q = p + 4;
+        size_t n = strcspn(q, "\r\n");
+        ck_assert_msg(n < 60, "a progress line of %zu columns: %.*s", n, (int)n, q);
+        redraws++;
+    }
+    ck_assert_msg(redraws >= 1, "no progress line was drawn: %s", out);
+    rmdir(dir);
+}
+END_TEST
+
+/* What cannot go as asked is said at the start: --total-steps not a multiple
+ * of --envs (and the run keeps to 100%), no update ever. */
+START_TEST(test_warnings) {
+    char out[4096], line[2048];
+    snprintf(line, sizeof line, "%s --device cpu --envs 1000 --total-steps 10 --hidden 8 "
+             "--eval-every 0 --probe-n 0 --no-out", bin());
+    ck_assert_int_eq(sh(NULL, line, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "not a multiple of --envs 1000") && strstr(out, "1000 env steps") &&
+                  strstr(out, "100.0%") && !strstr(out, "10000.0%"), "output: %s", out);
+    snprintf(line, sizeof line, "%s --device cpu --update-after 5000 --total-steps 1000 "
+             "--hidden 8 --no-out --quiet", bin());
+    ck_assert_int_eq(sh(NULL, line, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "no gradient update will run"), "output: %s", out);
+}
+END_TEST
+
+Suite *rundir_suite(void) {
+    Suite *s = suite_create("rundir");
+    TCase *tc = tcase_create("run_directory");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_existing_run_refused);
+    tcase_add_test(tc, test_overwrite_removes_only_ours);
+    tcase_add_test(tc, test_default_dir_and_no_out);
+    tcase_add_test(tc, test_full_disk_exit_4);
+    tcase_add_test(tc, test_memory_checked_first);
+    tcase_add_test(tc, test_config_file);
+    tcase_add_test(tc, test_report_through_symlink_odd_path);
+    tcase_add_test(tc, test_progress_fits_terminal);
+    tcase_add_test(tc, test_warnings);
+    suite_add_tcase(s, tc);
+    return s;
+}
