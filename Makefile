@@ -114,6 +114,10 @@ endif
 
 $(BIN): $(BUILD)/src/main.o $(CORE_OBJS) $(BACKEND_OBJS) $(FLAVOUR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBS)
+ifneq ($(BIN),ddpg_cuda)
+	@# a program in a build folder finds scripts/report.py beside it, as ./ddpg_cuda does
+	ln -sfn $(abspath scripts) $(BUILD)/scripts
+endif
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
