@@ -31,9 +31,12 @@ PREFIX  ?= /usr/local
 
 OPENBLAS_CFLAGS := $(shell pkg-config --cflags openblas 2>/dev/null)
 OPENBLAS_LIBDIR := $(shell pkg-config --variable=libdir openblas 2>/dev/null)
-ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-unused-parameter -Iinclude -MMD -MP \
-              $(OPENBLAS_CFLAGS) $(CFLAGS)
-ALL_NVFLAGS = -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra -Iinclude -MMD -MP $(NVFLAGS)
+# -ffp-contract=off: a * b + c rounds twice, as Gymnasium's NumPy does (ISO C's default;
+# stated, so that no mode or host pass fuses it: include/ddpg/envs/mountain_car.h)
+ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -ffp-contract=off -Wall -Wextra -Wno-unused-parameter \
+              -Iinclude -MMD -MP $(OPENBLAS_CFLAGS) $(CFLAGS)
+ALL_NVFLAGS = -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra,-ffp-contract=off -Iinclude \
+              -MMD -MP $(NVFLAGS)
 
 ifeq ($(STATIC),1)
   BLAS_LIBS  := $(firstword $(wildcard $(OPENBLAS_LIBDIR)/libopenblas.a /usr/lib/x86_64-linux-gnu/libopenblas.a)) -lpthread -lgfortran
@@ -139,7 +142,7 @@ $(BUILD)/examples/%: examples/%.c $(POLICY_LIB)
 
 examples: $(EXAMPLE_BINS)
 
-CONFIG_SRCS := src/config.c src/config_file.c src/config_help.c
+CONFIG_SRCS := src/config.c src/config_file.c src/config_help.c src/env_registry.c
 
 $(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c src/ckpt_file.c $(CONFIG_SRCS)
 	@mkdir -p $(dir $@)
@@ -214,6 +217,7 @@ bench: banner $(BENCH_BINS) ddpg_cuda
 
 fixtures:
 	python3 scripts/gen_pendulum_fixtures.py tests/fixtures/pendulum.csv
+	python3 scripts/gen_mountain_car_fixtures.py tests/fixtures/mountain_car.csv
 
 clean:
 	rm -rf $(BUILD) ddpg_cuda

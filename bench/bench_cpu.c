@@ -29,6 +29,7 @@
 #include "ddpg/ddpg.h"
 #include "ddpg/elem.h"
 #include "ddpg/train.h"
+#include "ddpg/envs/pendulum.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -84,7 +85,7 @@ static void time_rounds(int threads, int batch, int n, int reps, double *t) {
     }
     Replay r;
     replay_create(&r, be, 20000, 3, 1);
-    pendulum_fill_random(be, &r, 20000, 7);
+    env_fill_random(be, pendulum_spec(), &r, 20000, 7);
     for (int i = 0; i < 50; i++) ddpg_update(&d, &r);
     for (int k = 0; k < reps; k++) {
         double t0 = now_s();

@@ -5,8 +5,9 @@
  *  1. One DDPG update (sample, critic step, actor step, soft updates) at
  *     256,256 with batch 256 and 128: enqueued op by op, replayed as a CUDA
  *     Graph of one update, and as a graph of 20 updates in a row.
- *  2. One Pendulum-v1 step (auto-reset and episode log included) for
- *     65,536 and 1,048,576 envs, replayed as a graph of one step.
+ *  2. One step of each environment of the registry (auto-reset and episode
+ *     log included) for 65,536 and 1,048,576 envs, replayed as a graph of
+ *     one step, with uniformly random actions.
  *
  * Each figure is the median over `rounds` rounds (default 21) of one round's
  * wall time over its count, the stream synchronised before and after each
@@ -22,6 +23,7 @@
 #include "ddpg/env.h"
 #include "ddpg/replay.h"
 #include "ddpg/tensor.h"
+#include "ddpg/envs/pendulum.h"
 
 #define MAX_ROUNDS 101
 
@@ -106,7 +108,7 @@ static int time_update(Backend *be, int batch, int rounds, double out[3]) {
         ddpg_destroy(&u.d);
         return -1;
     }
-    pendulum_fill_random(be, &u.r, 100000, 7);
+    env_fill_random(be, pendulum_spec(), &u.r, 100000, 7);
     Work w = {be, one_update, &u, NULL, 200, 1};
     out[0] = time_work(&w, rounds);
     void *g1 = capture(be, one_update, &u, 1), *g20 = capture(be, one_update, &u, 20);
@@ -129,19 +131,20 @@ static int time_update(Backend *be, int batch, int rounds, double out[3]) {
 typedef struct {
     Backend *be;
     VecEnv e;
-    float *act, *rew, *term, *trunc; /* (n) device */
-    float *real_next_obs, *next_obs; /* (n, 3) device */
+    float *act;                      /* (n, act_dim) device */
+    float *rew, *term, *trunc;       /* (n) device */
+    float *real_next_obs, *next_obs; /* (n, obs_dim) device */
     uint64_t *ctr;                   /* (1) device: the actions' RNG counter */
 } StepCtx;
 
-static void step_tensors(StepCtx *s, int n, TensorList *l) {
+static void step_tensors(StepCtx *s, const EnvSpec *spec, int n, TensorList *l) {
     size_t f = (size_t)n;
-    TENSOR_ADD(l, "bench.", "act", &s->act, f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "act", &s->act, f * spec->act_dim, TENSOR_WORK);
     TENSOR_ADD(l, "bench.", "rew", &s->rew, f, TENSOR_WORK);
     TENSOR_ADD(l, "bench.", "term", &s->term, f, TENSOR_WORK);
     TENSOR_ADD(l, "bench.", "trunc", &s->trunc, f, TENSOR_WORK);
-    TENSOR_ADD(l, "bench.", "real_next_obs", &s->real_next_obs, 3 * f, TENSOR_WORK);
-    TENSOR_ADD(l, "bench.", "next_obs", &s->next_obs, 3 * f, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "real_next_obs", &s->real_next_obs, f * spec->obs_dim, TENSOR_WORK);
+    TENSOR_ADD(l, "bench.", "next_obs", &s->next_obs, f * spec->obs_dim, TENSOR_WORK);
     TENSOR_ADD(l, "bench.", "ctr", &s->ctr, 1, TENSOR_WORK);
 }
 
@@ -151,22 +154,23 @@ static void one_step(void *ctx) {
                     s->next_obs);
 }
 
-/* us per vectorized step of n envs (graph of one step); -1 on out of memory */
-static double time_env_step(Backend *be, int n, int rounds) {
+/* us per vectorized step of n envs (graph of one step); -1 on out of memory.
+ * The episode log holds n records, a ring: a round may wrap it. */
+static double time_env_step(Backend *be, const EnvSpec *spec, int n, int rounds) {
     StepCtx s;
     memset(&s, 0, sizeof s);
     s.be = be;
-    if (env_create(&s.e, be, n, 11, n)) return -1;
+    if (env_create(&s.e, be, spec, n, 11, n)) return -1;
     TensorList l;
     tensors_init(&l);
-    step_tensors(&s, n, &l);
+    step_tensors(&s, spec, n, &l);
     double us = -1;
     if (tensors_alloc(be, &l, NULL) == 0) {
         be->env_reset(be, &s.e, s.next_obs);
-        be->uniform_actions(be, s.act, n, (ActionBounds){1, {-2.0f}, {2.0f}}, 5, s.ctr);
+        be->uniform_actions(be, s.act, n, env_bounds(spec), 5, s.ctr);
         void *g = capture(be, one_step, &s, 1);
         if (g) {
-            /* 200 steps a round: every env truncates once per round */
+            /* 200 steps a round (a Pendulum env truncates once per round) */
             Work w = {be, one_step, &s, g, 200, 1};
             us = time_work(&w, rounds);
             be->graph_destroy(be, g);
@@ -194,7 +198,7 @@ int main(int argc, char **argv) {
     if (!be) {
         printf("no GPU: %s\n", why);
         printf("{\"bench\": \"gpu\", \"gpu\": null, \"us_per_update_b256\": null, "
-               "\"env_step_us_1m\": null}\n");
+               "\"env_step_us\": null}\n");
         return 0;
     }
     printf("GPU: %s, %d rounds per figure (median)\n", be->device_name, rounds);
@@ -207,14 +211,25 @@ int main(int argc, char **argv) {
            "graph x20");
     printf("%-34s %10.1f %10.1f %12.1f\n", "batch 256", b256[0], b256[1], b256[2]);
     printf("%-34s %10.1f %10.1f %12.1f\n", "batch 128", b128[0], b128[1], b128[2]);
-    double s64k = time_env_step(be, 65536, rounds), s1m = time_env_step(be, 1 << 20, rounds);
-    printf("Pendulum step (graph, us/step): 65,536 envs %.1f, 1,048,576 envs %.1f\n", s64k, s1m);
+    char envs_json[1024];
+    size_t k = 0;
+    envs_json[0] = 0;
+    for (int i = 0; env_at(i) && k < sizeof envs_json; i++) {
+        const EnvSpec *spec = env_at(i);
+        double s64k = time_env_step(be, spec, 65536, rounds);
+        double s1m = time_env_step(be, spec, 1 << 20, rounds);
+        printf("%s step (graph, us/step): 65,536 envs %.1f, 1,048,576 envs %.1f\n", spec->id,
+               s64k, s1m);
+        k += (size_t)snprintf(envs_json + k, sizeof envs_json - k,
+                              "%s\"%s\": {\"65536\": %.1f, \"1048576\": %.1f}", i ? ", " : "",
+                              spec->id, s64k, s1m);
+    }
     printf("{\"bench\": \"gpu\", \"gpu\": \"%s\", \"rounds\": %d, "
            "\"us_per_update_b256\": {\"direct\": %.1f, \"graph1\": %.1f, \"graph20\": %.1f}, "
            "\"us_per_update_b128\": {\"direct\": %.1f, \"graph1\": %.1f, \"graph20\": %.1f}, "
-           "\"env_step_us_65536\": %.1f, \"env_step_us_1m\": %.1f}\n",
-           be->device_name, rounds, b256[0], b256[1], b256[2], b128[0], b128[1], b128[2], s64k,
-           s1m);
+           "\"env_step_us\": {%s}}\n",
+           be->device_name, rounds, b256[0], b256[1], b256[2], b128[0], b128[1], b128[2],
+           envs_json);
     be->destroy(be);
     return 0;
 }

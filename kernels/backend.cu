@@ -1,6 +1,6 @@
 /* backend.cu - the CUDA backend: device, streams and cuBLAS handles, memory,
  * CUDA Graph capture, and the Backend table over the kernel families
- * (dense.cu, loss.cu, optim.cu, random.cu, pendulum.cu, replay.cu) and the
+ * (dense.cu, loss.cu, optim.cu, random.cu, env.cu, replay.cu) and the
  * update schedule (update.cu). The mirror of src/cpu/backend.c.
  *
  * Ops are enqueued on the main stream, non-blocking, or where the update
@@ -220,6 +220,7 @@ static void fill_table(Backend *be) {
     be->optim_step = cuda_optim_step;
     be->uniform_actions = cuda_uniform_actions;
     be->add_noise = cuda_add_noise;
+    be->env_supported = cuda_env_supported;
     be->env_reset = cuda_env_reset;
     be->env_step = cuda_env_step;
     be->replay_insert = cuda_replay_insert;

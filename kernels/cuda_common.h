@@ -178,7 +178,8 @@ void cuda_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns,
 /* *c += 1 on the device, after the kernels that read it (RNG counters, steps). */
 void cuda_counter_increment(Backend *be, uint64_t *c);
 
-/* pendulum.cu */
+/* env.cu */
+int cuda_env_supported(Backend *be, const EnvSpec *spec);
 void cuda_env_reset(Backend *be, VecEnv *e, float *obs);
 void cuda_env_step(Backend *be, VecEnv *e, const float *act, float *real_next_obs, float *rew,
                    float *term, float *trunc, float *next_obs);

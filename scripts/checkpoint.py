@@ -35,7 +35,8 @@ machine ddpg_cuda runs on):
     body, body_bytes: the tensors at their offsets, in table order
     crc32 uint32: zlib.crc32 of every byte before it
 
-dtype: 1 float32, 2 float64, 3 int32, 4 int64, 5 uint64, 6 uint32.
+dtype: 1 float32, 2 float64, 3 int32, 4 int64, 5 uint64, 6 uint32, 7 uint8 (an
+environment's state structs, env.state: the bytes of n C structs, its header's State).
 
 The actor ("actor.params") is an MLP flat as torch.nn.Linear keeps it, layer by layer:
 W (out, in) row-major, then b (out); ReLU on hidden layers, and on the output
@@ -54,7 +55,8 @@ MAGIC = b"DDPGCKPT"
 VERSION = 1
 HEADER = struct.Struct("<8sIIIIQQ32s16siii8iI120x")
 ENTRY = struct.Struct("<48sIIQQ")
-DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.int64, 5: np.uint64, 6: np.uint32}
+DTYPES = {1: np.float32, 2: np.float64, 3: np.int32, 4: np.int64, 5: np.uint64, 6: np.uint32,
+          7: np.uint8}
 assert HEADER.size == 256 and ENTRY.size == 72
 
 

@@ -77,7 +77,9 @@ except ImportError as e:
 MAX_POINTS = 5000  # per scatter trace; longer series are averaged over contiguous blocks
 MAX_SNAPSHOTS = 500  # probe heatmap columns; more snapshots are thinned evenly
 MA_WINDOW = 10  # the notebook's moving-average window, in episodes
-SOLVED_RETURN = -200.0  # Pendulum-v1 "solved" threshold (docs/design.md section 6, summary.json)
+# The environment's "solved" threshold: config.json's solved_return, set by load_run; a run
+# of a trainer older than it was of Pendulum-v1, whose threshold is -200.
+SOLVED_RETURN = -200.0
 TEMPLATE = "plotly_white"
 
 # Column specs: name -> int or float. Required columns must all be in the header (in any
@@ -244,7 +246,18 @@ def load_run(run_dir):
     if (d / "summary.json").is_file():
         run.summary = read_json(d / "summary.json", warnings)
     run.has_checkpoint = (d / "checkpoint.bin").is_file()
+    global SOLVED_RETURN
+    SOLVED_RETURN = solved_return(run)
     return run
+
+
+def solved_return(run):
+    """The threshold config.json (or summary.json) records, else Pendulum-v1's -200."""
+    for src in (run.config, run.summary or {}):
+        v = src.get("solved_return")
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            return float(v)
+    return -200.0
 
 
 # ---------------------------------------------------------------- series helpers

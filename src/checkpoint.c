@@ -5,10 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ddpg/elem.h"
+#include "ddpg/env.h"
 
 #define STAGE_BYTES ((size_t)4 << 20) /* host staging per copy */
-#define ENV_ID "Pendulum-v1"
 
 void checkpoint_tensors(Trainer *t, int with_replay, TensorList *l) {
     TensorList all;
@@ -49,7 +48,7 @@ static void fill_header(const Trainer *t, const TensorList *l, size_t config_byt
     h->n_tensors = (uint32_t)l->n;
     h->config_bytes = config_bytes;
     h->body_bytes = tensors_bytes(l, NULL);
-    snprintf(h->env, sizeof h->env, "%s", ENV_ID);
+    snprintf(h->env, sizeof h->env, "%s", t->spec->id);
     snprintf(h->algo, sizeof h->algo, "ddpg");
     h->obs_dim = t->agent.p.obs_dim;
     h->act_dim = t->agent.p.act_dim;
@@ -172,25 +171,40 @@ fail:
     return 2;
 }
 
-/* Opens path, and checks that it is a checkpoint of this environment. */
+/* Opens path, and checks that it is a checkpoint of an environment and an
+ * algorithm this program knows. */
 static int open_checked(CkptFile *f, const char *path, FILE *err) {
     char why[512];
     if (ckpt_open(f, path, why, sizeof why)) {
         fprintf(err, "error: %s\n", why);
         return 2;
     }
-    if (strcmp(f->h.env, ENV_ID) != 0 || strcmp(f->h.algo, "ddpg") != 0) {
-        fprintf(err, "error: checkpoint '%s' is of %s (%s); this program trains %s (ddpg)\n",
-                path, f->h.env, f->h.algo, ENV_ID);
+    if (!env_find(f->h.env) || strcmp(f->h.algo, "ddpg") != 0) {
+        fprintf(err, "error: checkpoint '%s' is of %s (%s); this program trains", path,
+                f->h.env, f->h.algo);
+        for (int i = 0; env_at(i); i++) fprintf(err, "%s %s", i ? "," : "", env_at(i)->id);
+        fprintf(err, " (ddpg)\n");
         ckpt_close(f);
         return 2;
     }
     return 0;
 }
 
+/* The file's environment is the run's (its header against its configuration,
+ * or a trainer's). */
+static int same_env(const CkptFile *f, const char *path, const char *id, FILE *err) {
+    if (strcmp(f->h.env, id) == 0) return 0;
+    fprintf(err, "error: checkpoint '%s' is of %s, and its run of %s\n", path, f->h.env, id);
+    return 2;
+}
+
 int checkpoint_load(Trainer *t, const char *path, FILE *err) {
     CkptFile f;
     if (open_checked(&f, path, err)) return 2;
+    if (same_env(&f, path, t->spec->id, err)) {
+        ckpt_close(&f);
+        return 2;
+    }
     int with_replay = (f.h.flags & CKPT_FLAG_REPLAY) != 0;
     TensorList l;
     tensors_init(&l);
@@ -216,6 +230,7 @@ int checkpoint_read_config(const char *path, Config *c, FILE *err) {
     if (open_checked(&f, path, err)) return 2;
     int rc = config_from_text(c, f.config, err);
     if (rc) fprintf(err, "error: checkpoint '%s': its configuration does not parse\n", path);
+    if (rc == 0) rc = same_env(&f, path, env_find(c->env)->id, err);
     ckpt_close(&f);
     return rc;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ddpg/env.h"
 #include "options.h"
 
 void config_defaults(Config *c) {
@@ -53,7 +54,9 @@ void config_defaults(Config *c) {
 #define COMMAND(metavar) SCOPE_COMMAND, metavar
 
 const Option OPTIONS[] = {
-    {"env", OPT_STR, F(env), 0, 0, 0, "pendulum|Pendulum-v1", "environment (Pendulum-v1)", RUN},
+    {"env", OPT_ENV, F(env), 0, 0, 0, NULL,
+     "environment, by name or Gymnasium id (the list and their own defaults: below)",
+     SCOPE_RUN, "NAME"},
     {"envs", OPT_INT, F(envs), 1, 16777216, 0, NULL, "environments stepped in lockstep", RUN},
     {"device", OPT_STR, F(device), 0, 0, 0, "auto|cuda|cpu",
      "backend: the GPU when there is one (auto), or force one", RESUMABLE},
@@ -93,7 +96,8 @@ const Option OPTIONS[] = {
     {"truncation-as-terminal", OPT_FLAG, F(truncation_as_terminal), 0, 1, 0, NULL,
      "store done = terminated or truncated, as the notebook does (for comparison)", RUN},
     {"stop-when-solved", OPT_FLAG, F(stop_when_solved), 0, 1, 0, NULL,
-     "end the run at the first evaluation with mean return >= -200", RUN},
+     "end the run at the first evaluation whose mean return reaches the environment's "
+     "solved threshold", RUN},
     {"quiet", OPT_FLAG, F(quiet), 0, 1, 0, NULL, "no progress lines", COMMAND(NULL)},
     {"out", OPT_STR, F(out), 0, 0, 0, NULL, "run directory to write (created if missing)",
      COMMAND("DIR")},
@@ -136,7 +140,7 @@ void option_default_text(const Option *o, const Config *d, char *buf, size_t len
     case OPT_I64: snprintf(buf, len, "%lld", (long long)*(const int64_t *)p); break;
     case OPT_U64: snprintf(buf, len, "%llu", (unsigned long long)*(const uint64_t *)p); break;
     case OPT_DBL: snprintf(buf, len, "%g", *(const double *)p); break;
-    case OPT_STR: snprintf(buf, len, "%s", *p ? p : "none"); break;
+    case OPT_STR: case OPT_ENV: snprintf(buf, len, "%s", *p ? p : "none"); break;
     case OPT_ENUM: {
         const char *s = o->choices;
         for (int i = *(const int *)p; i > 0 && *s; i--) s += strcspn(s, "|") + 1;
@@ -176,6 +180,18 @@ int option_parse(Config *c, const Option *o, const char *v, FILE *err) {
     char *p = (char *)c + o->offset;
     char range[64];
     option_range_text(o, range, sizeof range);
+    if (o->type == OPT_ENV) { /* stored as the environment's alias */
+        const EnvSpec *spec = env_find(v);
+        if (!spec) {
+            fprintf(err, "error: --%s: '%s' is not an environment (", o->name, v);
+            for (int i = 0; env_at(i); i++)
+                fprintf(err, "%s%s or %s", i ? ", " : "", env_at(i)->alias, env_at(i)->id);
+            fprintf(err, ")\n");
+            return 2;
+        }
+        snprintf(p, o->size, "%s", spec->alias);
+        return 0;
+    }
     if (o->type == OPT_STR || o->type == OPT_ENUM) {
         int index = choice_index(o->choices, v);
         if (o->choices && index < 0) {
@@ -321,6 +337,29 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err) {
     return 0;
 }
 
+int config_env_defaults(Config *c, FILE *err) {
+    const EnvSpec *spec = env_find(c->env);
+    if (!spec) {
+        fprintf(err, "error: --env: '%s' is not an environment\n", c->env);
+        return 2;
+    }
+    for (const char *line = spec->defaults; line && *line;) {
+        size_t len = strcspn(line, "\n");
+        char key[64], value[256];
+        /* "key = value": the environment's own text, checked by the tests */
+        if (sscanf(line, " %63[^= \n] = %255[^\n]", key, value) == 2) {
+            const Option *o = option_find(key);
+            if (!o) {
+                fprintf(err, "error: %s's defaults: unknown option '%s'\n", spec->id, key);
+                return 2;
+            }
+            if (!option_was_set(c, o) && option_parse(c, o, value, err)) return 2;
+        }
+        line += len + (line[len] == '\n');
+    }
+    return 0;
+}
+
 /* o's value in c as its command line takes it, exactly ("%.17g" for reals);
  * a flag is "on" or "off". */
 void option_value_text(const Option *o, const Config *c, char *buf, size_t len) {
@@ -329,7 +368,7 @@ void option_value_text(const Option *o, const Config *c, char *buf, size_t len) 
         snprintf(buf, len, "%.17g", *(const double *)p);
     else if (o->type == OPT_FLAG)
         snprintf(buf, len, "%s", *(const int *)p ? "on" : "off");
-    else if (o->type == OPT_STR)
+    else if (o->type == OPT_STR || o->type == OPT_ENV)
         snprintf(buf, len, "%s", p);
     else
         option_default_text(o, c, buf, len);

@@ -154,7 +154,7 @@ static int read_lines(Config *c, FILE *f, const char *path, FILE *err) {
  * not what it asks for). */
 static int informational(const char *key) {
     static const char *const keys[] = {"backend", "device", "device_name", "version", "out",
-                                       NULL};
+                                       "env_id", "solved_return", NULL};
     for (int i = 0; keys[i]; i++)
         if (!strcmp(key, keys[i])) return 1;
     return 0;

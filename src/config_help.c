@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ddpg/config.h"
+#include "ddpg/env.h"
 #include "options.h"
 
 /* What o accepts, for --help: "an integer in [1, 8]", "a real in (0, 1]". */
@@ -42,7 +43,7 @@ void config_print_help(FILE *f) {
     Config d;
     config_defaults(&d);
     fprintf(f,
-            "ddpg_cuda %s - DDPG (Lillicrap et al. 2015) on vectorized Pendulum-v1\n\n"
+            "ddpg_cuda %s - DDPG (Lillicrap et al. 2015) on vectorized environments\n\n"
             "usage: ddpg_cuda [options]\n\noptions (default in brackets):\n",
             DDPG_VERSION);
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -62,4 +63,27 @@ void config_print_help(FILE *f) {
     }
     fprintf(f, "  %-28s %s\n  %-28s %s\n", "--help", "this text", "--version",
             "print the version");
+    fprintf(f, "\nenvironments (--env NAME; an environment's own defaults replace the ones "
+               "above\nunless the command line or --config sets them):\n");
+    for (int i = 0; env_at(i); i++) {
+        const EnvSpec *e = env_at(i);
+        char text[512], left[96];
+        size_t k = (size_t)snprintf(text, sizeof text, "%s: %d observations, %d action%s in "
+                                    "[%g, %g], %d steps; defaults:", e->about, e->obs_dim,
+                                    e->act_dim, e->act_dim == 1 ? "" : "s", e->act_low[0],
+                                    e->act_high[0], e->max_steps);
+        if (!e->defaults || !*e->defaults) snprintf(text + k, sizeof text - k, " the above");
+        for (const char *d = e->defaults; d && *d && k < sizeof text;) {
+            size_t len = strcspn(d, "\n");
+            char key[64], value[256];
+            if (sscanf(d, " %63[^= \n] = %255[^\n]", key, value) == 2)
+                k += (size_t)snprintf(text + k, sizeof text - k, "%s --%s %s",
+                                      d == e->defaults ? "" : ",", key, value);
+            d += len + (d[len] == '\n');
+        }
+        snprintf(left, sizeof left, "%s, %s", e->alias, e->id);
+        int col = fprintf(f, "  %-28s ", left);
+        if (col > 31) col = fprintf(f, "\n%31s", "") - 1;
+        print_wrapped(f, text, col, 31, 100);
+    }
 }

@@ -12,7 +12,8 @@ void evaluator_tensors(Evaluator *e, TensorList *l) {
     const MlpShape *s = &e->agent->actor.shape;
     int n = e->episodes, od = s->sizes[0];
     tensors_why(l, "--eval-episodes %d", n);
-    env_tensors(&e->env, n, e->seed ^ EVAL_SEED_SALT, n, "eval.env.", l);
+    env_tensors(&e->env, e->spec, n, e->seed ^ EVAL_SEED_SALT, n, "eval.env.", l);
+    e->env.once = 1; /* one record per env: the log holds n */
     mlp_work_tensors(&e->work, s, n, 0, "eval.actor.", l);
     TENSOR_ADD(l, "eval.", "obs0", &e->obs[0], (size_t)n * od, TENSOR_WORK);
     TENSOR_ADD(l, "eval.", "obs1", &e->obs[1], (size_t)n * od, TENSOR_WORK);
@@ -30,10 +31,12 @@ void evaluator_host_tensors(Evaluator *e, TensorList *l) {
     TENSOR_ADD(l, "eval.host.", "zeros", &e->h_zeros, n, TENSOR_WORK);
 }
 
-void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed) {
+void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
+                    uint64_t seed) {
     memset(e, 0, sizeof *e);
     e->be = be;
     e->agent = agent;
+    e->spec = spec;
     e->episodes = episodes;
     e->seed = seed;
 }
@@ -51,9 +54,9 @@ int evaluator_alloc(Evaluator *e, FILE *err) {
     return rc;
 }
 
-int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed,
-                     FILE *err) {
-    evaluator_init(e, be, agent, episodes, seed);
+int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
+                     uint64_t seed, FILE *err) {
+    evaluator_init(e, be, agent, spec, episodes, seed);
     return evaluator_alloc(e, err);
 }
 
@@ -73,7 +76,8 @@ void evaluator_destroy(Evaluator *e) {
 }
 
 /* Enqueues one evaluation's episodes: reset, then max_steps noiseless
- * steps. No copies between the steps: the env reads the actor's output in
+ * steps, after which every env has finished its one episode (an env whose
+ * episode terminated early stands still). No copies between the steps: the env reads the actor's output in
  * place, and the observations alternate between two buffers. */
 static void episodes(void *ctx) {
     Evaluator *e = ctx;

@@ -17,7 +17,7 @@
 #include "ddpg/backend.h"
 #include "ddpg/checkpoint.h"
 #include "ddpg/config.h"
-#include "ddpg/elem.h"
+#include "ddpg/env.h"
 #include "ddpg/evaluate.h"
 #include "ddpg/runlog.h"
 #include "ddpg/train.h"
@@ -112,15 +112,21 @@ static int eval_only(const Config *cli) {
     c.threads = cli->threads;
     Backend *be = pick_backend(&c, stderr);
     if (!be) return 2;
-    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM, .act_dim = PENDULUM_ACT_DIM,
-                    .hidden = c.hidden, .n_hidden = c.n_hidden,
-                    .bounds = {1, {-PENDULUM_MAX_TORQUE}, {PENDULUM_MAX_TORQUE}},
+    const EnvSpec *spec = env_find(c.env); /* checkpoint_read_config checked it */
+    if (!be->env_supported(be, spec)) {
+        fprintf(stderr, "error: --eval-only: the %s backend cannot step %s; --device cpu can\n",
+                be->name, spec->id);
+        be->destroy(be);
+        return 2;
+    }
+    DdpgParams p = {.obs_dim = spec->obs_dim, .act_dim = spec->act_dim,
+                    .hidden = c.hidden, .n_hidden = c.n_hidden, .bounds = env_bounds(spec),
                     .batch_size = 1, .seed = c.seed};
     Ddpg d;
     Evaluator e;
     memset(&e, 0, sizeof e);
     int rc = ddpg_create(&d, be, &p) ? 2 : checkpoint_load_actor(&d, cli->eval_only, stderr);
-    if (rc == 0) rc = evaluator_create(&e, be, &d, c.eval_episodes, c.seed, stderr);
+    if (rc == 0) rc = evaluator_create(&e, be, &d, spec, c.eval_episodes, c.seed, stderr);
     if (rc == 0) {
         int n = c.eval_episodes;
         float *r = malloc(sizeof(float) * (size_t)n);
@@ -177,7 +183,7 @@ int main(int argc, char **argv) {
     config_defaults(&cli);
     int rc = config_parse(&cli, argc, argv, stdout, stderr);
     if (rc == 1) return 0;
-    if (rc || config_validate(&cli, stderr)) return 2;
+    if (rc || config_env_defaults(&cli, stderr) || config_validate(&cli, stderr)) return 2;
     if (cli.eval_only[0]) return eval_only(&cli);
     cfg = cli;
     char ckpt[1100] = "";

@@ -9,9 +9,10 @@
 
 #include "ddpg/config.h"
 
-/* OPT_ENUM: an int field holding the index of one of `choices` */
+/* OPT_ENUM: an int field holding the index of one of `choices`; OPT_ENV: the
+ * alias of an environment of the registry (env_find) */
 typedef enum {
-    OPT_INT, OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_ENUM, OPT_HIDDEN, OPT_FLAG
+    OPT_INT, OPT_I64, OPT_U64, OPT_DBL, OPT_STR, OPT_ENUM, OPT_HIDDEN, OPT_FLAG, OPT_ENV
 } OptType;
 
 /* What an option is to a checkpoint (the text of config_to_text): RUN

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ddpg/env.h"
 #include "ddpg/runlog.h"
 
 /* Length of the well-formed UTF-8 sequence at s (1..4), or 0 when it is
@@ -80,7 +81,11 @@ int runlog_write_config(RunLog *l, const Config *c, const char *backend, const c
                         int threads) {
     json_t *o = json_object(), *hidden = json_array();
     for (int i = 0; i < c->n_hidden; i++) json_array_append_new(hidden, json_integer(c->hidden[i]));
+    const EnvSpec *spec = env_find(c->env);
     json_object_set_new(o, "env", json_text(c->env));
+    json_object_set_new(o, "env_id", json_text(spec ? spec->id : c->env));
+    json_object_set_new(o, "solved_return",
+                        json_number(spec != NULL, spec ? spec->solved_return : 0.0));
     json_object_set_new(o, "envs", json_integer(c->envs));
     json_object_set_new(o, "device_requested", json_text(c->device));
     json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
@@ -122,6 +127,8 @@ int runlog_write_summary(RunLog *l, const RunSummary *s) {
     if (s->error) json_object_set_new(o, "error", json_text(s->error));
     json_object_set_new(o, "device", json_text(s->device));
     json_object_set_new(o, "device_name", json_text(s->device_name));
+    json_object_set_new(o, "env_id", json_text(s->env_id));
+    json_object_set_new(o, "solved_return", json_number(1, s->solved_return));
     json_object_set_new(o, "envs", json_integer(s->envs));
     json_object_set_new(o, "env_steps", json_integer(s->env_steps));
     json_object_set_new(o, "updates", json_integer(s->updates));

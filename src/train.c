@@ -55,13 +55,13 @@ static void iteration(void *ctx) {
         be->add_noise(be, t->act, n, t->bounds, ns, c->seed, t->rng_ctr + CTR_NOISE);
     }
     be->env_step(be, &t->env, t->act, t->real_next_obs, t->rew, t->term, t->trunc, t->next_obs);
-    /* Store the true next observation and `terminated` only: a time-limit
-     * truncation is not terminal, so the critic bootstraps through it. The
-     * notebook's done = terminated or truncated is reproduced on request;
-     * Pendulum never terminates, so that flag is exactly `truncated`. */
-    const float *done = c->truncation_as_terminal ? t->trunc : t->term;
-    be->replay_insert(be, &t->replay, t->obs, t->act, t->rew, t->real_next_obs, done, n);
-    be->copy(be, t->obs, t->next_obs, sizeof(float) * n * PENDULUM_OBS_DIM);
+    /* Store the true next observation and `terminated`: a time-limit
+     * truncation is not terminal, so the critic bootstraps through it; a
+     * terminal state is (the TD target drops Q(s')). With
+     * --truncation-as-terminal the envs flag truncations as terminal too (the
+     * notebook's done = terminated or truncated). */
+    be->replay_insert(be, &t->replay, t->obs, t->act, t->rew, t->real_next_obs, t->term, n);
+    be->copy(be, t->obs, t->next_obs, sizeof(float) * n * t->spec->obs_dim);
     if (it->do_updates)
         for (int k = 0; k < c->updates_per_step; k++) ddpg_update(&t->agent, &t->replay);
 }
@@ -152,6 +152,8 @@ static void summarize(const Trainer *t, double wall, int rc, RunSummary *s) {
                 : g->solved_step >= 0 ? "solved" : "completed";
     s->device = t->be->name;
     s->device_name = t->be->device_name;
+    s->env_id = t->spec->id;
+    s->solved_return = t->spec->solved_return;
     s->envs = t->cfg->envs;
     s->env_steps = g->global_step;
     s->updates = g->updates;
@@ -239,7 +241,7 @@ int trainer_run(Trainer *t, RunSummary *s) {
             if (g->metric_count >= g->metric_window) train_flush_metrics(t);
         }
         double now = now_s(), wall = t->wall_before + (now - ck.t0);
-        if (g->vsteps % t->env.max_steps == 0 || g->vsteps % 100 == 0) {
+        if (g->vsteps % t->env.max_steps == 0 || g->vsteps % TRAIN_DRAIN_EVERY == 0) {
             train_drain_episodes(t, wall); /* waits for the stream */
             train_write_metrics(t);
             train_maybe_probe(t, 0);

@@ -14,7 +14,10 @@ void train_drain_episodes(Trainer *t, double wall) {
     be->to_host(be, &count, L->count, sizeof count);
     int64_t k = count - g->log_read;
     if (k <= 0) return;
-    if (k > L->capacity) { /* cannot happen for Pendulum; keep the newest */
+    if (k > L->capacity) { /* an environment that ends episodes faster than its spec says */
+        fprintf(stderr, "warning: %lld finished episodes were not logged: %s ends episodes in "
+                "fewer than its min_episode_steps (%d)\n", (long long)(k - L->capacity),
+                t->spec->id, t->spec->min_episode_steps);
         g->log_read = count - L->capacity;
         k = L->capacity;
     }
@@ -117,7 +120,7 @@ void train_eval(Trainer *t, double wall) {
     g->last_eval_step = g->global_step;
     g->last_eval = g->final_eval = mean;
     if (mean > g->best_eval) g->best_eval = mean;
-    if (g->solved_step < 0 && mean >= -200.0) {
+    if (g->solved_step < 0 && mean >= t->spec->solved_return) {
         g->solved_step = g->global_step;
         g->solved_wall_s = wall;
     }

@@ -3,19 +3,21 @@
 #include <math.h>
 #include <string.h>
 
-#include "ddpg/elem.h"
+#include "ddpg/env.h"
 #include "ddpg/train.h"
 
-/* Pendulum episodes last exactly 200 steps, so between two drains (at most
- * every 100 vectorized steps) each env finishes at most once. */
-static int64_t episode_log_capacity(int envs) { return (int64_t)envs + 1024; }
+/* Every episode that can end between two reads of the log. */
+static int64_t episode_log_capacity(const Trainer *t) {
+    return env_log_capacity(t->spec, t->cfg->envs, TRAIN_DRAIN_EVERY);
+}
 
 void trainer_tensors(Trainer *t, TensorList *l) {
     const Config *c = t->cfg;
-    int n = c->envs, od = PENDULUM_OBS_DIM, ad = PENDULUM_ACT_DIM;
+    int n = c->envs, od = t->spec->obs_dim, ad = t->spec->act_dim;
     size_t no = (size_t)n * od, na = (size_t)n * ad;
     tensors_why(l, "--envs %d", n);
-    env_tensors(&t->env, n, c->seed, episode_log_capacity(n), "env.", l);
+    env_tensors(&t->env, t->spec, n, c->seed, episode_log_capacity(t), "env.", l);
+    t->env.truncation_as_terminal = c->truncation_as_terminal;
     mlp_work_tensors(&t->act_work, &t->agent.actor.shape, n, 0, "act.actor.", l);
     TENSOR_ADD(l, "act.", "obs", &t->obs, no, TENSOR_STATE);
     TENSOR_ADD(l, "act.", "ou_state", &t->ou_state, na, TENSOR_STATE);
@@ -56,7 +58,7 @@ void train_progress_tensors(Trainer *t, TensorList *l) {
 
 /* Host buffers, pinned on the GPU. */
 static void host_tensors(Trainer *t, TensorList *l) {
-    size_t cap = (size_t)episode_log_capacity(t->cfg->envs);
+    size_t cap = (size_t)episode_log_capacity(t);
     TENSOR_ADD(l, "host.", "metrics", &t->h_metrics, (size_t)DDPG_N_METRICS * TRAIN_METRIC_SLOTS,
                TENSOR_WORK);
     tensors_why(l, "--envs %d", t->cfg->envs);
@@ -75,9 +77,8 @@ void trainer_init(Trainer *t, const Config *c, Backend *be, RunLog *log) {
     t->cfg = c;
     t->be = be;
     t->log = log;
-    t->bounds.dim = PENDULUM_ACT_DIM;
-    t->bounds.low[0] = (float)-PENDULUM_MAX_TORQUE;
-    t->bounds.high[0] = (float)PENDULUM_MAX_TORQUE;
+    t->spec = env_find(c->env); /* config_parse checked the name */
+    t->bounds = env_bounds(t->spec);
     TrainProgress *g = &t->prog;
     g->solved_step = -1;
     g->last_eval_step = -1;
@@ -85,8 +86,8 @@ void trainer_init(Trainer *t, const Config *c, Backend *be, RunLog *log) {
     g->best_eval = -INFINITY;
     g->last_return = NAN;
     t->checkpoint_step = -1;
-    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM,
-                    .act_dim = PENDULUM_ACT_DIM,
+    DdpgParams p = {.obs_dim = t->spec->obs_dim,
+                    .act_dim = t->spec->act_dim,
                     .hidden = c->hidden,
                     .n_hidden = c->n_hidden,
                     .bounds = t->bounds,
@@ -98,7 +99,8 @@ void trainer_init(Trainer *t, const Config *c, Backend *be, RunLog *log) {
                     .critic_lr = (float)c->critic_lr,
                     .seed = c->seed};
     ddpg_init(&t->agent, be, &p);
-    if (c->eval_every > 0) evaluator_init(&t->eval, be, &t->agent, c->eval_episodes, c->seed);
+    if (c->eval_every > 0)
+        evaluator_init(&t->eval, be, &t->agent, t->spec, c->eval_episodes, c->seed);
     if (c->probe_n > 0) probes_init(&t->probes, be, &t->agent, c->probe_n, c->seed);
     /* updates.csv holds window means so that it stays under ~5000 rows. */
     int64_t first = c->update_after > c->batch_size ? c->update_after : c->batch_size;
@@ -150,6 +152,12 @@ static void causes(const TensorList *l, char *buf, size_t len) {
 
 int trainer_check_memory(Trainer *t, FILE *err) {
     Backend *be = t->be;
+    if (!be->env_supported(be, t->spec)) {
+        fprintf(err, "error: --env %s: the %s backend cannot step it (its kernels are made for "
+                "the environments of include/ddpg/envs/registry.h); --device cpu can\n",
+                t->spec->alias, be->name);
+        return 2;
+    }
     TensorList dev, host;
     tensors_init(&dev);
     tensors_init(&host);

@@ -20,6 +20,7 @@
 #include "ddpg/ddpg.h"
 #include "ddpg/elem.h"
 #include "ddpg/replay.h"
+#include "ddpg/envs/pendulum.h"
 #include "suites.h"
 
 static void sleep_us(long us) {
@@ -477,7 +478,7 @@ static float *sample_result(Backend *be, size_t *n) {
     Batch b;
     ck_assert_int_eq(replay_create(&r, be, 5000, 3, 1), 0);
     ck_assert_int_eq(batch_create(&b, be, SAMPLE_B, 3, 1), 0);
-    pendulum_fill_random(be, &r, 3001, 7);
+    env_fill_random(be, pendulum_spec(), &r, 3001, 7);
     uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
     ck_assert_ptr_nonnull(ctr);
     size_t per = (size_t)SAMPLE_B * (3 + 1 + 3 + 1 + 1 + 2); /* idx: 2 floats' bits */
@@ -546,7 +547,7 @@ static Snapshot train_snapshot(int threads, const DdpgParams *p) {
     Replay r;
     ck_assert_int_eq(ddpg_create(&d, be, p), 0);
     ck_assert_int_eq(replay_create(&r, be, 20000, 3, 1), 0);
-    pendulum_fill_random(be, &r, 20000, 7);
+    env_fill_random(be, pendulum_spec(), &r, 20000, 7);
     for (int i = 0; i < N_UPDATES; i++) ddpg_update(&d, &r);
     const Net *a = &d.actor, *c = &d.critic[0];
     Snapshot s = {a->shape.n_params, c->shape.n_params, {0}, {0}, {0}};

@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "ddpg/backend.h"
-#include "ddpg/elem.h"
 #include "ddpg/env.h"
+#include "ddpg/envs/pendulum.h"
 #include "suites.h"
 
 #define FIXTURE_PATH "tests/fixtures/pendulum.csv"
@@ -23,6 +23,9 @@
 #define STATE_RTOL 1e-9
 /* Trajectory level, on the float32 observation and reward a learner sees. */
 #define TRAJ_TOL 1e-5
+
+/* The states of a batch of Pendulums (host memory on the CPU backend). */
+#define PST(e) ((Pendulum *)(e)->state)
 
 typedef struct {
     int seed, episode, t;
@@ -153,9 +156,9 @@ END_TEST
  * recorded start state and compares every step. */
 static void run_fixture_episode(Backend *be, const FixtureRow *rows, int len, double *worst) {
     VecEnv e;
-    ck_assert_int_eq(env_create(&e, be, 1, 99, 8), 0);
+    ck_assert_int_eq(env_create(&e, be, pendulum_spec(), 1, 99, 8), 0);
     float act, next_obs[3], rew, term, trunc, obs_out[3];
-    e.th[0] = rows[0].th, e.thdot[0] = rows[0].thdot; /* host memory on the CPU backend */
+    PST(&e)[0].th = rows[0].th, PST(&e)[0].thdot = rows[0].thdot; /* host memory on the CPU backend */
     double ret = 0.0;
     for (int s = 0; s < len; s++) {
         const FixtureRow *r = &rows[s];
@@ -188,10 +191,10 @@ static void run_fixture_episode(Backend *be, const FixtureRow *rows, int len, do
         ck_assert_int_eq(e.t[0], 0);
         ck_assert_int_eq(e.resets[0], 1);
         ck_assert_float_eq(e.ep_return[0], 0.0f);
-        ck_assert(e.th[0] >= -DDPG_PI && e.th[0] < DDPG_PI);
-        ck_assert(e.thdot[0] >= -1.0 && e.thdot[0] < 1.0);
+        ck_assert(PST(&e)[0].th >= -DDPG_PI && PST(&e)[0].th < DDPG_PI);
+        ck_assert(PST(&e)[0].thdot >= -1.0 && PST(&e)[0].thdot < 1.0);
         float fresh[3];
-        pendulum_obs_elem(e.th[0], e.thdot[0], fresh);
+        pendulum_obs_elem(PST(&e)[0].th, PST(&e)[0].thdot, fresh);
         ck_assert_mem_eq(obs_out, fresh, sizeof fresh);
         ck_assert_int_ne(memcmp(obs_out, next_obs, sizeof fresh), 0);
         /* the finished episode's record */
@@ -236,8 +239,8 @@ START_TEST(test_reset_ranges) {
     Backend *be = backend_cpu_create(1);
     enum { N = 4096, BINS = 8 };
     VecEnv e, e2;
-    ck_assert_int_eq(env_create(&e, be, N, 7, 16), 0);
-    ck_assert_int_eq(env_create(&e2, be, N, 8, 16), 0);
+    ck_assert_int_eq(env_create(&e, be, pendulum_spec(), N, 7, 16), 0);
+    ck_assert_int_eq(env_create(&e2, be, pendulum_spec(), N, 8, 16), 0);
     float *obs = malloc(sizeof(float) * N * 3), *obs2 = malloc(sizeof(float) * N * 3);
     ck_assert(obs && obs2);
     int hist_th[BINS] = {0}, hist_w[BINS] = {0};
@@ -246,7 +249,7 @@ START_TEST(test_reset_ranges) {
     for (int round = 0; round < 2; round++) {
         be->env_reset(be, &e, obs);
         for (int i = 0; i < N; i++) {
-            double th = e.th[i], w = e.thdot[i];
+            double th = PST(&e)[i].th, w = PST(&e)[i].thdot;
             ck_assert_msg(th >= -DDPG_PI && th < DDPG_PI, "env %d: th %.17g", i, th);
             ck_assert_msg(w >= -1.0 && w < 1.0, "env %d: thdot %.17g", i, w);
             ck_assert_int_eq(e.t[i], 0);
@@ -280,13 +283,12 @@ START_TEST(test_reset_ranges) {
     }
     /* another seed, other states; the same seed, the same states */
     be->env_reset(be, &e2, obs2);
-    ck_assert_int_ne(memcmp(e.th, e2.th, sizeof(double) * N), 0);
+    ck_assert_int_ne(memcmp(e.state, e2.state, sizeof(Pendulum) * N), 0);
     env_destroy(&e2, be);
-    ck_assert_int_eq(env_create(&e2, be, N, 7, 16), 0);
+    ck_assert_int_eq(env_create(&e2, be, pendulum_spec(), N, 7, 16), 0);
     be->env_reset(be, &e2, obs2);
     be->env_reset(be, &e2, obs2);
-    ck_assert_mem_eq(e.th, e2.th, sizeof(double) * N);
-    ck_assert_mem_eq(e.thdot, e2.thdot, sizeof(double) * N);
+    ck_assert_mem_eq(e.state, e2.state, sizeof(Pendulum) * N);
     free(obs), free(obs2);
     env_destroy(&e, be), env_destroy(&e2, be);
     be->destroy(be);
@@ -305,7 +307,7 @@ START_TEST(test_vectorized_envs_are_independent) {
     Backend *be = backend_cpu_create(1);
     Fixture f = fixture_load();
     VecEnv e;
-    ck_assert_int_eq(env_create(&e, be, N, 5, 1024), 0);
+    ck_assert_int_eq(env_create(&e, be, pendulum_spec(), N, 5, 1024), 0);
     size_t nt = (size_t)T * N;
     float *act = malloc(sizeof(float) * nt), *next = malloc(sizeof(float) * nt * 3);
     float *rew = malloc(sizeof(float) * nt), *term = malloc(sizeof(float) * nt);
@@ -314,22 +316,21 @@ START_TEST(test_vectorized_envs_are_independent) {
     ck_assert(act && next && rew && term && trunc && out && th && thdot);
     for (int i = 0; i < N; i++) {
         const FixtureRow *r = &f.rows[(i * 17) % f.n];
-        e.th[i] = r->th, e.thdot[i] = r->thdot;
+        PST(&e)[i].th = r->th, PST(&e)[i].thdot = r->thdot;
         e.t[i] = (i * T0_STRIDE) % PENDULUM_MAX_STEPS; /* staggered time limits */
         for (int s = 0; s < T; s++) act[(size_t)s * N + i] = f.rows[(i * 31 + s * 3) % f.n].action;
     }
     for (int s = 0; s < T; s++) {
         size_t o = (size_t)s * N;
         be->env_step(be, &e, act + o, next + 3 * o, rew + o, term + o, trunc + o, out + 3 * o);
-        memcpy(th + o, e.th, sizeof(double) * N);
-        memcpy(thdot + o, e.thdot, sizeof(double) * N);
+        for (int i = 0; i < N; i++) th[o + i] = PST(&e)[i].th, thdot[o + i] = PST(&e)[i].thdot;
     }
 
     int64_t rec = 0, n_trunc = 0;
     for (int i = 0; i < N; i++) {
         VecEnv one;
-        ck_assert_int_eq(env_create(&one, be, 1, 5, 8), 0);
-        one.th[0] = f.rows[(i * 17) % f.n].th, one.thdot[0] = f.rows[(i * 17) % f.n].thdot;
+        ck_assert_int_eq(env_create(&one, be, pendulum_spec(), 1, 5, 8), 0);
+        PST(&one)[0].th = f.rows[(i * 17) % f.n].th, PST(&one)[0].thdot = f.rows[(i * 17) % f.n].thdot;
         one.t[0] = (i * T0_STRIDE) % PENDULUM_MAX_STEPS;
         for (int s = 0; s < T; s++) {
             size_t k = (size_t)s * N + i;
@@ -342,7 +343,7 @@ START_TEST(test_vectorized_envs_are_independent) {
                              (i * T0_STRIDE) % PENDULUM_MAX_STEPS + s + 1 == 2 * PENDULUM_MAX_STEPS;
             ck_assert_int_eq((int)tr1, want_trunc);
             if (tr1 == 0.0f) {
-                ck_assert(one.th[0] == th[k] && one.thdot[0] == thdot[k]);
+                ck_assert(PST(&one)[0].th == th[k] && PST(&one)[0].thdot == thdot[k]);
                 ck_assert_mem_eq(o1, out + 3 * k, sizeof o1);
                 continue;
             }
@@ -367,7 +368,7 @@ START_TEST(test_vectorized_envs_are_independent) {
                 ck_assert(trunc[k2] == 1.0f);
                 ck_assert(th[k2] != th[k] && thdot[k2] != thdot[k]);
             }
-            one.th[0] = th[k], one.thdot[0] = thdot[k];
+            PST(&one)[0].th = th[k], PST(&one)[0].thdot = thdot[k];
         }
         env_destroy(&one, be);
     }

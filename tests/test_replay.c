@@ -9,6 +9,7 @@
 #include "ddpg/elem.h"
 #include "ddpg/env.h"
 #include "ddpg/replay.h"
+#include "ddpg/envs/pendulum.h"
 #include "suites.h"
 
 enum { OD = 3, AD = 2 };
@@ -217,15 +218,15 @@ START_TEST(test_sample_uniform_chi_square) {
 }
 END_TEST
 
-/* pendulum_fill_random: real Pendulum transitions, chunked inserts that wrap
+/* env_fill_random of Pendulum: real Pendulum transitions, chunked inserts that wrap
  * the ring the same way as a replay big enough to hold them all. */
 START_TEST(test_fill_random_transitions_and_wrap) {
     Backend *be = backend_cpu_create(1);
     Replay big, small;
     ck_assert_int_eq(replay_create(&big, be, 9000, 3, 1), 0);
     ck_assert_int_eq(replay_create(&small, be, 3000, 3, 1), 0);
-    ck_assert_int_eq(pendulum_fill_random(be, &big, 5000, 7), 0);
-    ck_assert_int_eq(pendulum_fill_random(be, &small, 5000, 7), 0);
+    ck_assert_int_eq(env_fill_random(be, pendulum_spec(), &big, 5000, 7), 0);
+    ck_assert_int_eq(env_fill_random(be, pendulum_spec(), &small, 5000, 7), 0);
     ck_assert_int_eq(big.cursor->next, 5000);
     ck_assert_int_eq(big.cursor->filled, 5000);
     ck_assert_int_eq(small.cursor->next, 2000);

@@ -15,6 +15,7 @@
 #include "ddpg/elem.h"
 #include "ddpg/env.h"
 #include "ddpg/replay.h"
+#include "ddpg/envs/pendulum.h"
 #include "suites.h"
 
 static DdpgParams params(const int *hidden, int n_hidden, int batch, float grad_clip) {
@@ -65,7 +66,7 @@ static void check_schedule(int threads, const int *hidden, int n_hidden, int bat
     DdpgParams p = params(hidden, n_hidden, batch, grad_clip);
     Replay r;
     ck_assert_int_eq(replay_create(&r, be, 3000, p.obs_dim, p.act_dim), 0);
-    ck_assert_int_eq(pendulum_fill_random(be, &r, 3000, 9), 0);
+    ck_assert_int_eq(env_fill_random(be, pendulum_spec(), &r, 3000, 9), 0);
     Ddpg sched, gen;
     ck_assert_int_eq(ddpg_create(&sched, be, &p), 0);
     ck_assert_int_eq(ddpg_create(&gen, be, &p), 0);

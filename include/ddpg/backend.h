@@ -30,7 +30,7 @@
 
 typedef enum { ACT_NONE = 0, ACT_RELU = 1, ACT_TANH_SCALE = 2 } Activation;
 
-#define DDPG_MAX_ACT_DIM 8
+#define DDPG_MAX_ACT_DIM ENV_MAX_ACT_DIM /* env_api.h */
 
 /* Box action space; passed by value to kernels. */
 typedef struct {
@@ -38,6 +38,17 @@ typedef struct {
     float low[DDPG_MAX_ACT_DIM];
     float high[DDPG_MAX_ACT_DIM];
 } ActionBounds;
+
+/* An environment's action space. */
+static inline ActionBounds env_bounds(const EnvSpec *spec) {
+    ActionBounds b;
+    b.dim = spec->act_dim;
+    for (int k = 0; k < DDPG_MAX_ACT_DIM; k++) {
+        b.low[k] = k < spec->act_dim ? spec->act_low[k] : 0.0f;
+        b.high[k] = k < spec->act_dim ? spec->act_high[k] : 0.0f;
+    }
+    return b;
+}
 
 typedef enum { NOISE_GAUSSIAN = 0, NOISE_OU = 1 } NoiseKind;
 
@@ -159,13 +170,17 @@ struct Backend {
     void (*add_noise)(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns,
                       uint64_t seed, uint64_t *ctr);
 
-    /* ---- environments ---- */
-    /* reset every env in e; obs(n, 3) */
+    /* ---- environments (env.h's env_reset_one and env_step_one, per env) ---- */
+    /* whether this backend can step spec's environment (the CUDA backend: one
+     * of envs/registry.h, whose kernels it has) */
+    int (*env_supported)(Backend *be, const EnvSpec *spec);
+    /* reset every env in e; obs(n, obs_dim) */
     void (*env_reset)(Backend *be, VecEnv *e, float *obs);
-    /* Step all envs with act(n,1). real_next_obs(n,3) is the true next
-     * observation (for the replay), next_obs(n,3) the observation to act on
-     * next: the same, or after an auto-reset. rew(n), term(n), trunc(n) as
-     * 0/1 floats. Finished episodes go to e->log. */
+    /* Step all envs with act(n, act_dim). real_next_obs(n, obs_dim) is the
+     * true next observation (for the replay), next_obs(n, obs_dim) the
+     * observation to act on next: the same, or after an auto-reset.
+     * rew(n), term(n), trunc(n) as 0/1 floats. Finished episodes go to
+     * e->log. */
     void (*env_step)(Backend *be, VecEnv *e, const float *act, float *real_next_obs, float *rew,
                      float *term, float *trunc, float *next_obs);
 

@@ -11,7 +11,7 @@
 #define CONFIG_MAX_HIDDEN 8
 
 typedef struct {
-    char env[32];          /* --env: environment id (pendulum) */
+    char env[32];          /* --env: the environment's alias (pendulum, mountaincar) */
     int envs;              /* --envs: environments stepped in lockstep */
     char device[8];        /* --device: auto | cuda | cpu */
     uint64_t seed;         /* --seed */
@@ -37,7 +37,8 @@ typedef struct {
     int eval_episodes;     /* --eval-episodes: episodes per evaluation */
     int threads;           /* --threads: CPU backend threads, 0 = one per core */
     int truncation_as_terminal; /* --truncation-as-terminal: the notebook's done bug */
-    int stop_when_solved;  /* --stop-when-solved: end at the first eval >= -200 */
+    int stop_when_solved;  /* --stop-when-solved: end at the first eval at or above the
+                              environment's threshold (Pendulum: -200) */
     int quiet;             /* --quiet: no progress lines */
     char out[1024];        /* --out: run directory ("" = none) */
     int64_t save_every;    /* --save-every: env steps between checkpoints, 0 = at the end only */
@@ -63,6 +64,11 @@ int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err);
  * false), or a run's config.json. 0, or 2 after a message naming
  * path:line. */
 int config_read_file(Config *c, const char *path, FILE *err);
+
+/* The environment's own defaults (its spec's "key = value" lines) for the
+ * options that neither the command line nor --config set. 0, or 2 after a
+ * message (an environment whose defaults name no option). */
+int config_env_defaults(Config *c, FILE *err);
 
 /* Refuses what can never run as asked (a batch larger than the replay,
  * --stop-when-solved without evaluations, a path that starts with --, ...):

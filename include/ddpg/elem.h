@@ -16,59 +16,7 @@
 #define DDPG_HD static inline
 #endif
 
-/* ------------------------------------------------------------------------ */
-/* Pendulum-v1, as gymnasium/envs/classic_control/pendulum.py defines it.   */
-/* State in double precision like the reference (numpy float64); the       */
-/* observation is float32 [cos th, sin th, thdot].                           */
-
-#define PENDULUM_MAX_SPEED 8.0
-#define PENDULUM_MAX_TORQUE 2.0
-#define PENDULUM_DT 0.05
-#define PENDULUM_G 10.0
-#define PENDULUM_M 1.0
-#define PENDULUM_L 1.0
-#define PENDULUM_MAX_STEPS 200 /* TimeLimit of the registered Pendulum-v1 */
-#define PENDULUM_OBS_DIM 3
-#define PENDULUM_ACT_DIM 1
 #define DDPG_PI 3.14159265358979323846
-
-/* ((x + pi) mod 2pi) - pi with Python's floor-mod semantics. */
-DDPG_HD double pendulum_angle_normalize(double x) {
-    const double two_pi = 2.0 * DDPG_PI;
-    double r = fmod(x + DDPG_PI, two_pi);
-    if (r < 0.0) r += two_pi;
-    return r - DDPG_PI;
-}
-
-DDPG_HD double pendulum_clip(double x, double lo, double hi) {
-    return x < lo ? lo : (x > hi ? hi : x);
-}
-
-/* One step of the dynamics. Updates (*th, *thdot) and returns the reward. */
-DDPG_HD double pendulum_step_elem(double *th, double *thdot, float action) {
-    double u = pendulum_clip((double)action, -PENDULUM_MAX_TORQUE, PENDULUM_MAX_TORQUE);
-    double t = *th, w = *thdot;
-    double tn = pendulum_angle_normalize(t);
-    double cost = tn * tn + 0.1 * w * w + 0.001 * (u * u);
-    double nw = w + (3.0 * PENDULUM_G / (2.0 * PENDULUM_L) * sin(t) +
-                     3.0 / (PENDULUM_M * PENDULUM_L * PENDULUM_L) * u) * PENDULUM_DT;
-    nw = pendulum_clip(nw, -PENDULUM_MAX_SPEED, PENDULUM_MAX_SPEED);
-    *th = t + nw * PENDULUM_DT;
-    *thdot = nw;
-    return -cost;
-}
-
-DDPG_HD void pendulum_obs_elem(double th, double thdot, float *obs /* (3) */) {
-    obs[0] = (float)cos(th);
-    obs[1] = (float)sin(th);
-    obs[2] = (float)thdot;
-}
-
-/* Reset: th ~ U(-pi, pi), thdot ~ U(-1, 1); u0, u1 uniform in [0, 1). */
-DDPG_HD void pendulum_reset_elem(double *th, double *thdot, double u0, double u1) {
-    *th = -DDPG_PI + 2.0 * DDPG_PI * u0;
-    *thdot = -1.0 + 2.0 * u1;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Counter-based RNG (Philox4x32-10, Salmon et al., SC'11) for the CPU      */
@@ -124,7 +72,7 @@ enum {
     RNG_NOISE = 3,
     RNG_WARMUP = 4,
     RNG_SAMPLE = 5,
-    RNG_FILL = 99 /* pendulum_fill_random (benchmarks and tests) */
+    RNG_FILL = 99 /* env_fill_random (benchmarks and tests) */
 };
 
 /* ------------------------------------------------------------------------ */

@@ -13,9 +13,10 @@
 typedef struct {
     Backend *be;
     Ddpg *agent;
+    const EnvSpec *spec;
     int episodes;
     uint64_t seed;       /* the start states' key (with a salt) */
-    VecEnv env;          /* one env per episode */
+    VecEnv env;          /* one env per episode, each playing one (VecEnv.once) */
     MlpWork work;        /* (episodes rows) the actor's pass */
     float *obs[2];       /* (episodes, obs) device: observations, alternating step by step */
     float *real_next_obs, *rew, *term, *trunc; /* the env step's other outputs, device */
@@ -27,12 +28,13 @@ typedef struct {
 
 /* Allocates the evaluation of agent's actor over `episodes` episodes, start
  * states from `seed`. Returns 0, or 2 after saying on err what did not fit. */
-int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed,
-                     FILE *err);
+int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
+                     uint64_t seed, FILE *err);
 void evaluator_destroy(Evaluator *e);
 
 /* evaluator_create in two: the fields, then the buffers. */
-void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, int episodes, uint64_t seed);
+void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
+                    uint64_t seed);
 int evaluator_alloc(Evaluator *e, FILE *err);
 
 /* Lists the evaluation's device buffers, and its host buffers. */

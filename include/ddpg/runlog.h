@@ -23,6 +23,8 @@ typedef struct {
     const char *status;    /* completed, solved, interrupted, diverged, error */
     const char *error;     /* status error: what went wrong, else NULL */
     const char *device, *device_name;
+    const char *env_id;    /* the environment's Gymnasium id */
+    double solved_return;  /* its solved threshold */
     int envs;
     int64_t env_steps, updates;
     double wall_s, env_steps_per_s, updates_per_s;

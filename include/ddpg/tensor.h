@@ -34,13 +34,14 @@ typedef enum {
     DT_I32 = 3,
     DT_I64 = 4,
     DT_U64 = 5,
-    DT_U32 = 6
+    DT_U32 = 6,
+    DT_U8 = 7 /* raw bytes: an environment's State structs */
 } TensorDtype;
 
 /* The type of an lvalue's elements (C11 _Generic; C files only). */
 #define TENSOR_DTYPE_OF(x)                                                                    \
     _Generic((x), float: DT_F32, double: DT_F64, int32_t: DT_I32, int64_t: DT_I64,            \
-             uint64_t: DT_U64, uint32_t: DT_U32)
+             uint64_t: DT_U64, uint32_t: DT_U32, uint8_t: DT_U8)
 
 #define TENSOR_NAME_MAX 48
 #define TENSOR_WHY_MAX 64
@@ -91,6 +92,7 @@ static inline size_t tensor_dtype_size(TensorDtype d) {
     switch (d) {
     case DT_F32: case DT_I32: case DT_U32: return 4;
     case DT_F64: case DT_I64: case DT_U64: return 8;
+    case DT_U8: return 1;
     }
     return 0;
 }

@@ -12,8 +12,10 @@
 #include "ddpg/runlog.h"
 #include "ddpg/tensor.h"
 
-/* metric windows that may wait for a sync (at most one per iteration; the
- * loop syncs at least every 100 iterations) */
+/* The loop reads the episode log (and syncs) at least every this many
+ * vectorized steps. */
+#define TRAIN_DRAIN_EVERY 100
+/* metric windows that may wait for a sync (at most one per iteration) */
 #define TRAIN_METRIC_SLOTS 128
 
 /* The RNG counters of the training loop (Trainer.rng_ctr). */
@@ -43,20 +45,22 @@ typedef struct {
     const Config *cfg;
     Backend *be;
     RunLog *log;           /* NULL: no run directory, no checkpoints */
-    ActionBounds bounds;
+    const EnvSpec *spec;   /* the environment (cfg->env) */
+    ActionBounds bounds;   /* its action space */
     VecEnv env;
     Replay replay;
     Ddpg agent;
     Evaluator eval;        /* when cfg->eval_every > 0 */
     Probes probes;         /* when cfg->probe_n > 0 */
     MlpWork act_work;      /* (envs rows) the actor's pass when acting */
-    float *obs;            /* (envs, 3) device: the observation to act on */
-    float *real_next_obs;  /* (envs, 3) device: the true next observation (for the replay) */
-    float *next_obs;       /* (envs, 3) device: the next observation to act on (after
+    float *obs;            /* (envs, obs_dim) device: the observation to act on */
+    float *real_next_obs;  /* (envs, obs_dim) device: the true next observation (for the
+                              replay) */
+    float *next_obs;       /* (envs, obs_dim) device: the next observation to act on (after
                               auto-reset) */
-    float *act;            /* (envs, 1) device */
+    float *act;            /* (envs, act_dim) device */
     float *rew, *term, *trunc; /* (envs) device */
-    float *ou_state;       /* (envs, 1) device: OU noise state */
+    float *ou_state;       /* (envs, act_dim) device: OU noise state */
     uint64_t *rng_ctr;     /* (N_CTR) device: warm-up and noise counters */
     TrainProgress prog;
     /* host side: metric window sums copied back without waiting. Row k of

@@ -1,6 +1,6 @@
 /* backend.c - the CPU backend: memory, splitting work over the thread pool,
  * and the Backend table over the op families (dense.c, loss.c, optim.c,
- * random.c, pendulum.c, replay.c) and the update schedule (update.c).
+ * random.c, env.c, replay.c) and the update schedule (update.c).
  * "Device" memory is host memory; every op runs to completion when called. */
 #include <cblas.h>
 #include <stdio.h>
@@ -174,6 +174,7 @@ Backend *backend_cpu_create(int threads) {
     be->optim_step = cpu_optim_step;
     be->uniform_actions = cpu_uniform_actions;
     be->add_noise = cpu_add_noise;
+    be->env_supported = cpu_env_supported;
     be->env_reset = cpu_env_reset;
     be->env_step = cpu_env_step;
     be->replay_insert = cpu_replay_insert;

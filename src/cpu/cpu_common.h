@@ -110,7 +110,8 @@ void cpu_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t
 void cpu_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns, uint64_t seed,
                    uint64_t *ctr);
 
-/* ---- pendulum.c ---- */
+/* ---- env.c ---- */
+int cpu_env_supported(Backend *be, const EnvSpec *spec);
 void cpu_env_reset(Backend *be, VecEnv *e, float *obs);
 void cpu_env_step(Backend *be, VecEnv *e, const float *act, float *real_next_obs, float *rew,
                   float *term, float *trunc, float *next_obs);

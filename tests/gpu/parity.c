@@ -8,6 +8,7 @@
 
 #include "../suites.h"
 #include "ddpg/elem.h"
+#include "ddpg/envs/pendulum.h"
 
 /* ------------------------------------------------------------------------ */
 /* The fixture                                                               */
@@ -48,7 +49,7 @@ Suite *gpu_parity_suite(void) {
     gpu_loss_cases(s);
     gpu_optim_cases(s);
     gpu_random_cases(s);
-    gpu_pendulum_cases(s);
+    gpu_env_cases(s);
     gpu_replay_cases(s);
     gpu_update_cases(s);
     gpu_checkpoint_cases(s);

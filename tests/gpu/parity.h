@@ -49,7 +49,7 @@ void gpu_dense_cases(Suite *s);
 void gpu_loss_cases(Suite *s);
 void gpu_optim_cases(Suite *s);
 void gpu_random_cases(Suite *s);
-void gpu_pendulum_cases(Suite *s);
+void gpu_env_cases(Suite *s);
 void gpu_replay_cases(Suite *s);
 void gpu_update_cases(Suite *s);
 void gpu_checkpoint_cases(Suite *s);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ddpg/env.h"
+#include "ddpg/envs/pendulum.h"
 #include "parity.h"
 
 static void expect_replay_equal(Pair *p, const Replay *rg, const Replay *rc, const char *when) {
@@ -56,8 +57,8 @@ START_TEST(test_replay_fill_random) {
     Replay rg, rc;
     ck_assert_int_eq(replay_create(&rg, p->gpu, 3001, 3, 1), 0);
     ck_assert_int_eq(replay_create(&rc, p->cpu, 3001, 3, 1), 0);
-    ck_assert_int_eq(pendulum_fill_random(p->gpu, &rg, 10000, 3), 0);
-    ck_assert_int_eq(pendulum_fill_random(p->cpu, &rc, 10000, 3), 0);
+    ck_assert_int_eq(env_fill_random(p->gpu, pendulum_spec(), &rg, 10000, 3), 0);
+    ck_assert_int_eq(env_fill_random(p->cpu, pendulum_spec(), &rc, 10000, 3), 0);
     expect_replay_equal(p, &rg, &rc, "fill_random 10000 rows");
     replay_destroy(&rg, p->gpu);
     replay_destroy(&rc, p->cpu);

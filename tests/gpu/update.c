@@ -11,6 +11,7 @@
 #include "ddpg/env.h"
 #include "ddpg/tensor.h"
 #include "ddpg/train.h"
+#include "ddpg/envs/pendulum.h"
 #include "parity.h"
 
 /* Three ddpg_update calls (sample, critic step, actor step, soft updates)
@@ -56,7 +57,7 @@ START_TEST(test_schedule) {
     static const int hiddens[][2] = {{65, 33}, {64, 64}};
     Replay r;
     ck_assert_int_eq(replay_create(&r, p->gpu, 1000, PENDULUM_OBS_DIM, PENDULUM_ACT_DIM), 0);
-    ck_assert_int_eq(pendulum_fill_random(p->gpu, &r, 1000, 5), 0);
+    ck_assert_int_eq(env_fill_random(p->gpu, pendulum_spec(), &r, 1000, 5), 0);
     for (int h = 0; h < 2; h++) {
         DdpgParams prm = parity_params(257);
         prm.hidden = hiddens[h];
@@ -117,7 +118,7 @@ static void sim_tensors(Sim *s, int n, TensorList *l) {
 static void sim_create(Sim *s, Backend *be, int n, const DdpgParams *prm) {
     memset(s, 0, sizeof *s);
     s->be = be;
-    ck_assert_int_eq(env_create(&s->env, be, n, 11, 4096), 0);
+    ck_assert_int_eq(env_create(&s->env, be, pendulum_spec(), n, 11, 4096), 0);
     ck_assert_int_eq(replay_create(&s->replay, be, 4096, prm->obs_dim, prm->act_dim), 0);
     ck_assert_int_eq(ddpg_create(&s->agent, be, prm), 0);
     TensorList l;
