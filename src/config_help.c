@@ -82,8 +82,8 @@ void config_print_help(FILE *f) {
             d += len + (d[len] == '\n');
         }
         snprintf(left, sizeof left, "%s, %s", e->alias, e->id);
-        int col = fprintf(f, "  %-28s ", left);
-        if (col > 31) col = fprintf(f, "\n%31s", "") - 1;
+        int col = strlen(left) > 28 ? fprintf(f, "  %s\n%31s", left, "") - (int)strlen(left) - 3
+                                     : fprintf(f, "  %-28s ", left);
         print_wrapped(f, text, col, 31, 100);
     }
 }

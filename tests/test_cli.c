@@ -66,7 +66,9 @@ static const struct {
     {"--hidden 256,", "--hidden"},
     {"--hidden 1,2,3,4,5,6,7,8,9", "--hidden"},
     {"--device tpu", "--device"},
-    {"--env CartPole-v1", "--env"},
+    {"--env CartPole-v1", "--env: 'CartPole-v1' is not an environment (pendulum or Pendulum-v1, "
+                          "mountaincar or MountainCarContinuous-v0)"},
+    {"--env --envs 4", "--env: '--envs' is not an environment"},
     {"--bogus 3", "--bogus"},
     {"--envs", "--envs"},
     {"stray", "stray"},
@@ -222,6 +224,18 @@ START_TEST(test_help_lists_every_option) {
                       "--help gives no range for %s: %s", numeric[i], text);
     }
     ck_assert_msg(strstr(out, "a real in (0, 1]"), "--tau is not called a real");
+    /* every environment, with its own defaults */
+    ck_assert_msg(strstr(out, "pendulum, Pendulum-v1") &&
+                      strstr(out, "mountaincar, MountainCarContinuous-v0"),
+                  "--help does not list the environments");
+    char flat[16384]; /* wrapped lines joined */
+    size_t k = 0;
+    for (const char *c = out; *c && k + 1 < sizeof flat; c++)
+        if (!(isspace((unsigned char)*c) && k > 0 && flat[k - 1] == ' '))
+            flat[k++] = isspace((unsigned char)*c) ? ' ' : *c;
+    flat[k] = 0;
+    ck_assert_msg(strstr(flat, "999 steps; defaults: --noise ou, --noise-sigma 0.5"),
+                  "--help does not give MountainCar's defaults");
     /* defaults equal the notebook's values */
     const char *defaults[] = {"[128]", "[200000]", "[0.99]", "[0.005]", "[0.001]", "[2000]",
                               "[1000]", "[0.1]", "[256,256]", "[32]", "[5]", "[42]"};
@@ -254,6 +268,41 @@ static int count_lines(const char *path) {
     fclose(f);
     return n;
 }
+
+/* --env by its Gymnasium id: stored by its alias, its defaults applied, its
+ * id and threshold in config.json and summary.json; terminations logged. */
+START_TEST(test_mountaincar_run) {
+    char out[8192], args[1024], path[900], js[8192];
+    char dir[] = "/tmp/ddpg_cli_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(args, sizeof args,
+             "--device cpu --env MountainCarContinuous-v0 --total-steps 1200 --start-steps 300 "
+             "--update-after 300 --batch-size 16 --hidden 16 --eval-every 600 --eval-episodes 2 "
+             "--quiet --out %s/run", dir);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    const char *want[][2] = {{"config.json", "\"env\": \"mountaincar\""},
+                             {"config.json", "\"env_id\": \"MountainCarContinuous-v0\""},
+                             {"config.json", "\"solved_return\": 90.0"},
+                             {"config.json", "\"noise\": \"ou\""},
+                             {"config.json", "\"noise_sigma\": 0.5"},
+                             {"summary.json", "\"env_id\": \"MountainCarContinuous-v0\""},
+                             {"summary.json", "\"solved_return\": 90.0"},
+                             {"episodes.csv", "episode,env,return,length,global_step,wall_s"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(path, sizeof path, "%s/run/%s", dir, want[i][0]);
+        FILE *f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "no %s", want[i][0]);
+        size_t n = fread(js, 1, sizeof js - 1, f);
+        js[n] = 0;
+        fclose(f);
+        ck_assert_msg(strstr(js, want[i][1]), "%s lacks %s:\n%s", want[i][0], want[i][1], js);
+    }
+    char cleanup[700];
+    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cleanup), 0);
+}
+END_TEST
 
 START_TEST(test_good_run_writes_run_directory) {
     char out[8192], args[1024], path[900];
@@ -324,6 +373,7 @@ Suite *cli_suite(void) {
     tcase_add_test(good, test_help_lists_every_option);
     tcase_add_test(good, test_version);
     tcase_add_test(good, test_good_run_writes_run_directory);
+    tcase_add_test(good, test_mountaincar_run);
     suite_add_tcase(s, good);
     return s;
 }

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../envs/reach.h"
 #include "ddpg/env.h"
+#include "ddpg/train.h"
 #include "parity.h"
 
 START_TEST(test_env_reset) {
@@ -178,9 +180,33 @@ START_TEST(test_env_step) {
 }
 END_TEST
 
+/* An environment registered at run time has no kernels: the GPU says so, and
+ * a run of it is refused before anything is allocated, naming --device cpu. */
+START_TEST(test_env_unsupported) {
+    Pair *p = parity_pair("env_unsupported");
+    if (!p) return;
+    if (!env_find("reach")) ck_assert_int_eq(env_register(reach_spec()), 0);
+    const EnvSpec *spec = env_find("reach");
+    ck_assert(p->cpu->env_supported(p->cpu, spec));
+    ck_assert(!p->gpu->env_supported(p->gpu, spec));
+    Config c;
+    config_defaults(&c);
+    snprintf(c.env, sizeof c.env, "reach");
+    Trainer tr;
+    trainer_init(&tr, &c, p->gpu, NULL);
+    char msg[512] = "";
+    FILE *err = fmemopen(msg, sizeof msg - 1, "w");
+    ck_assert_int_eq(trainer_check_memory(&tr, err), 2);
+    fclose(err);
+    ck_assert_msg(strstr(msg, "--env reach") && strstr(msg, "--device cpu"), "message: %s", msg);
+    printf("gpu_parity/env_unsupported: %s", msg);
+}
+END_TEST
+
 void gpu_env_cases(Suite *s) {
     TCase *tc = parity_tcase("env");
     tcase_add_test(tc, test_env_reset);
     tcase_add_test(tc, test_env_step);
+    tcase_add_test(tc, test_env_unsupported);
     suite_add_tcase(s, tc);
 }
