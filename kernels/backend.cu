@@ -214,12 +214,15 @@ static void fill_table(Backend *be) {
     be->slice_cols = cuda_slice_cols;
     be->fill = cuda_fill;
     be->td_target = cuda_td_target;
+    be->axpy = cuda_axpy;
     be->mse_grad = cuda_mse_grad;
     be->mse_acc = cuda_mse_acc;
     be->mean_acc = cuda_mean_acc;
     be->optim_step = cuda_optim_step;
     be->uniform_actions = cuda_uniform_actions;
     be->add_noise = cuda_add_noise;
+    be->layernorm = cuda_layernorm;
+    be->layernorm_grad = cuda_layernorm_grad;
     be->env_supported = cuda_env_supported;
     be->env_reset = cuda_env_reset;
     be->env_step = cuda_env_step;

@@ -159,8 +159,9 @@ void cuda_slice_cols(Backend *be, float *out, const float *in, int rows, int cin
 void cuda_fill(Backend *be, float *x, float v, size_t n);
 
 /* loss.cu */
+void cuda_axpy(Backend *be, float *y, const float *x, float alpha, int n);
 void cuda_td_target(Backend *be, float *y, const float *r, const float *term,
-                    const float *q_next, int n, float gamma);
+                    const float *q_next, const float *q_next2, int n, float gamma);
 void cuda_mse_grad(Backend *be, float *dq, const float *q, const float *y, int n);
 void cuda_mse_acc(Backend *be, float *acc, const float *q, const float *y, int n);
 void cuda_mean_acc(Backend *be, float *acc, const float *x, int n, float scale);
@@ -177,6 +178,13 @@ void cuda_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns,
                     uint64_t *ctr);
 /* *c += 1 on the device, after the kernels that read it (RNG counters, steps). */
 void cuda_counter_increment(Backend *be, uint64_t *c);
+
+/* norm.cu */
+void cuda_layernorm(Backend *be, float *y, const float *x, const float *gain, const float *shift,
+                    float *mean, float *rstd, int rows, int cols, Activation act);
+void cuda_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
+                         const float *x, const float *gain, const float *mean, const float *rstd,
+                         int rows, int cols);
 
 /* env.cu */
 int cuda_env_supported(Backend *be, const EnvSpec *spec);

@@ -6,11 +6,19 @@
 /* ------------------------------------------------------------------------ */
 /* kernels                                                                  */
 
-/* y(n) = r + gamma (1 - term) q_next. */
+/* y(n) = r + gamma (1 - term) q_next, or min(q_next, q_next2) when q_next2 is given. */
 __global__ void td_target_kernel(float *y, const float *r, const float *term,
-                                 const float *q_next, int n, float gamma) {
+                                 const float *q_next, const float *q_next2, int n, float gamma) {
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        float q = q_next2 ? min_q_elem(q_next[i], q_next2[i]) : q_next[i];
+        y[i] = td_target_elem(r[i], term[i], q, gamma);
+    }
+}
+
+/* y(n) += alpha x(n). */
+__global__ void axpy_kernel(float *y, const float *x, float alpha, int n) {
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x)
-        y[i] = td_target_elem(r[i], term[i], q_next[i], gamma);
+        y[i] = __fadd_rn(y[i], __fmul_rn(alpha, x[i])); /* no FMA: the CPU's rounding */
 }
 
 /* dq(n) = 2 (q - y) / n. */
@@ -43,11 +51,17 @@ __global__ void mean_acc_kernel(float *acc, const float *x, int n, float scale) 
 /* ------------------------------------------------------------------------ */
 /* launchers                                                                */
 
-void cuda_td_target(Backend *be, float *y, const float *r, const float *term,
-                    const float *q_next, int n, float gamma) {
+void cuda_axpy(Backend *be, float *y, const float *x, float alpha, int n) {
     if (n <= 0) return;
-    td_target_kernel<<<grid_for(be, (size_t)n), BLOCK, 0, cuda_stream(be)>>>(y, r, term, q_next,
-                                                                              n, gamma);
+    axpy_kernel<<<grid_for(be, (size_t)n), BLOCK, 0, cuda_stream(be)>>>(y, x, alpha, n);
+    cudaCheck(cudaGetLastError());
+}
+
+void cuda_td_target(Backend *be, float *y, const float *r, const float *term,
+                    const float *q_next, const float *q_next2, int n, float gamma) {
+    if (n <= 0) return;
+    td_target_kernel<<<grid_for(be, (size_t)n), BLOCK, 0, cuda_stream(be)>>>(
+        y, r, term, q_next, q_next2, n, gamma);
     cudaCheck(cudaGetLastError());
 }
 

@@ -33,8 +33,13 @@ __global__ void add_noise_kernel(float *a, unsigned total, ActionBounds ab, Nois
             float x = ou_step_elem(ns.ou_state[k], ns.ou_theta, 0.0f, ns.sigma, ns.ou_dt, z);
             ns.ou_state[k] = x;
             a[k] = noisy_action_elem(a[k], 1.0f, x, ab.low[d], ab.high[d]);
+        } else if (ns.clip > 0.0f) {
+            float s = noise_scale_elem(ns.per_bound, ab.low[d], ab.high[d]);
+            a[k] = smoothed_action_elem(a[k], ns.sigma * s, z, ns.clip * s, ab.low[d],
+                                        ab.high[d]);
         } else {
-            a[k] = noisy_action_elem(a[k], ns.sigma, z, ab.low[d], ab.high[d]);
+            float s = noise_scale_elem(ns.per_bound, ab.low[d], ab.high[d]);
+            a[k] = noisy_action_elem(a[k], ns.sigma * s, z, ab.low[d], ab.high[d]);
         }
     }
 }

@@ -26,10 +26,11 @@ extern "C" {
 #include "ddpg/ddpg.h"
 }
 
-/* Runs every agent with one critic (DDPG); TD3's twins take the generic path. */
+/* Runs DDPG agents without LayerNorm; TD3's twins and LayerNorm take the
+ * generic path. */
 static int cuda_accepts(Backend *be, const Ddpg *d) {
     (void)be;
-    return d->n_critics == 1;
+    return d->n_critics == 1 && !d->p.layer_norm;
 }
 
 /* mlp_backward(be, s, n->params, rows, &n->work, dy, n->grad, NULL): the
@@ -60,13 +61,13 @@ static void cuda_update(Backend *be, Ddpg *d) {
     cuda_on_side(be);
     ddpg_td_target(d);
     cuda_on_main(be);
-    ddpg_critic_q(d, critic);
+    ddpg_critic_q(d, 0);
     ddpg_actor_mu(d);
     cuda_join_side(be);
     /* critic: regress Q(s, a) to y */
     ddpg_critic_loss(d, critic->work.h[critic->shape.n_layers]);
     backward_two_streams(be, critic, B, d->dq);
-    ddpg_critic_optim(d, critic);
+    ddpg_critic_optim(d, 0, 1);
     /* actor: maximise Q(s, mu(s)) through the updated critic */
     ddpg_policy_grad(d);
     backward_two_streams(be, actor, B, d->da);

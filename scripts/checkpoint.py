@@ -22,10 +22,11 @@ machine ddpg_cuda runs on):
         config_bytes uint64
         body_bytes   uint64
         env          32 bytes  Gymnasium id, NUL-terminated ("Pendulum-v1")
-        algo         16 bytes  "ddpg"
+        algo         16 bytes  "ddpg" or "td3"
         obs_dim, act_dim, n_hidden    int32 each
         hidden       8 x int32 hidden widths (n_hidden of them used)
-        flags        uint32    bit 0: the replay ring is in the file
+        flags        uint32    bit 0: the replay ring is in the file; bit 1: the hidden
+                               layers are normalised (LayerNorm: Linear, LayerNorm, ReLU)
         reserved     120 bytes zero
     table, n_tensors entries of 72 bytes:
         name 48 bytes (NUL-terminated), dtype uint32, elem_size uint32,
@@ -65,22 +66,29 @@ class CheckpointError(Exception):
 
 
 class Checkpoint:
-    def __init__(self, env, algo, obs_dim, act_dim, hidden, has_replay, config, tensors):
+    def __init__(self, env, algo, obs_dim, act_dim, hidden, has_replay, config, tensors,
+                 layer_norm=False):
         self.env, self.algo = env, algo
         self.obs_dim, self.act_dim, self.hidden = obs_dim, act_dim, hidden
-        self.has_replay = has_replay
+        self.has_replay, self.layer_norm = has_replay, layer_norm
         self.config = config      # {"--seed": "42", "--hidden": "256,256", "--save-replay": True}
         self.tensors = tensors    # name -> NumPy array
 
     def actor_layers(self):
-        """[(W, b)] of the actor, W (out, in)."""
+        """[(W, b, norm)] of the actor, W (out, in); norm is (gain, shift) of a normalised
+        hidden layer, else None. Flat layout per layer: W, b, then gain and shift."""
         sizes = [self.obs_dim] + list(self.hidden) + [self.act_dim]
         p, at, layers = self.tensors["actor.params"], 0, []
-        for i, o in zip(sizes[:-1], sizes[1:]):
+        for k, (i, o) in enumerate(zip(sizes[:-1], sizes[1:])):
             w = p[at:at + o * i].reshape(o, i)
             at += o * i
-            layers.append((w, p[at:at + o]))
+            b = p[at:at + o]
             at += o
+            norm = None
+            if self.layer_norm and k < len(sizes) - 2:
+                norm = (p[at:at + o], p[at + o:at + 2 * o])
+                at += 2 * o
+            layers.append((w, b, norm))
         assert at == p.size, "actor.params does not hold the layers the header names"
         return layers
 
@@ -88,8 +96,12 @@ class Checkpoint:
         """mu(obs) for obs (n, obs_dim), in float32 as the trainer computes it."""
         x = np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)
         layers = self.actor_layers()
-        for k, (w, b) in enumerate(layers):
+        for k, (w, b, norm) in enumerate(layers):
             x = x @ w.T + b
+            if norm is not None:  # torch.nn.LayerNorm, eps 1e-5, biased variance
+                mean = x.mean(axis=1, keepdims=True, dtype=np.float64)
+                var = ((x - mean) ** 2).mean(axis=1, keepdims=True)
+                x = ((x - mean) / np.sqrt(var + 1e-5) * norm[0] + norm[1]).astype(np.float32)
             if k < len(layers) - 1:
                 x = np.maximum(x, np.float32(0))
         low, high = self.tensors["actor.action_low"], self.tensors["actor.action_high"]
@@ -148,7 +160,7 @@ def load(path):
         tensors[_text(name)] = np.frombuffer(data, dtype=dt, count=count,
                                              offset=body + offset).copy()
     return Checkpoint(_text(env), _text(algo), obs_dim, act_dim, list(hidden),
-                      bool(flags & 1), config, tensors)
+                      bool(flags & 1), config, tensors, layer_norm=bool(flags & 2))
 
 
 def main(argv=None):

@@ -96,7 +96,9 @@ COLUMNS = {
     "progress.csv": {"global_step": int, "wall_s": float, "episodes": int,
                      "env_steps_per_s": float, "updates_per_s": float},
 }
-OPTIONAL = {"updates.csv": {"critic_grad_norm": float, "actor_grad_norm": float}}
+OPTIONAL = {"updates.csv": {"critic_grad_norm": float, "actor_grad_norm": float,
+                            "q2_mean": float},  # TD3's second critic
+            "eval.csv": {"q_start": float, "discounted_return": float}}
 REQUIRED_FILES = ("config.json", "episodes.csv")
 
 
@@ -338,12 +340,17 @@ def update_figure(run, columns, title, ytitle):
 
 def fig_q_vs_target(run):
     """A critic that tracks its target draws one line over the other: the target goes
-    first, wide and translucent, and Q on top, thin, so both stay visible."""
-    return update_figure(
-        run, [("y_mean", "TD target y mean",
-               dict(line=dict(color="rgb(239,85,59)", width=6), opacity=0.35)),
-              ("q_mean", "Q(s,a) mean", dict(line=dict(color="rgb(42,63,170)", width=1.5)))],
-        "Critic outputs vs TD targets (mean over minibatch)", "Value")
+    first, wide and translucent, and Q on top, thin, so both stay visible. TD3's second
+    critic (q2_mean) is drawn too."""
+    columns = [("y_mean", "TD target y mean",
+                dict(line=dict(color="rgb(239,85,59)", width=6), opacity=0.35)),
+               ("q_mean", "Q(s,a) mean" if "q2_mean" not in run.updates.cols
+                else "Q1(s,a) mean", dict(line=dict(color="rgb(42,63,170)", width=1.5)))]
+    if "q2_mean" in run.updates.cols:
+        columns.append(("q2_mean", "Q2(s,a) mean",
+                        dict(line=dict(color="rgb(0,160,120)", width=1.5, dash="dot"))))
+    return update_figure(run, columns, "Critic outputs vs TD targets (mean over minibatch)",
+                         "Value")
 
 
 def fig_losses(run):
@@ -686,8 +693,17 @@ def status_html(status):
             f'{html.escape(status.headline)}</span>{detail}</div>')
 
 
+def run_kind(config):
+    """'TD3 with LayerNorm on Pendulum-v1': the algorithm, LayerNorm when on, and the
+    environment, as config.json records them (a run of an older trainer: DDPG)."""
+    algo = str(config.get("algo") or "ddpg").upper()
+    norm = " with LayerNorm" if config.get("layer_norm") is True else ""
+    env = config.get("env_id") or config.get("env")
+    return f"{algo}{norm}" + (f" on {shown(str(env))}" if env else "")
+
+
 def page_html(run, figs):
-    title = f"DDPG run report — {shown(run.dir.resolve().name)}"
+    title = f"{run_kind(run.config)} run report — {shown(run.dir.resolve().name)}"
     warns = ""
     if run.warnings:
         items = "".join(f"<li>{html.escape(shown(w))}</li>" for w in run.warnings)

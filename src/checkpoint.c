@@ -49,12 +49,12 @@ static void fill_header(const Trainer *t, const TensorList *l, size_t config_byt
     h->config_bytes = config_bytes;
     h->body_bytes = tensors_bytes(l, NULL);
     snprintf(h->env, sizeof h->env, "%s", t->spec->id);
-    snprintf(h->algo, sizeof h->algo, "ddpg");
+    snprintf(h->algo, sizeof h->algo, "%s", ALGO_NAMES[c->algo]);
     h->obs_dim = t->agent.p.obs_dim;
     h->act_dim = t->agent.p.act_dim;
     h->n_hidden = c->n_hidden;
     for (int i = 0; i < c->n_hidden && i < CKPT_MAX_HIDDEN; i++) h->hidden[i] = c->hidden[i];
-    h->flags = with_replay ? CKPT_FLAG_REPLAY : 0;
+    h->flags = (with_replay ? CKPT_FLAG_REPLAY : 0) | (c->layer_norm ? CKPT_FLAG_LAYER_NORM : 0);
 }
 
 int checkpoint_save(Trainer *t, const char *path, FILE *err) {
@@ -179,11 +179,12 @@ static int open_checked(CkptFile *f, const char *path, FILE *err) {
         fprintf(err, "error: %s\n", why);
         return 2;
     }
-    if (!env_find(f->h.env) || strcmp(f->h.algo, "ddpg") != 0) {
+    if (!env_find(f->h.env) || (strcmp(f->h.algo, ALGO_NAMES[ALGO_DDPG]) != 0 &&
+                                strcmp(f->h.algo, ALGO_NAMES[ALGO_TD3]) != 0)) {
         fprintf(err, "error: checkpoint '%s' is of %s (%s); this program trains", path,
                 f->h.env, f->h.algo);
         for (int i = 0; env_at(i); i++) fprintf(err, "%s %s", i ? "," : "", env_at(i)->id);
-        fprintf(err, " (ddpg)\n");
+        fprintf(err, " (ddpg, td3)\n");
         ckpt_close(f);
         return 2;
     }

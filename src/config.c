@@ -33,6 +33,11 @@ void config_defaults(Config *c) {
     c->hidden[0] = 256;
     c->hidden[1] = 256;
     c->n_hidden = 2;
+    c->layer_norm = 0;
+    c->algo = ALGO_DDPG;
+    c->target_noise = 0.2;   /* Fujimoto et al. 2018 */
+    c->target_noise_clip = 0.5;
+    c->policy_delay = 2;
     c->grad_clip = 1.0;
     c->probe_n = 32;
     c->probe_every = 5;
@@ -82,6 +87,19 @@ const Option OPTIONS[] = {
     {"ou-theta", OPT_DBL, F(ou_theta), 0, 100, 1, NULL, "OU mean-reversion rate", RUN},
     {"hidden", OPT_HIDDEN, F(hidden), 1, 65536, 0, NULL, "hidden layer widths, comma separated",
      RUN},
+    {"layer-norm", OPT_FLAG, F(layer_norm), 0, 1, 0, NULL,
+     "LayerNorm (learned gain and bias, eps 1e-5) after each hidden linear layer, before its "
+     "ReLU, in the actor and the critics", RUN},
+    {"algo", OPT_ENUM, F(algo), 0, 0, 0, "ddpg|td3",
+     "ddpg, or td3 (Fujimoto et al. 2018: twin critics, target policy smoothing, delayed "
+     "actor and target updates)", RUN},
+    {"target-noise", OPT_DBL, F(target_noise), 0, 10, 0, NULL,
+     "td3: std of the noise on the target action, for an action bound of 1 (scaled to each "
+     "dimension's half range)", RUN},
+    {"target-noise-clip", OPT_DBL, F(target_noise_clip), 0, 10, 1, NULL,
+     "td3: that noise is clipped to +- this, for an action bound of 1", RUN},
+    {"policy-delay", OPT_INT, F(policy_delay), 1, 1000, 0, NULL,
+     "td3: critic updates per actor and target update", RUN},
     {"grad-clip", OPT_DBL, F(grad_clip), 0, 1e9, 0, NULL,
      "clip each network's gradient to this global L2 norm (0 = off)", RUN},
     {"probe-n", OPT_INT, F(probe_n), 0, 4096, 0, NULL, "fixed probe states (0 = off)", RUN},
@@ -125,6 +143,7 @@ const size_t N_OPTIONS = sizeof OPTIONS / sizeof OPTIONS[0];
 _Static_assert(sizeof OPTIONS / sizeof OPTIONS[0] <= 64, "Config.set has one bit per option");
 
 const char *const NOISE_NAMES[2] = {"gaussian", "ou"};
+const char *const ALGO_NAMES[2] = {"ddpg", "td3"};
 
 const Option *option_find(const char *name) {
     for (size_t k = 0; k < N_OPTIONS; k++)

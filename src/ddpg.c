@@ -1,4 +1,5 @@
-/* ddpg.c - one DDPG gradient update, as the notebook's DDPGAgent.update. */
+/* ddpg.c - one DDPG gradient update, as the notebook's DDPGAgent.update, and
+ * TD3's, as Fujimoto et al. 2018 (Algorithm 1) and Stable-Baselines3's TD3. */
 #include "ddpg/ddpg.h"
 
 #include <stdlib.h>
@@ -7,7 +8,9 @@
 #include "ddpg/errcheck.h"
 
 const char *const DDPG_METRIC_NAMES[DDPG_N_METRICS] = {
-    "critic_loss", "actor_loss", "q_mean", "y_mean", "critic_grad_norm", "actor_grad_norm"};
+    "critic_loss", "actor_loss",      "q_mean", "y_mean", "critic_grad_norm",
+    "actor_grad_norm", "q2_mean"};
+
 
 void ddpg_tensors(Ddpg *d, TensorList *l) {
     const DdpgParams *p = &d->p;
@@ -28,6 +31,8 @@ void ddpg_tensors(Ddpg *d, TensorList *l) {
         net_tensors(&d->critic[i], prefix, l);
     }
     TENSOR_ADD(l, "", "sample_ctr", &d->sample_ctr, 1, TENSOR_STATE);
+    TENSOR_ADD_HOST(l, "", "updates", &d->updates, 1, TENSOR_STATE);
+    if (p->algo == ALGO_TD3) TENSOR_ADD(l, "", "smooth_ctr", &d->smooth_ctr, 1, TENSOR_STATE);
     batch_tensors(&d->batch, B, od, ad, "batch.", TENSOR_WORK, l);
     size_t nx = (size_t)B * (od + ad);
     TENSOR_ADD(l, "update.", "x_sa", &d->x_sa, nx, TENSOR_WORK);
@@ -39,7 +44,7 @@ void ddpg_tensors(Ddpg *d, TensorList *l) {
     TENSOR_ADD(l, "update.", "dq", &d->dq, (size_t)B, TENSOR_WORK);
     /* the current metric window's sums: state, so that a resumed run's
      * updates.csv goes on as if it had not stopped */
-    TENSOR_ADD(l, "", "metrics", &d->metrics, DDPG_N_METRICS, TENSOR_STATE);
+    TENSOR_ADD(l, "", "metrics", &d->metrics, (size_t)d->n_metrics, TENSOR_STATE);
     if (d->plan && d->be->schedule->tensors) d->be->schedule->tensors(d->be, d, l);
 }
 
@@ -49,13 +54,17 @@ int ddpg_init(Ddpg *d, Backend *be, const DdpgParams *p) {
     d->p = *p;
     memcpy(d->hidden, p->hidden, sizeof(int) * (size_t)p->n_hidden);
     d->p.hidden = d->hidden;
+    if (d->p.policy_delay < 1) d->p.policy_delay = 1;
+    d->p.bounds.dim = p->act_dim; /* the ops that draw noise loop over bounds.dim */
     int od = p->obs_dim, ad = p->act_dim;
     MlpShape actor, critic;
-    mlp_shape_init(&actor, od, p->hidden, p->n_hidden, ad, ACT_TANH_SCALE, &p->bounds);
+    mlp_shape_init(&actor, od, p->hidden, p->n_hidden, ad, ACT_TANH_SCALE, &d->p.bounds);
     mlp_shape_init(&critic, od + ad, p->hidden, p->n_hidden, 1, ACT_NONE, NULL);
+    if (p->layer_norm) mlp_shape_layer_norm(&actor), mlp_shape_layer_norm(&critic);
     net_init_shape(&d->actor, &actor, p->batch_size);
-    d->n_critics = 1;
-    net_init_shape(&d->critic[0], &critic, p->batch_size);
+    d->n_critics = p->algo == ALGO_TD3 ? 2 : 1;
+    d->n_metrics = p->algo == ALGO_TD3 ? DDPG_N_METRICS : METRIC_Q2_MEAN;
+    for (int k = 0; k < d->n_critics; k++) net_init_shape(&d->critic[k], &critic, p->batch_size);
     const DdpgSchedule *s = be->schedule;
     if (s && s->accepts(be, d)) {
         d->plan = calloc(1, s->plan_bytes ? s->plan_bytes : 1);
@@ -71,8 +80,11 @@ int ddpg_alloc(Ddpg *d, FILE *err) {
     int rc = tensors_alloc(d->be, &l, err);
     tensors_release(&l);
     if (rc) return -1;
-    if (net_init_params(d->be, &d->actor, d->p.seed, 0) ||
-        net_init_params(d->be, &d->critic[0], d->p.seed, 1)) {
+    /* streams: the actor 0, critic k k + 1 (DDPG's critic is TD3's first) */
+    rc = net_init_params(d->be, &d->actor, d->p.seed, 0);
+    for (int k = 0; k < d->n_critics && rc == 0; k++)
+        rc = net_init_params(d->be, &d->critic[k], d->p.seed, (uint32_t)k + 1);
+    if (rc) {
         fprintf(err, "error: out of host memory for the initial parameters (--hidden)\n");
         return -1;
     }
@@ -100,7 +112,10 @@ void ddpg_update(Ddpg *d, const Replay *r) {
     ddpg_update_batch(d);
 }
 
+int ddpg_policy_step(const Ddpg *d) { return d->updates % d->p.policy_delay == 0; }
+
 void ddpg_update_batch(Ddpg *d) {
+    d->updates++;
     if (d->plan)
         d->be->schedule->update(d->be, d);
     else
@@ -110,31 +125,44 @@ void ddpg_update_batch(Ddpg *d) {
 /* ---- the parts of one update ---- */
 
 /* y = r + gamma (1 - terminated) Q'(s', mu'(s')) from the target networks,
- * on their own works; no gradient flows through it. */
+ * on their own works; no gradient flows through it. TD3: the target action
+ * gets clipped Gaussian noise (scaled to each dimension's half range, then
+ * clipped to the bounds), and Q' is the smaller of the twin targets. */
 void ddpg_td_target(Ddpg *d) {
     Backend *be = d->be;
     const Batch *b = &d->batch;
-    Net *a = &d->actor, *c = &d->critic[0];
-    int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
+    const DdpgParams *p = &d->p;
+    Net *a = &d->actor;
+    int B = p->batch_size, od = p->obs_dim, ad = p->act_dim;
     float *a_next = mlp_forward(be, &a->shape, a->target, b->next_obs, B, &a->target_work);
+    if (p->algo == ALGO_TD3) {
+        NoiseSpec ns = {.kind = NOISE_GAUSSIAN, .sigma = p->target_noise,
+                        .clip = p->target_noise_clip, .per_bound = 1};
+        be->add_noise(be, a_next, B, p->bounds, ns, p->seed ^ DDPG_SMOOTH_SEED_SALT, d->smooth_ctr);
+    }
     be->concat_cols(be, d->x_next, b->next_obs, od, a_next, ad, B);
-    float *q_next = mlp_forward(be, &c->shape, c->target, d->x_next, B, &c->target_work);
-    be->td_target(be, d->y, b->rew, b->term, q_next, B, d->p.gamma);
+    float *q_next[DDPG_MAX_CRITICS] = {NULL, NULL};
+    for (int k = 0; k < d->n_critics; k++) {
+        Net *c = &d->critic[k];
+        q_next[k] = mlp_forward(be, &c->shape, c->target, d->x_next, B, &c->target_work);
+    }
+    be->td_target(be, d->y, b->rew, b->term, q_next[0], q_next[1], B, p->gamma);
     be->mean_acc(be, d->metrics + METRIC_Y_MEAN, d->y, B, 1.0f);
 }
 
-/* Q(s, a) of the batch's own actions on critic c's work, kept there for
+/* Q(s, a) of the batch's own actions on critic k's work, kept there for
  * its backward pass. */
-void ddpg_critic_q(Ddpg *d, Net *c) {
+void ddpg_critic_q(Ddpg *d, int k) {
     Backend *be = d->be;
     const Batch *b = &d->batch;
+    Net *c = &d->critic[k];
     int B = d->p.batch_size, od = d->p.obs_dim, ad = d->p.act_dim;
-    be->concat_cols(be, d->x_sa, b->obs, od, b->act, ad, B);
+    if (k == 0) be->concat_cols(be, d->x_sa, b->obs, od, b->act, ad, B);
     float *q = mlp_forward(be, &c->shape, c->params, d->x_sa, B, &c->work);
-    be->mean_acc(be, d->metrics + METRIC_Q_MEAN, q, B, 1.0f);
+    be->mean_acc(be, d->metrics + (k == 0 ? METRIC_Q_MEAN : METRIC_Q2_MEAN), q, B, 1.0f);
 }
 
-/* The critic's loss mean((q - y)^2) (a metric) and its gradient dq. */
+/* A critic's loss mean((q - y)^2) (a metric: TD3's twins' sum) and its gradient dq. */
 void ddpg_critic_loss(Ddpg *d, const float *q) {
     Backend *be = d->be;
     int B = d->p.batch_size;
@@ -142,13 +170,15 @@ void ddpg_critic_loss(Ddpg *d, const float *q) {
     be->mse_grad(be, d->dq, q, d->y, B);
 }
 
-/* Clipping, Adam, and the soft update of critic c's target. The target is
- * not read again in this update, so updating it now gives the notebook's
- * numbers (it soft-updates both targets after both steps). */
-void ddpg_critic_optim(Ddpg *d, Net *c) {
+/* Clipping, Adam, and (soft_update) the soft update of critic k's target.
+ * The target is not read again in this update, so updating it now gives the
+ * notebook's numbers (it soft-updates both targets after both steps). The
+ * gradient norm metric is the first critic's. */
+void ddpg_critic_optim(Ddpg *d, int k, int soft_update) {
     const DdpgParams *p = &d->p;
-    net_optim_step(d->be, c, p->critic_lr, p->grad_clip, d->metrics + METRIC_CRITIC_GRAD_NORM,
-                   p->tau);
+    net_optim_step(d->be, &d->critic[k], p->critic_lr, p->grad_clip,
+                   k == 0 ? d->metrics + METRIC_CRITIC_GRAD_NORM : NULL,
+                   soft_update ? p->tau : -1.0f);
 }
 
 /* mu(s) on the actor's work, kept for its backward pass, and x_pi = [s | mu(s)]. */
@@ -188,21 +218,25 @@ void ddpg_actor_optim(Ddpg *d) {
 
 void ddpg_update_generic(Ddpg *d) {
     Backend *be = d->be;
-    Net *actor = &d->actor, *critic = &d->critic[0];
-    int B = d->p.batch_size;
+    Net *actor = &d->actor;
+    int B = d->p.batch_size, policy = ddpg_policy_step(d);
     /* TD target from the target networks */
     ddpg_td_target(d);
-    /* critic: regress Q(s, a) to y */
-    ddpg_critic_q(d, critic);
-    ddpg_critic_loss(d, critic->work.h[critic->shape.n_layers]);
-    mlp_backward(be, &critic->shape, critic->params, B, &critic->work, d->dq, critic->grad, NULL);
-    ddpg_critic_optim(d, critic);
-    /* actor: maximise Q(s, mu(s)) through the updated critic */
+    /* each critic: regress Q(s, a) to y */
+    for (int k = 0; k < d->n_critics; k++) {
+        Net *c = &d->critic[k];
+        ddpg_critic_q(d, k);
+        ddpg_critic_loss(d, c->work.h[c->shape.n_layers]);
+        mlp_backward(be, &c->shape, c->params, B, &c->work, d->dq, c->grad, NULL);
+        ddpg_critic_optim(d, k, policy);
+    }
+    if (!policy) return; /* TD3: the actor and the targets wait */
+    /* actor: maximise Q(s, mu(s)) through the updated (first) critic */
     ddpg_actor_mu(d);
     ddpg_policy_grad(d);
     mlp_backward(be, &actor->shape, actor->params, B, &actor->work, d->da, actor->grad, NULL);
     ddpg_actor_optim(d);
-    /* The soft updates of both targets ended the two optimizer steps. */
+    /* The soft updates of the targets ended the optimizer steps. */
 }
 
 void ddpg_act(Ddpg *d, const float *obs, int n, float *act, MlpWork *w) {

@@ -21,6 +21,14 @@ void evaluator_tensors(Evaluator *e, TensorList *l) {
     TENSOR_ADD(l, "eval.", "rew", &e->rew, (size_t)n, TENSOR_WORK);
     TENSOR_ADD(l, "eval.", "term", &e->term, (size_t)n, TENSOR_WORK);
     TENSOR_ADD(l, "eval.", "trunc", &e->trunc, (size_t)n, TENSOR_WORK);
+    if (!e->with_q) return;
+    const Net *c = &e->agent->critic[0];
+    int ad = s->sizes[s->n_layers];
+    mlp_work_tensors(&e->critic_work, &c->shape, n, 0, "eval.critic.", l);
+    TENSOR_ADD(l, "eval.", "x0", &e->x0, (size_t)n * (od + ad), TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "act0", &e->act0, (size_t)n * ad, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "q", &e->q, (size_t)n, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.", "disc", &e->disc, (size_t)n, TENSOR_WORK);
 }
 
 void evaluator_host_tensors(Evaluator *e, TensorList *l) {
@@ -29,14 +37,18 @@ void evaluator_host_tensors(Evaluator *e, TensorList *l) {
     TENSOR_ADD(l, "eval.host.", "ret", &e->h_ret, n, TENSOR_WORK);
     TENSOR_ADD(l, "eval.host.", "env", &e->h_env, n, TENSOR_WORK);
     TENSOR_ADD(l, "eval.host.", "zeros", &e->h_zeros, n, TENSOR_WORK);
+    if (!e->with_q) return;
+    TENSOR_ADD(l, "eval.host.", "q", &e->h_q, n, TENSOR_WORK);
+    TENSOR_ADD(l, "eval.host.", "disc", &e->h_disc, n, TENSOR_WORK);
 }
 
 void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
-                    uint64_t seed) {
+                    uint64_t seed, int with_q) {
     memset(e, 0, sizeof *e);
     e->be = be;
     e->agent = agent;
     e->spec = spec;
+    e->with_q = with_q;
     e->episodes = episodes;
     e->seed = seed;
 }
@@ -55,8 +67,8 @@ int evaluator_alloc(Evaluator *e, FILE *err) {
 }
 
 int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
-                     uint64_t seed, FILE *err) {
-    evaluator_init(e, be, agent, spec, episodes, seed);
+                     uint64_t seed, int with_q, FILE *err) {
+    evaluator_init(e, be, agent, spec, episodes, seed, with_q);
     return evaluator_alloc(e, err);
 }
 
@@ -84,11 +96,19 @@ static void episodes(void *ctx) {
     Backend *be = e->be;
     const Net *a = &e->agent->actor;
     e->be->env_reset(be, &e->env, e->obs[0]);
+    if (e->with_q) {
+        ddpg_probe(e->agent, e->obs[0], e->episodes, e->act0, e->q, &e->work, &e->critic_work,
+                   e->x0);
+        be->fill(be, e->disc, 0.0f, (size_t)e->episodes);
+    }
+    double discount = 1.0; /* gamma^s; an env past its episode's end earns 0 */
     for (int s = 0; s < e->env.max_steps; s++) {
         const float *act =
             mlp_forward(be, &a->shape, a->params, e->obs[s & 1], e->episodes, &e->work);
         be->env_step(be, &e->env, act, e->real_next_obs, e->rew, e->term, e->trunc,
                      e->obs[(s + 1) & 1]);
+        if (e->with_q) be->axpy(be, e->disc, e->rew, (float)discount, e->episodes);
+        discount *= e->agent->p.gamma;
     }
 }
 
@@ -105,4 +125,8 @@ void evaluator_run(Evaluator *e, float *returns) {
     be->to_host(be, e->h_ret, e->env.log.ret, sizeof(float) * n);
     be->to_host(be, e->h_env, e->env.log.env, sizeof(int32_t) * n);
     for (int i = 0; i < n; i++) returns[e->h_env[i]] = e->h_ret[i];
+    if (e->with_q) {
+        be->to_host(be, e->h_q, e->q, sizeof(float) * n);
+        be->to_host(be, e->h_disc, e->disc, sizeof(float) * n);
+    }
 }

@@ -121,12 +121,13 @@ static int eval_only(const Config *cli) {
     }
     DdpgParams p = {.obs_dim = spec->obs_dim, .act_dim = spec->act_dim,
                     .hidden = c.hidden, .n_hidden = c.n_hidden, .bounds = env_bounds(spec),
-                    .batch_size = 1, .seed = c.seed};
+                    .batch_size = 1, .seed = c.seed, .layer_norm = c.layer_norm};
     Ddpg d;
     Evaluator e;
     memset(&e, 0, sizeof e);
     int rc = ddpg_create(&d, be, &p) ? 2 : checkpoint_load_actor(&d, cli->eval_only, stderr);
-    if (rc == 0) rc = evaluator_create(&e, be, &d, spec, c.eval_episodes, c.seed, stderr);
+    /* the actor alone: the checkpoint's critic is not loaded */
+    if (rc == 0) rc = evaluator_create(&e, be, &d, spec, c.eval_episodes, c.seed, 0, stderr);
     if (rc == 0) {
         int n = c.eval_episodes;
         float *r = malloc(sizeof(float) * (size_t)n);
@@ -206,7 +207,7 @@ int main(int argc, char **argv) {
     rc = trainer_check_memory(&tr, stderr);
     int fresh_dir = 0; /* the run directory is new: a failed start removes it */
     if (rc == 0 && cfg.out[0] && !ckpt[0]) {
-        rc = runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, DDPG_N_METRICS, stderr);
+        rc = runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, tr.agent.n_metrics, stderr);
         fresh_dir = rc == 0;
     }
     if (rc == 0) rc = trainer_alloc(&tr, stderr);

@@ -45,5 +45,6 @@ void net_optim_step(Backend *be, Net *n, float lr, float max_norm, float *norm_a
     size_t parts[MLP_MAX_LAYERS];
     int np = net_norm_parts(n, parts);
     be->optim_step(be, n->params, n->grad, n->adam_m, n->adam_v, n->shape.n_params, parts, np,
-                   max_norm, norm_acc, net_adam_hyper(lr), n->adam_step, n->target, tau);
+                   max_norm, norm_acc, net_adam_hyper(lr), n->adam_step,
+                   tau >= 0.0f ? n->target : NULL, tau);
 }

@@ -1,7 +1,7 @@
 /* policy.c - the embeddable actor (policy.h): a checkpoint's actor and a
- * forward pass in plain loops, with the trainer's element math (elem.h).
- * The sums run in index order, so an action may differ from the trainer's
- * OpenBLAS forward pass in its last bits. */
+ * forward pass in plain loops, with the trainer's element math (elem.h),
+ * LayerNorm included. The sums run in index order, so an action may differ
+ * from the trainer's OpenBLAS forward pass in its last bits. */
 #include "ddpg/policy.h"
 
 #include <stdlib.h>
@@ -63,6 +63,7 @@ DdpgPolicy *ddpg_policy_load(const char *path, char *err, size_t errlen) {
     if (rc == 0) {
         mlp_shape_init(&p->shape, h->obs_dim, h->hidden, h->n_hidden, h->act_dim, ACT_TANH_SCALE,
                        &ab);
+        if (h->flags & CKPT_FLAG_LAYER_NORM) mlp_shape_layer_norm(&p->shape);
         for (int l = 0; l <= p->shape.n_layers; l++)
             if (p->shape.sizes[l] > p->widest) p->widest = p->shape.sizes[l];
         p->params = malloc(sizeof(float) * p->shape.n_params);
@@ -94,7 +95,20 @@ void ddpg_policy_act(const DdpgPolicy *p, const float *obs, int n, float *act) {
             for (int j = 0; j < out; j++) {
                 float z = 0.0f;
                 for (int i = 0; i < in; i++) z += W[(size_t)j * in + i] * x[i];
-                z += b[j];
+                y[j] = z + b[j];
+            }
+            if (mlp_layer_normed(s, l)) { /* the row's LayerNorm, as the CPU backend's */
+                const float *gain = p->params + s->g_off[l], *shift = gain + out;
+                double sum = 0.0, var = 0.0;
+                for (int j = 0; j < out; j++) sum += y[j];
+                float mean = (float)(sum / out);
+                for (int j = 0; j < out; j++) var += (double)(y[j] - mean) * (y[j] - mean);
+                float rstd = (float)(1.0 / sqrt(var / out + (double)LN_EPS));
+                for (int j = 0; j < out; j++)
+                    y[j] = layernorm_elem(y[j], mean, rstd, gain[j], shift[j]);
+            }
+            for (int j = 0; j < out; j++) {
+                float z = y[j];
                 if (a == ACT_RELU) {
                     z = relu_elem(z);
                 } else if (a == ACT_TANH_SCALE) {

@@ -103,6 +103,11 @@ int runlog_write_config(RunLog *l, const Config *c, const char *backend, const c
     json_object_set_new(o, "noise_sigma", json_real(c->noise_sigma));
     json_object_set_new(o, "ou_theta", json_real(c->ou_theta));
     json_object_set_new(o, "hidden", hidden);
+    json_object_set_new(o, "layer_norm", json_boolean(c->layer_norm));
+    json_object_set_new(o, "algo", json_string(ALGO_NAMES[c->algo]));
+    json_object_set_new(o, "target_noise", json_real(c->target_noise));
+    json_object_set_new(o, "target_noise_clip", json_real(c->target_noise_clip));
+    json_object_set_new(o, "policy_delay", json_integer(c->policy_delay));
     json_object_set_new(o, "grad_clip", json_real(c->grad_clip));
     json_object_set_new(o, "probe_n", json_integer(c->probe_n));
     json_object_set_new(o, "probe_every", json_integer(c->probe_every));

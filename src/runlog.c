@@ -15,7 +15,7 @@ static const char *CSV_HEADERS[] = {
     "episode,env,return,length,global_step,wall_s",
     "update",
     "episode,probe,action,q",
-    "global_step,wall_s,mean_return,std_return,min_return,max_return",
+    "global_step,wall_s,mean_return,std_return,min_return,max_return,q_start,discounted_return",
     "global_step,wall_s,episodes,env_steps_per_s,updates_per_s"};
 #define N_CSV RUNLOG_N_CSV
 
@@ -180,7 +180,7 @@ void runlog_probe(RunLog *l, int64_t episode, int n, const float *act, const flo
 }
 
 void runlog_eval(RunLog *l, int64_t global_step, double wall_s, const float *r, int n,
-                 double *mean_out) {
+                 double q_start, double discounted, double *mean_out) {
     double s = 0, lo = r[0], hi = r[0];
     for (int i = 0; i < n; i++) {
         s += r[i];
@@ -189,8 +189,9 @@ void runlog_eval(RunLog *l, int64_t global_step, double wall_s, const float *r, 
     }
     double mean = s / n, var = 0;
     for (int i = 0; i < n; i++) var += (r[i] - mean) * (r[i] - mean);
-    check(l, 3, fprintf(l->eval, "%lld,%.4f,%.6g,%.6g,%.6g,%.6g\n", (long long)global_step, wall_s,
-                        mean, sqrt(var / n), lo, hi));
+    check(l, 3, fprintf(l->eval, "%lld,%.4f,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
+                        (long long)global_step, wall_s, mean, sqrt(var / n), lo, hi, q_start,
+                        discounted));
     if (mean_out) *mean_out = mean;
 }
 

@@ -51,7 +51,8 @@ static void iteration(void *ctx) {
         be->uniform_actions(be, t->act, n, t->bounds, c->seed, t->rng_ctr + CTR_WARMUP);
     } else {
         ddpg_act(&t->agent, t->obs, n, t->act, &t->act_work);
-        NoiseSpec ns = {c->noise, (float)c->noise_sigma, (float)c->ou_theta, OU_DT, t->ou_state};
+        NoiseSpec ns = {.kind = c->noise, .sigma = (float)c->noise_sigma,
+                        .ou_theta = (float)c->ou_theta, .ou_dt = OU_DT, .ou_state = t->ou_state};
         be->add_noise(be, t->act, n, t->bounds, ns, c->seed, t->rng_ctr + CTR_NOISE);
     }
     be->env_step(be, &t->env, t->act, t->real_next_obs, t->rew, t->term, t->trunc, t->next_obs);
@@ -66,16 +67,49 @@ static void iteration(void *ctx) {
         for (int k = 0; k < c->updates_per_step; k++) ddpg_update(&t->agent, &t->replay);
 }
 
+/* Which of the iteration's updates are policy steps (ddpg_policy_step):
+ * bit j for the agent's update updates + j + 1; all of them for DDPG. A
+ * graph replays a fixed sequence of ops, so TD3's delay needs one graph per
+ * pattern; -1 when the pattern does not fit a mask (more than 64 updates an
+ * iteration with a delay). */
+static int64_t policy_pattern(const Trainer *t) {
+    int k = t->cfg->updates_per_step, delay = t->agent.p.policy_delay;
+    if (delay == 1) return 0; /* one pattern: every update */
+    if (k > 63) return -1;
+    int64_t mask = 0;
+    for (int j = 0; j < k; j++)
+        if ((t->prog.updates + j + 1) % delay == 0) mask |= (int64_t)1 << j;
+    return mask;
+}
+
+/* The graph of an update iteration with this pattern (captured at its first
+ * use), or NULL: run op by op. */
+static BackendGraph *update_graph(Trainer *t, int64_t pattern) {
+    if (pattern < 0) return NULL;
+    for (int i = 0; i < t->n_update_graphs; i++)
+        if (t->update_pattern[i] == pattern) return &t->graph_update[i];
+    if (t->n_update_graphs == TRAIN_UPDATE_GRAPHS) return NULL;
+    t->update_pattern[t->n_update_graphs] = pattern;
+    return &t->graph_update[t->n_update_graphs++];
+}
+
 /* Runs one iteration: the two steady phases through a CUDA Graph each when
- * the backend has them, the rare mixed ones op by op. */
+ * the backend has them (one per pattern of TD3's delay), the rare mixed ones
+ * op by op. The agent's update clock is set from the loop's first: a
+ * graph's replay does not run the host code that counts. */
 static void run_iteration(Trainer *t, int random_actions, int do_updates) {
     Iteration it = {t, random_actions, do_updates};
+    t->agent.updates = t->prog.updates;
+    BackendGraph *g = NULL;
     if (random_actions && !do_updates)
-        backend_graph_run(t->be, &t->graph_explore, iteration, &it);
+        g = &t->graph_explore;
     else if (!random_actions && do_updates)
-        backend_graph_run(t->be, &t->graph_update, iteration, &it);
+        g = update_graph(t, policy_pattern(t));
+    if (g)
+        backend_graph_run(t->be, g, iteration, &it);
     else
         iteration(&it);
+    t->agent.updates = t->prog.updates + (do_updates ? t->cfg->updates_per_step : 0);
 }
 
 /* ---- the run ---- */

@@ -50,12 +50,29 @@ void train_drain_episodes(Trainer *t, double wall) {
     g->log_read = count;
 }
 
+/* The actor's metrics come from its steps alone: every update for DDPG,
+ * every policy_delay-th for TD3 (update u, counted from 1, when u % delay ==
+ * 0). A window of updates (end - n, end] holds this many of them; the
+ * metric window is a multiple of the delay, so only a last, partial window
+ * may hold none (its actor columns are then nan: nothing was measured). */
+static int64_t actor_steps(const Ddpg *d, int64_t end, int64_t n) {
+    int64_t k = d->p.policy_delay;
+    return end / k - (end - n) / k;
+}
+
 void train_write_metrics(Trainer *t) {
+    int nm = t->agent.n_metrics;
     for (int k = 0; k < t->metric_pending; k++) {
         const float *sums = t->h_metrics + (size_t)k * DDPG_N_METRICS;
         float means[DDPG_N_METRICS];
-        for (int i = 0; i < DDPG_N_METRICS; i++) {
-            means[i] = sums[i] / t->metric_n[k];
+        int64_t na = actor_steps(&t->agent, t->metric_at[k], t->metric_n[k]);
+        for (int i = 0; i < nm; i++) {
+            int actor = i == METRIC_ACTOR_LOSS || i == METRIC_ACTOR_GRAD_NORM;
+            if (actor && na == 0) {
+                means[i] = NAN;
+                continue;
+            }
+            means[i] = sums[i] / (actor ? na : t->metric_n[k]);
             /* a loss, a Q value or a gradient norm (of the parameters) that
              * is NaN or infinite: the run has diverged */
             if (!isfinite(means[i]) && !t->diverged) {
@@ -64,7 +81,7 @@ void train_write_metrics(Trainer *t) {
                 snprintf(t->diverged_what, sizeof t->diverged_what, "%s", DDPG_METRIC_NAMES[i]);
             }
         }
-        if (t->log) runlog_update(t->log, t->metric_at[k], means, DDPG_N_METRICS);
+        if (t->log) runlog_update(t->log, t->metric_at[k], means, nm);
     }
     t->metric_pending = 0;
 }
@@ -79,10 +96,10 @@ void train_flush_metrics(Trainer *t) {
     }
     int k = t->metric_pending++;
     be->to_host_async(be, t->h_metrics + (size_t)k * DDPG_N_METRICS, t->agent.metrics,
-                      sizeof(float) * DDPG_N_METRICS);
+                      sizeof(float) * (size_t)t->agent.n_metrics);
     t->metric_at[k] = g->updates;
     t->metric_n[k] = g->metric_count;
-    be->fill(be, t->agent.metrics, 0.0f, DDPG_N_METRICS);
+    be->fill(be, t->agent.metrics, 0.0f, (size_t)t->agent.n_metrics);
     g->metric_count = 0;
 }
 
@@ -116,7 +133,9 @@ void train_eval(Trainer *t, double wall) {
     double mean = 0;
     for (int i = 0; i < ne; i++) mean += r[i];
     mean /= ne;
-    if (t->log) runlog_eval(t->log, g->global_step, wall, r, ne, NULL);
+    double q = 0, disc = 0;
+    for (int i = 0; i < ne; i++) q += t->eval.h_q[i] / ne, disc += t->eval.h_disc[i] / ne;
+    if (t->log) runlog_eval(t->log, g->global_step, wall, r, ne, q, disc, NULL);
     g->last_eval_step = g->global_step;
     g->last_eval = g->final_eval = mean;
     if (mean > g->best_eval) g->best_eval = mean;

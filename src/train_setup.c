@@ -97,16 +97,23 @@ void trainer_init(Trainer *t, const Config *c, Backend *be, RunLog *log) {
                     .grad_clip = (float)c->grad_clip,
                     .actor_lr = (float)c->actor_lr,
                     .critic_lr = (float)c->critic_lr,
-                    .seed = c->seed};
+                    .seed = c->seed,
+                    .layer_norm = c->layer_norm,
+                    .algo = (Algo)c->algo,
+                    .target_noise = (float)c->target_noise,
+                    .target_noise_clip = (float)c->target_noise_clip,
+                    .policy_delay = c->algo == ALGO_TD3 ? c->policy_delay : 1};
     ddpg_init(&t->agent, be, &p);
     if (c->eval_every > 0)
-        evaluator_init(&t->eval, be, &t->agent, t->spec, c->eval_episodes, c->seed);
+        evaluator_init(&t->eval, be, &t->agent, t->spec, c->eval_episodes, c->seed, 1);
     if (c->probe_n > 0) probes_init(&t->probes, be, &t->agent, c->probe_n, c->seed);
     /* updates.csv holds window means so that it stays under ~5000 rows. */
     int64_t first = c->update_after > c->batch_size ? c->update_after : c->batch_size;
     int64_t vec_steps = (c->total_steps - first) / c->envs + 1;
     int64_t expected = vec_steps > 0 ? vec_steps * c->updates_per_step : 1;
-    g->metric_window = expected / 5000 + 1;
+    /* a whole number of TD3's delays, so that each window holds as many actor steps */
+    int64_t w = expected / 5000 + 1, delay = t->agent.p.policy_delay;
+    g->metric_window = (w + delay - 1) / delay * delay;
 }
 
 void trainer_all_tensors(Trainer *t, TensorList *dev, TensorList *host) {
@@ -213,7 +220,7 @@ void trainer_destroy(Trainer *t) {
     Backend *be = t->be;
     if (!be) return;
     backend_graph_free(be, &t->graph_explore);
-    backend_graph_free(be, &t->graph_update);
+    for (int i = 0; i < t->n_update_graphs; i++) backend_graph_free(be, &t->graph_update[i]);
     probes_destroy(&t->probes);
     evaluator_destroy(&t->eval);
     TensorList l, h;

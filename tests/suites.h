@@ -23,6 +23,7 @@ Suite *replay_suite(void);
 Suite *pendulum_suite(void);
 Suite *mountain_car_suite(void);
 Suite *envs_suite(void);
+Suite *td3_suite(void);
 Suite *learning_suite(void);
 Suite *gpu_parity_suite(void);
 Suite *cpu_threads_suite(void);
@@ -34,7 +35,7 @@ Suite *rundir_suite(void);
 typedef Suite *(*SuiteFn)(void);
 static const SuiteFn ALL_SUITES[] = {cli_suite,         mlp_suite,       optim_suite,
                                      replay_suite,      pendulum_suite,  mountain_car_suite,
-                                     envs_suite,        learning_suite,
+                                     envs_suite,        td3_suite,       learning_suite,
                                      gpu_parity_suite,  cpu_threads_suite, cpu_ops_suite,
                                      schedule_suite,    checkpoint_suite,  rundir_suite,
                                      NULL};

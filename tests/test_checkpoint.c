@@ -82,18 +82,21 @@ static void expect_same_csv(const char *a_dir, const char *b_dir, const char *fi
 /* 2400 steps in one run; and 1300 steps (not on the evaluation grid: its
  * last evaluation and probes come after the checkpoint) resumed to 2400: the
  * same episodes, evaluations, updates and probes. On every environment
- * (MountainCar's checkpoint falls mid-episode, with OU noise). */
-static const char *const RESUME_ENVS[] = {"pendulum", "mountaincar"};
+ * (MountainCar's checkpoint falls mid-episode, with OU noise), and for TD3
+ * with LayerNorm (the second critic, the delay's clock, the smoothing noise's
+ * counter and the LayerNorm parameters are in the checkpoint). */
+static const char *const RESUME_RUNS[] = {"--env pendulum", "--env mountaincar",
+                                          "--algo td3 --layer-norm"};
 
 START_TEST(test_resume_is_exact) {
     char dir[64], args[1024];
-    const char *env = RESUME_ENVS[_i];
+    const char *env = RESUME_RUNS[_i];
     tmpdir(dir, sizeof dir);
-    snprintf(args, sizeof args, SMALL "--env %s --save-replay --total-steps 2400 --out %s/whole",
-             env, dir);
+    snprintf(args, sizeof args, SMALL "%s --save-replay --total-steps 2400 --out %s/whole", env,
+             dir);
     ck_assert_int_eq(run(args, NULL, 0), 0);
-    snprintf(args, sizeof args, SMALL "--env %s --save-replay --total-steps 1300 --out %s/parts",
-             env, dir);
+    snprintf(args, sizeof args, SMALL "%s --save-replay --total-steps 1300 --out %s/parts", env,
+             dir);
     ck_assert_int_eq(run(args, NULL, 0), 0);
     snprintf(args, sizeof args, "--resume %s/parts --total-steps 2400 --quiet", dir);
     char out[4096];
@@ -165,19 +168,27 @@ START_TEST(test_resume_refuses_contradictions) {
 END_TEST
 
 /* A checkpoint of a short run, shared by the bad-file cases (in dir). */
-static void small_checkpoint(char *dir, size_t len, char *path, size_t plen) {
+static void small_checkpoint_of(const char *extra, char *dir, size_t len, char *path,
+                                size_t plen) {
     tmpdir(dir, len);
     char args[1024];
-    snprintf(args, sizeof args, SMALL "--total-steps 800 --out %s/run", dir);
+    snprintf(args, sizeof args, SMALL "%s --total-steps 800 --out %s/run", extra, dir);
     ck_assert_int_eq(run(args, NULL, 0), 0);
     snprintf(path, plen, "%s/run/checkpoint.bin", dir);
 }
+
+static void small_checkpoint(char *dir, size_t len, char *path, size_t plen) {
+    small_checkpoint_of("", dir, len, path, plen);
+}
+
+/* DDPG, and TD3 with LayerNorm (an actor with normalised layers, a second critic). */
+static const char *const POLICY_RUNS[] = {"", "--algo td3 --layer-norm"};
 
 /* --eval-only: one JSON line; its mean is the run's last evaluation (same
  * actor, same start states for the same seed). */
 START_TEST(test_eval_only) {
     char dir[64], path[200], args[512], out[4096];
-    small_checkpoint(dir, sizeof dir, path, sizeof path);
+    small_checkpoint_of(POLICY_RUNS[_i], dir, sizeof dir, path, sizeof path);
     snprintf(args, sizeof args, "--eval-only %s --device cpu --eval-episodes 3", path);
     ck_assert_int_eq(run(args, out, sizeof out), 0);
     double mean, std, lo, hi;
@@ -354,10 +365,12 @@ START_TEST(test_signal_writes_checkpoint) {
 END_TEST
 
 /* The embedded policy (policy.h) acts as the trainer's actor does, on the
- * same observations, to float rounding; and the example program runs. */
+ * same observations, to float rounding; and the example program runs. For
+ * DDPG, and for TD3 with LayerNorm (an actor with normalised layers). */
+
 START_TEST(test_policy_matches_trainer_actor) {
     char dir[64], path[200], out[4096];
-    small_checkpoint(dir, sizeof dir, path, sizeof path);
+    small_checkpoint_of(POLICY_RUNS[_i], dir, sizeof dir, path, sizeof path);
     char err[512];
     DdpgPolicy *pol = ddpg_policy_load(path, err, sizeof err);
     ck_assert_msg(pol != NULL, "%s", err);
@@ -367,7 +380,8 @@ START_TEST(test_policy_matches_trainer_actor) {
     ck_assert_int_eq(checkpoint_read_config(path, &c, stderr), 0);
     Backend *be = backend_cpu_create(1);
     DdpgParams p = {.obs_dim = 3, .act_dim = 1, .hidden = c.hidden, .n_hidden = c.n_hidden,
-                    .bounds = {1, {-2.0f}, {2.0f}}, .batch_size = 1, .seed = 1};
+                    .bounds = {1, {-2.0f}, {2.0f}}, .batch_size = 1, .seed = 1,
+                    .layer_norm = c.layer_norm};
     Ddpg d;
     ck_assert_int_eq(ddpg_create(&d, be, &p), 0);
     ck_assert_int_eq(checkpoint_load_actor(&d, path, stderr), 0);
@@ -436,10 +450,10 @@ Suite *checkpoint_suite(void) {
     TCase *tc = tcase_create("resume");
     tcase_set_timeout(tc, 180);
     tcase_add_loop_test(tc, test_resume_is_exact, 0,
-                        (int)(sizeof RESUME_ENVS / sizeof RESUME_ENVS[0]));
+                        (int)(sizeof RESUME_RUNS / sizeof RESUME_RUNS[0]));
     tcase_add_test(tc, test_resume_without_replay_continues);
     tcase_add_test(tc, test_resume_refuses_contradictions);
-    tcase_add_test(tc, test_eval_only);
+    tcase_add_loop_test(tc, test_eval_only, 0, (int)(sizeof POLICY_RUNS / sizeof POLICY_RUNS[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("bad_files");
     tcase_set_timeout(tc, 120);
@@ -451,7 +465,8 @@ Suite *checkpoint_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_divergence_keeps_last_good_checkpoint);
     tcase_add_loop_test(tc, test_signal_writes_checkpoint, 0, 2);
-    tcase_add_test(tc, test_policy_matches_trainer_actor);
+    tcase_add_loop_test(tc, test_policy_matches_trainer_actor, 0,
+                        (int)(sizeof POLICY_RUNS / sizeof POLICY_RUNS[0]));
     suite_add_tcase(s, tc);
     return s;
 }

@@ -80,6 +80,11 @@ static const struct {
     {"--overwrite --resume x", "--overwrite and --resume"},
     {"--config /nonexistent/file", "--config /nonexistent/file"},
     {"--actor-lr 1001", "--actor-lr"},
+    {"--algo sac", "--algo: 'sac' is not one of ddpg|td3"},
+    {"--policy-delay 0", "--policy-delay"},
+    {"--target-noise-clip 0", "--target-noise-clip"},
+    {"--target-noise -0.1", "--target-noise"},
+    {"--layer-norm=1", "--layer-norm takes no value"},
 };
 
 START_TEST(test_refusal) {
@@ -201,7 +206,8 @@ START_TEST(test_help_lists_every_option) {
                           "--critic-lr", "--start-steps", "--update-after",
                           "--updates-per-step", "--noise-sigma", "--hidden", "--grad-clip",
                           "--probe-n", "--probe-every", "--eval-every", "--eval-episodes",
-                          "--out", "--help", "--version"};
+                          "--out", "--help", "--version", "--algo ddpg|td3", "--layer-norm",
+                          "--target-noise R", "--target-noise-clip R", "--policy-delay N"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         ck_assert_msg(strstr(out, opts[i]) != NULL, "--help does not list %s", opts[i]);
     /* every numeric option says what it accepts, and reals are called so */
@@ -268,6 +274,45 @@ static int count_lines(const char *path) {
     fclose(f);
     return n;
 }
+
+/* TD3 with LayerNorm through the program: the second critic's Q mean in
+ * updates.csv, the critic's view of the evaluations in eval.csv, the
+ * algorithm and its options in config.json and the checkpoint. */
+START_TEST(test_td3_layer_norm_run) {
+    char out[8192], args[1024], path[900], js[8192];
+    char dir[] = "/tmp/ddpg_cli_XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(args, sizeof args,
+             "--device cpu --algo td3 --layer-norm --policy-delay 3 --target-noise 0.1 "
+             "--total-steps 900 --start-steps 300 --update-after 300 --batch-size 16 "
+             "--hidden 16 --eval-every 300 --eval-episodes 2 --quiet --out %s/run", dir);
+    int rc = run_cli(args, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    const char *want[][2] = {
+        {"updates.csv",
+         "update,critic_loss,actor_loss,q_mean,y_mean,critic_grad_norm,actor_grad_norm,q2_mean"},
+        {"eval.csv", "mean_return,std_return,min_return,max_return,q_start,discounted_return"},
+        {"config.json", "\"algo\": \"td3\""},
+        {"config.json", "\"layer_norm\": true"},
+        {"config.json", "\"policy_delay\": 3"},
+        {"config.json", "\"target_noise\": 0.1"}};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        snprintf(path, sizeof path, "%s/run/%s", dir, want[i][0]);
+        FILE *f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "no %s", want[i][0]);
+        size_t n = fread(js, 1, sizeof js - 1, f);
+        js[n] = 0;
+        fclose(f);
+        ck_assert_msg(strstr(js, want[i][1]), "%s lacks %s", want[i][0], want[i][1]);
+    }
+    snprintf(args, sizeof args, "--resume %s/run --algo ddpg", dir);
+    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_msg(strstr(out, "--algo ddpg contradicts the checkpoint's --algo td3"), "%s", out);
+    char cleanup[700];
+    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
+    ck_assert_int_eq(system(cleanup), 0);
+}
+END_TEST
 
 /* --env by its Gymnasium id: stored by its alias, its defaults applied, its
  * id and threshold in config.json and summary.json; terminations logged. */
@@ -374,6 +419,7 @@ Suite *cli_suite(void) {
     tcase_add_test(good, test_version);
     tcase_add_test(good, test_good_run_writes_run_directory);
     tcase_add_test(good, test_mountaincar_run);
+    tcase_add_test(good, test_td3_layer_norm_run);
     suite_add_tcase(s, good);
     return s;
 }

@@ -66,6 +66,14 @@ static double ref_forward(const MlpShape *s, const double *p, const double *x, i
                 for (int i = 0; i < in; i++) acc += W[(size_t)o * in + i] * a[i];
                 z[o] = acc;
             }
+            if (mlp_layer_normed(s, l)) { /* torch.nn.LayerNorm: biased variance, eps 1e-5 */
+                const double *gain = p + s->g_off[l], *shift = gain + out;
+                double mean = 0.0, var = 0.0;
+                for (int o = 0; o < out; o++) mean += z[o] / out;
+                for (int o = 0; o < out; o++) var += (z[o] - mean) * (z[o] - mean) / out;
+                for (int o = 0; o < out; o++)
+                    z[o] = (z[o] - mean) / sqrt(var + 1e-5) * gain[o] + shift[o];
+            }
             int last = l == s->n_layers - 1;
             for (int o = 0; o < out; o++) {
                 if (!last) {
@@ -142,11 +150,13 @@ static double mlp_loss(void *ctx) {
 }
 
 static void check_mlp_backward(int in, const int *hidden, int n_hidden, int out,
-                               Activation act, const ActionBounds *ab, uint64_t seed) {
+                               Activation act, const ActionBounds *ab, uint64_t seed,
+                               int layer_norm) {
     Backend *be = backend_cpu_create(1);
     const int rows = 6;
     MlpShape s;
     mlp_shape_init(&s, in, hidden, n_hidden, out, act, ab);
+    if (layer_norm) mlp_shape_layer_norm(&s);
     size_t np = s.n_params, nx = (size_t)rows * in, ny = (size_t)rows * out;
     float *p = be->alloc(be, sizeof(float) * np);
     float *x = be->alloc(be, sizeof(float) * nx);
@@ -159,6 +169,12 @@ static void check_mlp_backward(int in, const int *hidden, int n_hidden, int out,
     /* Weights at 2x PyTorch's init so that the tanh head leaves its linear range. */
     mlp_init_params(&s, p, seed, 0);
     for (size_t k = 0; k < np; k++) p[k] *= 2.0f;
+    for (int l = 0; l < s.n_layers; l++) /* LayerNorm's gain and shift away from 1 and 0 */
+        if (mlp_layer_normed(&s, l)) {
+            size_t out = (size_t)s.sizes[l + 1];
+            fill_uniform(p + s.g_off[l], out, seed + 3 + l, 0.5f, 1.5f);
+            fill_uniform(p + s.g_off[l] + out, out, seed + 13 + l, -0.3f, 0.3f);
+        }
     fill_uniform(x, nx, seed + 1, -2.0f, 2.0f);
     fill_uniform(G, ny, seed + 2, -1.0f, 1.0f);
 
@@ -194,6 +210,13 @@ static void check_mlp_backward(int in, const int *hidden, int n_hidden, int out,
         snprintf(what, sizeof what, "db%d", l);
         nz += check_grads(what, grads + s.b_off[l], mlp_loss, &c, c.p + s.b_off[l],
                           (size_t)s.sizes[l + 1]);
+        if (!mlp_layer_normed(&s, l)) continue;
+        snprintf(what, sizeof what, "dgain%d", l);
+        nz += check_grads(what, grads + s.g_off[l], mlp_loss, &c, c.p + s.g_off[l],
+                          (size_t)s.sizes[l + 1]);
+        snprintf(what, sizeof what, "dshift%d", l);
+        nz += check_grads(what, grads + s.g_off[l] + s.sizes[l + 1], mlp_loss, &c,
+                          c.p + s.g_off[l] + s.sizes[l + 1], (size_t)s.sizes[l + 1]);
     }
     ck_assert_msg(nz > (int)np / 3, "only %d of %zu parameter gradients are nonzero", nz, np);
     nz = check_grads("dx", dx, mlp_loss, &c, c.x, nx);
@@ -217,27 +240,71 @@ static void check_mlp_backward(int in, const int *hidden, int n_hidden, int out,
 static const int HIDDEN_5_7[2] = {5, 7};
 
 START_TEST(test_backward_linear_output) {
-    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_NONE, NULL, 11);
+    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_NONE, NULL, 11, 0);
 }
 END_TEST
 
 START_TEST(test_backward_tanh_symmetric_bounds) {
     ActionBounds ab = {2, {-2.0f, -2.0f}, {2.0f, 2.0f}};
-    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_TANH_SCALE, &ab, 12);
+    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_TANH_SCALE, &ab, 12, 0);
 }
 END_TEST
 
 /* Different bounds per output column catch a column mix-up in act_grad. */
 START_TEST(test_backward_tanh_asymmetric_bounds) {
     ActionBounds ab = {2, {-1.0f, 0.0f}, {3.0f, 0.5f}};
-    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_TANH_SCALE, &ab, 13);
+    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_TANH_SCALE, &ab, 13, 0);
 }
 END_TEST
 
 START_TEST(test_backward_layer_counts) {
     const int deep[3] = {6, 5, 4};
-    check_mlp_backward(3, NULL, 0, 2, ACT_NONE, NULL, 14); /* one linear layer */
-    check_mlp_backward(3, deep, 3, 1, ACT_NONE, NULL, 15);
+    check_mlp_backward(3, NULL, 0, 2, ACT_NONE, NULL, 14, 0); /* one linear layer */
+    check_mlp_backward(3, deep, 3, 1, ACT_NONE, NULL, 15, 0);
+}
+END_TEST
+
+/* LayerNorm after each hidden layer: the weights', biases', gains', shifts'
+ * and inputs' gradients against finite differences of a double reference
+ * (torch.nn.LayerNorm's arithmetic), under a linear and a tanh head, at odd
+ * widths and three hidden layers. */
+START_TEST(test_backward_layer_norm) {
+    ActionBounds ab = {2, {-1.0f, 0.0f}, {3.0f, 0.5f}};
+    const int deep[3] = {6, 5, 9};
+    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_NONE, NULL, 21, 1);
+    check_mlp_backward(4, HIDDEN_5_7, 2, 2, ACT_TANH_SCALE, &ab, 22, 1);
+    check_mlp_backward(3, deep, 3, 1, ACT_NONE, NULL, 23, 1);
+}
+END_TEST
+
+/* With LayerNorm the layout grows by a gain and a shift per hidden unit, the
+ * weights and biases keep their initial values, gains start at 1, shifts at
+ * 0, and the norm's parts are whole layers. */
+START_TEST(test_layer_norm_layout_and_init) {
+    MlpShape a, b;
+    mlp_shape_init(&a, 3, HIDDEN_5_7, 2, 1, ACT_NONE, NULL);
+    b = a;
+    mlp_shape_layer_norm(&b);
+    ck_assert_uint_eq(b.n_params, a.n_params + 2 * (5 + 7));
+    ck_assert_uint_eq(mlp_layer_params(&b, 0), mlp_layer_params(&a, 0) + 10);
+    ck_assert_uint_eq(mlp_layer_params(&b, 2), mlp_layer_params(&a, 2)); /* the head */
+    size_t sum = 0;
+    for (int l = 0; l < b.n_layers; l++) sum += mlp_layer_params(&b, l);
+    ck_assert_uint_eq(sum, b.n_params);
+    float *pa = malloc(sizeof(float) * a.n_params), *pb = malloc(sizeof(float) * b.n_params);
+    ck_assert(pa && pb);
+    mlp_init_params(&a, pa, 5, 1);
+    mlp_init_params(&b, pb, 5, 1);
+    for (int l = 0; l < a.n_layers; l++) {
+        size_t nwb = mlp_layer_params(&a, l);
+        ck_assert_mem_eq(pb + b.w_off[l], pa + a.w_off[l], sizeof(float) * nwb);
+        if (!mlp_layer_normed(&b, l)) continue;
+        for (int j = 0; j < b.sizes[l + 1]; j++) {
+            ck_assert(pb[b.g_off[l] + j] == 1.0f);
+            ck_assert(pb[b.g_off[l] + b.sizes[l + 1] + j] == 0.0f);
+        }
+    }
+    free(pa), free(pb);
 }
 END_TEST
 
@@ -246,6 +313,7 @@ END_TEST
 typedef struct {
     const Ddpg *d;
     double *actor, *critic, *actor_targ, *critic_targ; /* params, double */
+    double *critic2, *critic2_targ;                     /* TD3's second critic */
     double *obs, *act, *rew, *next_obs, *term;          /* the batch, double */
     double *a, *x, *q;                                  /* scratch */
     double min_kink;
@@ -276,21 +344,31 @@ static double actor_loss(void *ctx) {
     return L / B;
 }
 
-/* The critic loss: mean_i (Q(s_i, a_i) - y_i)^2, y = r + gamma (1 - term) Q'(s', mu'(s')). */
+/* The critic loss: mean_i (Q(s_i, a_i) - y_i)^2, y = r + gamma (1 - term) Q'(s', mu'(s')).
+ * TD3's (without target noise): mean (Q1 - y)^2 + mean (Q2 - y)^2 with
+ * y = r + gamma (1 - term) min(Q1'(s', mu'(s')), Q2'(s', mu'(s'))). */
 static double critic_loss(void *ctx) {
     DdpgLoss *c = ctx;
     const DdpgParams *p = &c->d->p;
-    int B = p->batch_size;
-    double *y = malloc(sizeof(double) * B);
-    ck_assert_ptr_nonnull(y);
+    int B = p->batch_size, twins = c->d->n_critics == 2;
+    double *y = malloc(sizeof(double) * B), *q2 = malloc(sizeof(double) * B);
+    ck_assert(y && q2);
     ref_forward(&c->d->actor.shape, c->actor_targ, c->next_obs, B, c->a);
+    if (twins) ref_q(c, c->critic2_targ, c->next_obs, c->a, q2);
     ref_q(c, c->critic_targ, c->next_obs, c->a, c->q);
-    for (int i = 0; i < B; i++) y[i] = c->rew[i] + (double)p->gamma * (1.0 - c->term[i]) * c->q[i];
-    ref_q(c, c->critic, c->obs, c->act, c->q);
+    for (int i = 0; i < B; i++) {
+        double qn = twins && q2[i] < c->q[i] ? q2[i] : c->q[i];
+        y[i] = c->rew[i] + (double)p->gamma * (1.0 - c->term[i]) * qn;
+    }
     double L = 0.0;
-    for (int i = 0; i < B; i++) L += (c->q[i] - y[i]) * (c->q[i] - y[i]);
-    free(y);
-    return L / B;
+    ref_q(c, c->critic, c->obs, c->act, c->q);
+    for (int i = 0; i < B; i++) L += (c->q[i] - y[i]) * (c->q[i] - y[i]) / B;
+    if (twins) {
+        ref_q(c, c->critic2, c->obs, c->act, q2);
+        for (int i = 0; i < B; i++) L += (q2[i] - y[i]) * (q2[i] - y[i]) / B;
+    }
+    free(y), free(q2);
+    return L;
 }
 
 /* One ddpg_update_batch on a hand-filled batch; the gradients it left in
@@ -298,12 +376,17 @@ static double critic_loss(void *ctx) {
  * finite differences of the two losses. The critic gradient is at the
  * parameters before the update; the actor gradient is at the actor before the
  * update, through the critic after its step (the order of ddpg_update_batch). */
-static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed) {
+static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed, Algo algo,
+                             int layer_norm) {
     Backend *be = backend_cpu_create(1);
     const int hidden[2] = {8, 8};
+    /* TD3 without target noise (its draws are tested in test_td3.c) and with
+     * an actor step on every update, so that both gradients are made */
     DdpgParams prm = {.obs_dim = 3, .act_dim = act_dim, .hidden = hidden, .n_hidden = 2,
                       .bounds = *ab, .batch_size = 5, .gamma = 0.9f, .tau = 0.05f,
-                      .grad_clip = 0.0f, .actor_lr = 1e-2f, .critic_lr = 1e-2f, .seed = seed};
+                      .grad_clip = 0.0f, .actor_lr = 1e-2f, .critic_lr = 1e-2f, .seed = seed,
+                      .layer_norm = layer_norm, .algo = algo, .target_noise = 0.0f,
+                      .target_noise_clip = 0.5f, .policy_delay = 1};
     Ddpg d;
     ck_assert_int_eq(ddpg_create(&d, be, &prm), 0);
     int B = prm.batch_size, od = prm.obs_dim, ad = act_dim;
@@ -319,6 +402,11 @@ static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed)
     mlp_init_params(&actor->shape, actor->target, seed + 100, 0);
     mlp_init_params(&critic->shape, critic->target, seed + 100, 1);
     for (size_t k = 0; k < critic->shape.n_params; k++) critic->target[k] *= 3.0f;
+    Net *critic2 = d.n_critics == 2 ? &d.critic[1] : NULL;
+    if (critic2) { /* a twin target that is sometimes the smaller, sometimes not */
+        mlp_init_params(&critic2->shape, critic2->target, seed + 200, 2);
+        for (size_t k = 0; k < critic2->shape.n_params; k++) critic2->target[k] *= 3.0f;
+    }
 
     size_t na = actor->shape.n_params, nc = critic->shape.n_params;
     DdpgLoss c = {.d = &d, .min_kink = INFINITY};
@@ -326,6 +414,10 @@ static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed)
     c.critic = to_double(critic->params, nc);
     c.actor_targ = to_double(actor->target, na);
     c.critic_targ = to_double(critic->target, nc);
+    if (critic2) {
+        c.critic2 = to_double(critic2->params, nc);
+        c.critic2_targ = to_double(critic2->target, nc);
+    }
     c.obs = to_double(b->obs, (size_t)B * od);
     c.act = to_double(b->act, (size_t)B * ad);
     c.rew = to_double(b->rew, B);
@@ -343,6 +435,10 @@ static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed)
                   c.min_kink);
     int nz = check_grads("critic_grad", critic->grad, critic_loss, &c, c.critic, nc);
     ck_assert_msg(nz > (int)nc / 4, "only %d of %zu critic gradients are nonzero", nz, nc);
+    if (critic2) {
+        nz = check_grads("critic2_grad", critic2->grad, critic_loss, &c, c.critic2, nc);
+        ck_assert_msg(nz > (int)nc / 4, "only %d of %zu critic2 gradients are nonzero", nz, nc);
+    }
 
     /* the actor loss goes through the critic after its Adam step */
     free(c.critic);
@@ -354,8 +450,8 @@ static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed)
     nz = check_grads("actor_grad", actor->grad, actor_loss, &c, c.actor, na);
     ck_assert_msg(nz > (int)na / 4, "only %d of %zu actor gradients are nonzero", nz, na);
 
-    double *bufs[] = {c.actor, c.critic, c.actor_targ, c.critic_targ, c.obs, c.act,
-                      c.rew,   c.next_obs, c.term, c.a, c.x, c.q};
+    double *bufs[] = {c.actor, c.critic, c.actor_targ, c.critic_targ, c.obs, c.act, c.rew,
+                      c.next_obs, c.term, c.a, c.x, c.q, c.critic2, c.critic2_targ};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
     ddpg_destroy(&d);
     be->destroy(be);
@@ -363,7 +459,23 @@ static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed)
 
 START_TEST(test_ddpg_gradients_pendulum_sizes) {
     ActionBounds ab = {1, {-2.0f}, {2.0f}};
-    check_ddpg_grads(1, &ab, 21);
+    check_ddpg_grads(1, &ab, 21, ALGO_DDPG, 0);
+}
+END_TEST
+
+/* TD3's critic loss (the sum of the twins' MSEs against the smaller target),
+ * and its actor's through the first critic; with and without LayerNorm. */
+START_TEST(test_td3_gradients) {
+    ActionBounds ab = {2, {-1.0f, -0.5f}, {3.0f, 0.5f}};
+    check_ddpg_grads(2, &ab, 24, ALGO_TD3, 0);
+    ab.dim = 1; /* the first column's bounds */
+    check_ddpg_grads(1, &ab, 31, ALGO_TD3, 1);
+}
+END_TEST
+
+START_TEST(test_ddpg_gradients_layer_norm) {
+    ActionBounds ab = {1, {-2.0f}, {2.0f}};
+    check_ddpg_grads(1, &ab, 26, ALGO_DDPG, 1);
 }
 END_TEST
 
@@ -371,7 +483,7 @@ END_TEST
  * columns and the per-column tanh scale must both be right. */
 START_TEST(test_ddpg_gradients_two_actions) {
     ActionBounds ab = {2, {-1.0f, -0.5f}, {3.0f, 0.5f}};
-    check_ddpg_grads(2, &ab, 22);
+    check_ddpg_grads(2, &ab, 22, ALGO_DDPG, 0);
 }
 END_TEST
 
@@ -492,11 +604,15 @@ Suite *mlp_suite(void) {
     tcase_add_test(tc, test_backward_tanh_symmetric_bounds);
     tcase_add_test(tc, test_backward_tanh_asymmetric_bounds);
     tcase_add_test(tc, test_backward_layer_counts);
+    tcase_add_test(tc, test_backward_layer_norm);
+    tcase_add_test(tc, test_layer_norm_layout_and_init);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("ddpg_losses");
     tcase_add_test(tc, test_ddpg_gradients_pendulum_sizes);
     tcase_add_test(tc, test_ddpg_gradients_two_actions);
+    tcase_add_test(tc, test_td3_gradients);
+    tcase_add_test(tc, test_ddpg_gradients_layer_norm);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tanh_head");

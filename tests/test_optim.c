@@ -263,7 +263,7 @@ START_TEST(test_td_target_and_losses) {
     memcpy(d_r, r, sizeof r), memcpy(d_term, term, sizeof r);
     memcpy(d_qn, qn, sizeof r), memcpy(d_q, q, sizeof r);
 
-    be->td_target(be, y, d_r, d_term, d_qn, N, 0.5f); /* r + 0.5 (1 - term) q' */
+    be->td_target(be, y, d_r, d_term, d_qn, NULL, N, 0.5f); /* r + 0.5 (1 - term) q' */
     const double y_want[N] = {4.0, 0.5, -4.0, 2.0};
     for (int i = 0; i < N; i++) ck_assert_close(y[i], y_want[i], 1e-7, 0.0);
 
@@ -405,7 +405,7 @@ START_TEST(test_update_batch_targets_counters_metrics) {
                        prm.tau);
 
     const float *m = d.metrics;
-    for (int k = 0; k < DDPG_N_METRICS; k++)
+    for (int k = 0; k < d.n_metrics; k++)
         ck_assert_msg(isfinite(m[k]), "metric %d = %g", k, m[k]);
     for (int i = 0; i < UB; i++) ck_assert_close(d.y[i], y[i], 1e-5, 1e-6); /* TD targets */
     ck_assert_close(m[METRIC_CRITIC_LOSS], loss, 1e-5, 1e-7);

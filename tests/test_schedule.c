@@ -79,7 +79,7 @@ static void check_schedule(int threads, const int *hidden, int n_hidden, int bat
     expect_same(config, "batch", sched.batch.idx, gen.batch.idx, sizeof(int64_t) * batch);
     expect_nets_same(config, "actor", &sched.actor, &gen.actor);
     expect_nets_same(config, "critic", &sched.critic[0], &gen.critic[0]);
-    expect_same(config, "metrics", sched.metrics, gen.metrics, sizeof(float) * DDPG_N_METRICS);
+    expect_same(config, "metrics", sched.metrics, gen.metrics, sizeof(float) * gen.n_metrics);
     ck_assert_int_eq(*sched.actor.adam_step, updates);
     ddpg_destroy(&sched);
     ddpg_destroy(&gen);

@@ -52,12 +52,19 @@ static inline ActionBounds env_bounds(const EnvSpec *spec) {
 
 typedef enum { NOISE_GAUSSIAN = 0, NOISE_OU = 1 } NoiseKind;
 
+/* The algorithm: DDPG, or TD3 (Fujimoto et al. 2018). */
+typedef enum { ALGO_DDPG = 0, ALGO_TD3 = 1 } Algo;
+
 typedef struct {
     NoiseKind kind;
     float sigma;     /* std in action units */
     float ou_theta;  /* OU mean reversion */
     float ou_dt;     /* OU time step */
     float *ou_state; /* (n, act_dim) device: OU process state, NULL for Gaussian */
+    float clip;      /* Gaussian: the noise is clipped to [-clip, clip] before it is
+                        added (TD3's target policy smoothing); 0: not clipped */
+    int per_bound;   /* 1: sigma and clip are for a bound of 1, scaled to each
+                        dimension's half range (high - low) / 2 */
 } NoiseSpec;
 
 typedef struct {
@@ -133,16 +140,34 @@ struct Backend {
                        int cout);
     void (*fill)(Backend *be, float *x, float v, size_t n);
 
+    /* ---- LayerNorm (elem.h: layernorm_elem, layernorm_dx_elem) ---- */
+    /* Each row of x(rows, cols): y = act((x - mean) rstd gain + shift) with
+     * act ACT_NONE or ACT_RELU; mean(rows) and rstd(rows) = 1 / sqrt(var +
+     * LN_EPS) are kept for the backward pass. Row sums in a fixed order. */
+    void (*layernorm)(Backend *be, float *y, const float *x, const float *gain,
+                      const float *shift, float *mean, float *rstd, int rows, int cols,
+                      Activation act);
+    /* Its backward pass without the activation: dx(rows, cols) from dy, the
+     * gradient of the scaled output, and x, gain, mean, rstd of the forward
+     * pass; dgain(cols) = sum over rows of dy xhat and dshift(cols) = sum of
+     * dy, overwritten, unless NULL. dx may not alias dy. */
+    void (*layernorm_grad)(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
+                           const float *x, const float *gain, const float *mean,
+                           const float *rstd, int rows, int cols);
+
     /* ---- losses and metrics ---- */
-    /* y(n) = r + gamma (1 - term) q_next */
+    /* y(n) = r + gamma (1 - term) q_next; with q_next2 (TD3's twin target
+     * critic; NULL for DDPG) min(q_next, q_next2) in place of q_next */
     void (*td_target)(Backend *be, float *y, const float *r, const float *term,
-                      const float *q_next, int n, float gamma);
+                      const float *q_next, const float *q_next2, int n, float gamma);
     /* dq(n) = 2 (q - y) / n, the gradient of mean((q - y)^2) */
     void (*mse_grad)(Backend *be, float *dq, const float *q, const float *y, int n);
     /* *acc += mean((q - y)^2)  (acc: one device float) */
     void (*mse_acc)(Backend *be, float *acc, const float *q, const float *y, int n);
     /* *acc += scale * mean(x) */
     void (*mean_acc)(Backend *be, float *acc, const float *x, int n, float scale);
+    /* y(n) += alpha x(n) (an evaluation's discounted returns) */
+    void (*axpy)(Backend *be, float *y, const float *x, float alpha, int n);
 
     /* ---- optimizer ---- */
     /* One network's optimizer step on flat buffers of n floats:

@@ -33,7 +33,8 @@
 #define CKPT_MAX_TENSORS 4096
 #define CKPT_MAX_CONFIG_BYTES (1 << 16)
 #define CKPT_NAME_MAX 48
-#define CKPT_FLAG_REPLAY 1u /* the replay ring is in the file */
+#define CKPT_FLAG_REPLAY 1u     /* the replay ring is in the file */
+#define CKPT_FLAG_LAYER_NORM 2u /* the networks' hidden layers are normalised (mlp.h) */
 
 typedef struct {
     char magic[8];          /* CKPT_MAGIC, no terminating NUL */
@@ -44,7 +45,7 @@ typedef struct {
     uint64_t config_bytes;
     uint64_t body_bytes;
     char env[32];           /* the environment's Gymnasium id, NUL-terminated */
-    char algo[16];          /* "ddpg" */
+    char algo[16];          /* "ddpg" or "td3" */
     int32_t obs_dim, act_dim;
     int32_t n_hidden;
     int32_t hidden[CKPT_MAX_HIDDEN];

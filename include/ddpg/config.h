@@ -30,6 +30,11 @@ typedef struct {
     double ou_theta;       /* --ou-theta: OU mean reversion rate */
     int hidden[CONFIG_MAX_HIDDEN]; /* --hidden: hidden layer widths */
     int n_hidden;
+    int layer_norm;        /* --layer-norm: LayerNorm after each hidden linear layer */
+    int algo;              /* --algo: ALGO_DDPG | ALGO_TD3 */
+    double target_noise;   /* --target-noise: TD3's target smoothing std (a bound of 1) */
+    double target_noise_clip; /* --target-noise-clip: ... and its clip */
+    int policy_delay;      /* --policy-delay: TD3's critic updates per actor update */
     double grad_clip;      /* --grad-clip: global-norm clip per network, 0 = off */
     int probe_n;           /* --probe-n: fixed probe states, 0 = off */
     int probe_every;       /* --probe-every: snapshot every this many episodes */
@@ -98,7 +103,8 @@ int config_from_text(Config *c, const char *text, FILE *err);
  * (exit 2). Returns 0 with *merged filled, or 2. */
 int config_merge_resume(const Config *saved, const Config *cli, Config *merged, FILE *err);
 
-/* The --noise names, indexed by NoiseKind. */
+/* The --noise names, indexed by NoiseKind; the --algo names, by Algo. */
 extern const char *const NOISE_NAMES[2];
+extern const char *const ALGO_NAMES[2];
 
 #endif

@@ -92,6 +92,22 @@ DDPG_HD float tanh_scale_grad_elem(float a, float scale, float shift) {
     return scale * (1.0f - t * t);
 }
 
+/* LayerNorm (Ba et al. 2016) as torch.nn.LayerNorm over a row of n: xhat =
+ * (x - mean) rstd with rstd = 1 / sqrt(var + eps) (the biased variance),
+ * y = xhat gain + shift. */
+#define LN_EPS 1e-5f
+
+DDPG_HD float layernorm_elem(float x, float mean, float rstd, float gain, float shift) {
+    return (x - mean) * rstd * gain + shift;
+}
+
+/* dx_i = rstd (g_i - mean_j g_j - xhat_i mean_j (g_j xhat_j)), where g = dy gain is
+ * the gradient of xhat; the two means are the row's (llm.c's layernorm_backward). */
+DDPG_HD float layernorm_dx_elem(float dy, float gain, float xhat, float mean_g,
+                                float mean_gxhat, float rstd) {
+    return rstd * (dy * gain - mean_g - xhat * mean_gxhat);
+}
+
 /* Critic loss L = mean((q - y)^2): dL/dq_i = 2 (q_i - y_i) / n. */
 DDPG_HD float mse_grad_elem(float q, float y, float inv_n) { return 2.0f * (q - y) * inv_n; }
 
@@ -99,6 +115,9 @@ DDPG_HD float mse_grad_elem(float q, float y, float inv_n) { return 2.0f * (q - 
 DDPG_HD float td_target_elem(float r, float term, float q_next, float gamma) {
     return r + gamma * (1.0f - term) * q_next;
 }
+
+/* TD3's clipped double Q: the smaller of the twin target critics' values. */
+DDPG_HD float min_q_elem(float q1, float q2) { return q2 < q1 ? q2 : q1; }
 
 /* Adam (Kingma & Ba 2015, Algorithm 1) in torch.optim.Adam's arrangement:
  *   p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps),  bc1 = 1 - b1^t, bc2 = 1 - b2^t,
@@ -124,6 +143,20 @@ DDPG_HD float polyak_elem(float t, float p, float tau) { return (1.0f - tau) * t
 DDPG_HD float clip_coef_elem(float norm, float max_norm) {
     float c = max_norm / (norm + 1e-6f);
     return c < 1.0f ? c : 1.0f;
+}
+
+/* TD3's target policy smoothing: a = clip(a + clip(sigma n, -c, c), low, high). */
+DDPG_HD float smoothed_action_elem(float a, float sigma, float n, float c, float low,
+                                   float high) {
+    float e = sigma * n;
+    e = e < -c ? -c : (e > c ? c : e);
+    float x = a + e;
+    return x < low ? low : (x > high ? high : x);
+}
+
+/* The noise scale of one action dimension: 1, or its half range (NoiseSpec.per_bound). */
+DDPG_HD float noise_scale_elem(int per_bound, float low, float high) {
+    return per_bound ? 0.5f * (high - low) : 1.0f;
 }
 
 /* Exploration: a = clip(a + sigma * n, low, high). */

@@ -31,9 +31,10 @@ void net_tensors(Net *n, const char *prefix, TensorList *l);
  * target as their copy. Returns 0, or -1 when a host buffer cannot be had. */
 int net_init_params(Backend *be, Net *n, uint64_t seed, uint32_t stream);
 
-/* Clipping to the global norm max_norm (*norm_acc += the norm), Adam with
- * step size lr on n's gradient, then the soft update of the target with
- * rate tau (Backend.optim_step, one part per layer for the norm). */
+/* Clipping to the global norm max_norm (*norm_acc += the norm, unless
+ * norm_acc is NULL), Adam with step size lr on n's gradient, then the soft
+ * update of the target with rate tau, none when tau < 0 (Backend.optim_step,
+ * one part per layer for the norm). */
 void net_optim_step(Backend *be, Net *n, float lr, float max_norm, float *norm_acc, float tau);
 
 /* torch.optim.Adam's defaults, with step size lr. */

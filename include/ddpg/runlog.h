@@ -57,8 +57,11 @@ void runlog_episode(RunLog *l, int64_t episode, int env, float ret, int len, int
 /* One row of updates.csv: the update count and n metric values. */
 void runlog_update(RunLog *l, int64_t update, const float *means, int n);
 void runlog_probe(RunLog *l, int64_t episode, int n, const float *act, const float *q);
+/* One row of eval.csv: the returns' mean, std, min and max, and the means of
+ * the critic's Q1(s0, mu(s0)) at the start states and of the discounted
+ * returns (evaluate.h). */
 void runlog_eval(RunLog *l, int64_t global_step, double wall_s, const float *returns, int n,
-                 double *mean_out);
+                 double q_start, double discounted, double *mean_out);
 void runlog_progress(RunLog *l, int64_t global_step, double wall_s, int64_t episodes,
                      double env_steps_per_s, double updates_per_s);
 /* Writes summary.json atomically (temporary file, then rename). 0, or -1

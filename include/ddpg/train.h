@@ -17,6 +17,8 @@
 #define TRAIN_DRAIN_EVERY 100
 /* metric windows that may wait for a sync (at most one per iteration) */
 #define TRAIN_METRIC_SLOTS 128
+/* graphs of update iterations kept (train.c: one per pattern of TD3's delay) */
+#define TRAIN_UPDATE_GRAPHS 4
 
 /* The RNG counters of the training loop (Trainer.rng_ctr). */
 enum { CTR_WARMUP, CTR_NOISE, N_CTR };
@@ -84,7 +86,12 @@ typedef struct {
     char diverged_what[64];
     char error[1300];      /* a write that failed: "cannot write 'FILE': reason" */
     /* CUDA Graphs of one iteration in its two steady phases */
-    BackendGraph graph_explore, graph_update;
+    BackendGraph graph_explore;  /* an iteration of random actions, no updates */
+    /* iterations with updates, one graph per pattern of policy steps (TD3's
+     * delay; DDPG has one pattern), captured at first use */
+    BackendGraph graph_update[TRAIN_UPDATE_GRAPHS];
+    int64_t update_pattern[TRAIN_UPDATE_GRAPHS];
+    int n_update_graphs;
 } Trainer;
 
 /* trainer_init, trainer_check_memory, trainer_alloc. Returns 0, or 2 after

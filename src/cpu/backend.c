@@ -168,12 +168,15 @@ Backend *backend_cpu_create(int threads) {
     be->slice_cols = cpu_slice_cols;
     be->fill = cpu_fill;
     be->td_target = cpu_td_target;
+    be->axpy = cpu_axpy;
     be->mse_grad = cpu_mse_grad;
     be->mse_acc = cpu_mse_acc;
     be->mean_acc = cpu_mean_acc;
     be->optim_step = cpu_optim_step;
     be->uniform_actions = cpu_uniform_actions;
     be->add_noise = cpu_add_noise;
+    be->layernorm = cpu_layernorm;
+    be->layernorm_grad = cpu_layernorm_grad;
     be->env_supported = cpu_env_supported;
     be->env_reset = cpu_env_reset;
     be->env_step = cpu_env_step;

@@ -85,8 +85,9 @@ void cpu_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w,
                         const uint32_t *mask);
 
 /* ---- loss.c ---- */
+void cpu_axpy(Backend *be, float *y, const float *x, float alpha, int n);
 void cpu_td_target(Backend *be, float *y, const float *r, const float *term, const float *q_next,
-                   int n, float gamma);
+                   const float *q_next2, int n, float gamma);
 void cpu_mse_grad(Backend *be, float *dq, const float *q, const float *y, int n);
 void cpu_mse_acc(Backend *be, float *acc, const float *q, const float *y, int n);
 void cpu_mean_acc(Backend *be, float *acc, const float *x, int n, float scale);
@@ -109,6 +110,13 @@ void cpu_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t
                          uint64_t *ctr);
 void cpu_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns, uint64_t seed,
                    uint64_t *ctr);
+
+/* ---- norm.c ---- */
+void cpu_layernorm(Backend *be, float *y, const float *x, const float *gain, const float *shift,
+                   float *mean, float *rstd, int rows, int cols, Activation act);
+void cpu_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
+                        const float *x, const float *gain, const float *mean, const float *rstd,
+                        int rows, int cols);
 
 /* ---- env.c ---- */
 int cpu_env_supported(Backend *be, const EnvSpec *spec);

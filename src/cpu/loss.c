@@ -4,9 +4,17 @@
 #include "ddpg/elem.h"
 
 void cpu_td_target(Backend *be, float *y, const float *r, const float *term,
-                          const float *q_next, int n, float gamma) {
+                   const float *q_next, const float *q_next2, int n, float gamma) {
     (void)be;
-    for (int i = 0; i < n; i++) y[i] = td_target_elem(r[i], term[i], q_next[i], gamma);
+    for (int i = 0; i < n; i++) {
+        float q = q_next2 ? min_q_elem(q_next[i], q_next2[i]) : q_next[i];
+        y[i] = td_target_elem(r[i], term[i], q, gamma);
+    }
+}
+
+void cpu_axpy(Backend *be, float *y, const float *x, float alpha, int n) {
+    (void)be;
+    for (int i = 0; i < n; i++) y[i] += alpha * x[i];
 }
 
 void cpu_mse_grad(Backend *be, float *dq, const float *q, const float *y, int n) {

@@ -27,8 +27,13 @@ void cpu_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns,
                 ns.ou_state[k] = ou_step_elem(ns.ou_state[k], ns.ou_theta, 0.0f, ns.sigma,
                                               ns.ou_dt, z);
                 a[k] = noisy_action_elem(a[k], 1.0f, ns.ou_state[k], ab.low[d], ab.high[d]);
+            } else if (ns.clip > 0.0f) {
+                float s = noise_scale_elem(ns.per_bound, ab.low[d], ab.high[d]);
+                a[k] = smoothed_action_elem(a[k], ns.sigma * s, z, ns.clip * s, ab.low[d],
+                                            ab.high[d]);
             } else {
-                a[k] = noisy_action_elem(a[k], ns.sigma, z, ab.low[d], ab.high[d]);
+                float s = noise_scale_elem(ns.per_bound, ab.low[d], ab.high[d]);
+                a[k] = noisy_action_elem(a[k], ns.sigma * s, z, ab.low[d], ab.high[d]);
             }
         }
     *ctr += 1;

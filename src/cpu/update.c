@@ -35,9 +35,10 @@ typedef struct {
     double *critic_sumsq, *actor_sumsq;        /* (n_layers) the norm's parts */
 } CpuPlan;
 
+/* DDPG without LayerNorm; TD3's twins and LayerNorm take the generic path. */
 static int cpu_accepts(Backend *be, const Ddpg *d) {
     (void)be;
-    return d->n_critics == 1;
+    return d->n_critics == 1 && !d->p.layer_norm;
 }
 
 static void mask_tensors(uint32_t **mask, const MlpShape *s, int rows, const char *prefix,

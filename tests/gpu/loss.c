@@ -18,8 +18,8 @@ START_TEST(test_td_target_mse_grad) {
         size_t b = sizeof(float) * n;
         Twin tr = twin(p, r, b), tt = twin(p, term, b), tqn = twin(p, qn, b), tq = twin(p, q, b);
         Twin ty = twin(p, NULL, b), tdq = twin(p, NULL, b);
-        p->gpu->td_target(p->gpu, ty.g, tr.g, tt.g, tqn.g, n, 0.99f);
-        p->cpu->td_target(p->cpu, ty.c, tr.c, tt.c, tqn.c, n, 0.99f);
+        p->gpu->td_target(p->gpu, ty.g, tr.g, tt.g, tqn.g, NULL, n, 0.99f);
+        p->cpu->td_target(p->cpu, ty.c, tr.c, tt.c, tqn.c, NULL, n, 0.99f);
         p->gpu->mse_grad(p->gpu, tdq.g, tq.g, ty.g, n);
         p->cpu->mse_grad(p->cpu, tdq.c, tq.c, ty.c, n);
         char what[128];
@@ -62,9 +62,47 @@ START_TEST(test_mse_mean_acc) {
 }
 END_TEST
 
+/* TD3's target: the smaller of two target critics' values; and axpy (an
+ * evaluation's discounted returns), hit twice. */
+START_TEST(test_td_target_twin_axpy) {
+    Pair *p = parity_pair("td_target_twin_axpy");
+    if (!p) return;
+    seed_host_rng(8);
+    for (int s = 0; s < N_SIZES; s++) {
+        int n = SIZES[s];
+        size_t b = sizeof(float) * n;
+        float *r = host_floats(n, -16, 0), *q1 = host_floats(n, -50, 5),
+              *q2 = host_floats(n, -50, 5), *term = host_floats(n, 0, 1);
+        for (int i = 0; i < n; i++) term[i] = term[i] < 0.3f ? 1.0f : 0.0f;
+        Twin tr = twin(p, r, b), tt = twin(p, term, b), t1 = twin(p, q1, b), t2 = twin(p, q2, b);
+        Twin ty = twin(p, NULL, b), tacc = twin(p, q1, b);
+        p->gpu->td_target(p->gpu, ty.g, tr.g, tt.g, t1.g, t2.g, n, 0.99f);
+        p->cpu->td_target(p->cpu, ty.c, tr.c, tt.c, t1.c, t2.c, n, 0.99f);
+        char what[128];
+        snprintf(what, sizeof what, "td_target twin n=%d", n);
+        expect_twin_close(p, what, ty.g, ty.c, n, 1e-5, 1e-6);
+        float *y = fetch(p->cpu, ty.c, b); /* the CPU's against the definition */
+        for (int i = 0; i < n; i++) {
+            float m = q1[i] < q2[i] ? q1[i] : q2[i];
+            ck_assert_float_eq(y[i], r[i] + 0.99f * (1.0f - term[i]) * m);
+        }
+        for (int rep = 0; rep < 2; rep++) {
+            p->gpu->axpy(p->gpu, tacc.g, tr.g, 0.7f, n);
+            p->cpu->axpy(p->cpu, tacc.c, tr.c, 0.7f, n);
+        }
+        snprintf(what, sizeof what, "axpy n=%d", n);
+        expect_twin_equal(p, what, tacc.g, tacc.c, b);
+        free(r), free(q1), free(q2), free(term), free(y);
+        twin_free(p, &tr), twin_free(p, &tt), twin_free(p, &t1), twin_free(p, &t2);
+        twin_free(p, &ty), twin_free(p, &tacc);
+    }
+}
+END_TEST
+
 void gpu_loss_cases(Suite *s) {
     TCase *tc = parity_tcase("loss");
     tcase_add_test(tc, test_td_target_mse_grad);
     tcase_add_test(tc, test_mse_mean_acc);
+    tcase_add_test(tc, test_td_target_twin_axpy);
     suite_add_tcase(s, tc);
 }

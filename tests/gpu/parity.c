@@ -50,6 +50,7 @@ Suite *gpu_parity_suite(void) {
     gpu_optim_cases(s);
     gpu_random_cases(s);
     gpu_env_cases(s);
+    gpu_norm_cases(s);
     gpu_replay_cases(s);
     gpu_update_cases(s);
     gpu_checkpoint_cases(s);
@@ -288,7 +289,7 @@ void expect_agents_close(Pair *p, Ddpg *g, Ddpg *c, const char *what) {
         expect_nets_close(p, &g->critic[i], &c->critic[i], w);
     }
     snprintf(w, sizeof w, "%s metrics", what);
-    expect_twin_close(p, w, g->metrics, c->metrics, DDPG_N_METRICS, 1e-4, 1e-3);
+    expect_twin_close(p, w, g->metrics, c->metrics, (size_t)c->n_metrics, 1e-4, 1e-3);
     snprintf(w, sizeof w, "%s sample_ctr", what);
     expect_twin_equal(p, w, g->sample_ctr, c->sample_ctr, sizeof(uint64_t));
 }

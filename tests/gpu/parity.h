@@ -50,6 +50,7 @@ void gpu_loss_cases(Suite *s);
 void gpu_optim_cases(Suite *s);
 void gpu_random_cases(Suite *s);
 void gpu_env_cases(Suite *s);
+void gpu_norm_cases(Suite *s);
 void gpu_replay_cases(Suite *s);
 void gpu_update_cases(Suite *s);
 void gpu_checkpoint_cases(Suite *s);

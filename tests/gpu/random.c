@@ -67,6 +67,36 @@ END_TEST
 
 /* Gaussian noise: CPU parity, N(0, sigma) statistics with wide bounds, the
  * bounds respected with narrow ones. */
+/* TD3's target smoothing: noise of sigma and clip per unit of each
+ * dimension's half range, clipped, then the action clipped to the bounds. */
+START_TEST(test_add_noise_smoothing) {
+    Pair *p = parity_pair("add_noise_smoothing");
+    if (!p) return;
+    const int n = 4099, dim = 2;
+    size_t total = (size_t)n * dim;
+    ActionBounds ab = {dim, {-1.0f, -0.5f}, {3.0f, 0.5f}}; /* half ranges 2 and 0.5 */
+    float *a = host_floats(total, -1.0f, 0.5f);
+    for (size_t k = 0; k < total; k++) a[k] = k % 2 ? 0.5f * a[k] : a[k];
+    NoiseSpec ns = {.kind = NOISE_GAUSSIAN, .sigma = 0.4f, .clip = 0.3f, .per_bound = 1};
+    Twin ta = twin(p, a, sizeof(float) * total), tctr = twin(p, NULL, sizeof(uint64_t));
+    p->gpu->add_noise(p->gpu, ta.g, n, ab, ns, 7, tctr.g);
+    p->cpu->add_noise(p->cpu, ta.c, n, ab, ns, 7, tctr.c);
+    expect_twin_close(p, "add_noise smoothing", ta.g, ta.c, total, 1e-5, 1e-5);
+    float *g = fetch(p->gpu, ta.g, sizeof(float) * total);
+    int clipped = 0;
+    for (size_t k = 0; k < total; k++) {
+        int d = (int)(k % (size_t)dim);
+        float half = 0.5f * (ab.high[d] - ab.low[d]), e = g[k] - a[k];
+        ck_assert(g[k] >= ab.low[d] && g[k] <= ab.high[d]);
+        ck_assert(fabsf(e) <= 0.3f * half * (1 + 1e-6f));
+        clipped += fabsf(fabsf(e) - 0.3f * half) < 1e-6f * half;
+    }
+    ck_assert_msg(clipped > 0, "the noise was never clipped");
+    free(a), free(g);
+    twin_free(p, &ta), twin_free(p, &tctr);
+}
+END_TEST
+
 START_TEST(test_add_noise_gaussian) {
     Pair *p = parity_pair("add_noise_gaussian");
     if (!p) return;
@@ -82,7 +112,7 @@ START_TEST(test_add_noise_gaussian) {
             ab.low[d] = narrow ? -0.2f : -100.0f;
             ab.high[d] = narrow ? 0.25f : 100.0f;
         }
-        NoiseSpec ns = {NOISE_GAUSSIAN, sigma, 0.15f, 1e-2f, NULL};
+        NoiseSpec ns = {.kind = NOISE_GAUSSIAN, .sigma = sigma, .ou_theta = 0.15f, .ou_dt = 1e-2f};
         Twin ta = twin(p, a, sizeof(float) * total), tctr = twin(p, NULL, sizeof(uint64_t));
         p->gpu->add_noise(p->gpu, ta.g, n, ab, ns, 99, tctr.g);
         p->cpu->add_noise(p->cpu, ta.c, n, ab, ns, 99, tctr.c);
@@ -128,7 +158,9 @@ START_TEST(test_add_noise_ou) {
         Twin ta = twin(p, a, sizeof(float) * n), tx = twin(p, NULL, sizeof(float) * n);
         Twin tctr = twin(p, NULL, sizeof(uint64_t));
         for (int rep = 0; rep < 5; rep++) {
-            NoiseSpec ng = {NOISE_OU, 0.2f, 0.15f, 1e-2f, tx.g}, nc = ng;
+            NoiseSpec ng = {.kind = NOISE_OU, .sigma = 0.2f, .ou_theta = 0.15f, .ou_dt = 1e-2f,
+                            .ou_state = tx.g},
+                      nc = ng;
             nc.ou_state = tx.c;
             p->gpu->add_noise(p->gpu, ta.g, n, ab, ng, 7, tctr.g);
             p->cpu->add_noise(p->cpu, ta.c, n, ab, nc, 7, tctr.c);
@@ -149,6 +181,7 @@ void gpu_random_cases(Suite *s) {
     TCase *tc = parity_tcase("random");
     tcase_add_test(tc, test_uniform_actions);
     tcase_add_test(tc, test_add_noise_gaussian);
+    tcase_add_test(tc, test_add_noise_smoothing);
     tcase_add_test(tc, test_add_noise_ou);
     suite_add_tcase(s, tc);
 }

@@ -46,6 +46,46 @@ START_TEST(test_ddpg_update) {
 }
 END_TEST
 
+/* Five TD3 updates with LayerNorm (twin critics, target smoothing with the
+ * same Philox draws, delayed actor and target updates: the actor moves on the
+ * 2nd and 4th) at an odd batch and odd widths, through the generic path on
+ * both backends, against the CPU. */
+START_TEST(test_td3_update) {
+    Pair *p = parity_pair("td3_update");
+    if (!p) return;
+    seed_host_rng(16);
+    static const int hidden[2] = {65, 33};
+    DdpgParams prm = parity_params(129);
+    prm.hidden = hidden;
+    prm.algo = ALGO_TD3;
+    prm.layer_norm = 1;
+    prm.target_noise = 0.2f;
+    prm.target_noise_clip = 0.5f;
+    prm.policy_delay = 2;
+    Replay rg, rc;
+    ck_assert_int_eq(replay_create(&rg, p->gpu, 1000, prm.obs_dim, prm.act_dim), 0);
+    ck_assert_int_eq(replay_create(&rc, p->cpu, 1000, prm.obs_dim, prm.act_dim), 0);
+    replay_insert_twin(p, &rg, &rc, 1000);
+    Ddpg dg, dc;
+    ck_assert_int_eq(ddpg_create(&dg, p->gpu, &prm), 0);
+    ck_assert_int_eq(ddpg_create(&dc, p->cpu, &prm), 0);
+    ck_assert_ptr_null(dg.plan); /* the GPU's schedule leaves TD3 to the generic path */
+    for (int u = 0; u < 5; u++) {
+        ddpg_update(&dg, &rg);
+        ddpg_update(&dc, &rc);
+    }
+    expect_agents_close(p, &dg, &dc, "td3_update x5");
+    expect_twin_equal(p, "td3_update smooth_ctr", dg.smooth_ctr, dc.smooth_ctr,
+                      sizeof(uint64_t));
+    ck_assert_int_eq(fetch_i64(p->gpu, dg.actor.adam_step), 2);
+    ck_assert_int_eq(fetch_i64(p->gpu, dg.critic[1].adam_step), 5);
+    ddpg_destroy(&dg);
+    ddpg_destroy(&dc);
+    replay_destroy(&rg, p->gpu);
+    replay_destroy(&rc, p->cpu);
+}
+END_TEST
+
 /* The GPU's schedule (ddpg_update_batch through d->plan) against the GPU's
  * generic update (ddpg_update_generic): two agents on the one backend from
  * the same initial networks, each sampling the same batches from one ring,
@@ -248,6 +288,7 @@ END_TEST
 void gpu_update_cases(Suite *s) {
     TCase *tc = parity_tcase("update");
     tcase_add_test(tc, test_ddpg_update);
+    tcase_add_test(tc, test_td3_update);
     tcase_add_test(tc, test_schedule);
     tcase_add_test(tc, test_graph_replay);
     tcase_add_test(tc, test_evaluate_graph);

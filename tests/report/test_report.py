@@ -308,7 +308,7 @@ class Page(TmpRunDir):
         self.assertNotRegex(page, r"<link[^>]*\shref\s*=\s*\"?https?:")
         self.assertIn("* plotly.js v", page)  # the library itself is inlined
         self.assertGreater(len(page), 1_000_000)
-        self.assertIn("<title>DDPG run report — run</title>", page)
+        self.assertIn("<title>DDPG on pendulum run report — run</title>", page)
         self.assertIn("at env step 4000", page)  # summary.json's solved_step
         self.assertNotIn("Run complete", page)
         self.assertNotIn("not recorded", page)
@@ -536,7 +536,7 @@ class OddPaths(TmpRunDir):
         r = run_report("--quiet", self.run_dir)
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         page = self.page.read_text(encoding="utf-8")
-        self.assertIn("<title>DDPG run report — it&#x27;s a run</title>", page)
+        self.assertIn("<title>DDPG on pendulum run report — it&#x27;s a run</title>", page)
         self.assertEqual(status_banner(page)[0], "solved")
         r = run_report(self.run_dir)
         self.assertEqual(r.stdout, f"report: wrote {self.page}\n")
@@ -548,7 +548,7 @@ class OddPaths(TmpRunDir):
         shown = str(self.tmp / "run-\\xff \\xc3(")
         self.assertEqual(r.stdout, f"report: wrote {shown}/report.html\n")
         page = self.page.read_bytes().decode("utf-8")  # the page itself is valid UTF-8
-        self.assertIn("<title>DDPG run report — run-\\xff \\xc3(</title>", page)
+        self.assertIn("<title>DDPG on pendulum run report — run-\\xff \\xc3(</title>", page)
         self.assertIn(f"<p class=\"sub\">{html.escape(shown)} ·", page)
         self.assertIn(str(self.tmp / "run-\ufffd \ufffd("), page)  # config.json's out
         self.assertNotIn("\\udc", page)  # no surrogate escaped by the last resort
