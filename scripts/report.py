@@ -3,7 +3,7 @@
 
     python3 scripts/report.py [--quiet] RUN_DIR [-o OUT.html]   # default: RUN_DIR/report.html
 
-Reads the run directory of docs/design.md section 7 and draws the notebook's diagnostics
+Reads the run directory of docs/design.md section 8 and draws the notebook's diagnostics
 (seed notebook, section 3: learning curve with its 10-episode moving average, Q(s,a) vs
 TD target, critic and actor losses, policy and Q on fixed probe states) plus evaluation
 return over env steps and wall time against the solved threshold, throughput, and a

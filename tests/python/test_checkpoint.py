@@ -16,6 +16,8 @@ import checkpoint  # noqa: E402
 
 
 class CheckpointReader(unittest.TestCase):
+    EXTRA = []  # more options of the run
+
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
@@ -23,8 +25,8 @@ class CheckpointReader(unittest.TestCase):
         subprocess.run([os.path.join(ROOT, "ddpg_cuda"), "--device", "cpu", "--quiet",
                         "--hidden", "32,16", "--batch-size", "32", "--start-steps", "400",
                         "--update-after", "400", "--total-steps", "1200", "--eval-every", "0",
-                        "--probe-n", "6", "--probe-every", "1", "--out", cls.run_dir],
-                       check=True, capture_output=True)
+                        "--probe-n", "6", "--probe-every", "1", "--out", cls.run_dir]
+                       + cls.EXTRA, check=True, capture_output=True)
         cls.path = os.path.join(cls.run_dir, "checkpoint.bin")
 
     @classmethod
@@ -66,6 +68,20 @@ class CheckpointReader(unittest.TestCase):
                              capture_output=True, text=True)
         self.assertEqual(out.returncode, 2)
         self.assertIn("checksum", out.stderr)
+
+
+class CheckpointReaderTd3LayerNorm(CheckpointReader):
+    """TD3 with LayerNorm: the actor's normalised layers (gain and shift after each hidden
+    layer's W and b) give the trainer's actions too; the second critic is in the file."""
+    EXTRA = ["--algo", "td3", "--layer-norm"]
+
+    def test_header_and_tensors(self):
+        ck = checkpoint.load(self.path)
+        self.assertEqual((ck.env, ck.algo, ck.layer_norm), ("Pendulum-v1", "td3", True))
+        n_params = 32 * 3 + 32 + 2 * 32 + 16 * 32 + 16 + 2 * 16 + 16 + 1
+        self.assertEqual(ck.tensors["actor.params"].shape, (n_params,))
+        self.assertIn("critic1.params", ck.tensors)
+        self.assertEqual(ck.config["--algo"], "td3")
 
 
 if __name__ == "__main__":
