@@ -275,11 +275,25 @@ static int count_lines(const char *path) {
     return n;
 }
 
+/* Each {file, text} of want: dir/file holds text. */
+static void expect_files_hold(const char *dir, const char *const (*want)[2], size_t n) {
+    char path[1200], text[8192];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, want[i][0]);
+        FILE *f = fopen(path, "r");
+        ck_assert_msg(f != NULL, "no %s", want[i][0]);
+        size_t k = fread(text, 1, sizeof text - 1, f);
+        text[k] = 0;
+        fclose(f);
+        ck_assert_msg(strstr(text, want[i][1]), "%s lacks %s", want[i][0], want[i][1]);
+    }
+}
+
 /* TD3 with LayerNorm through the program: the second critic's Q mean in
  * updates.csv, the critic's view of the evaluations in eval.csv, the
  * algorithm and its options in config.json and the checkpoint. */
 START_TEST(test_td3_layer_norm_run) {
-    char out[8192], args[1024], path[900], js[8192];
+    char out[8192], args[1024], path[900];
     char dir[] = "/tmp/ddpg_cli_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(args, sizeof args,
@@ -288,7 +302,7 @@ START_TEST(test_td3_layer_norm_run) {
              "--hidden 16 --eval-every 300 --eval-episodes 2 --quiet --out %s/run", dir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    const char *want[][2] = {
+    const char *const want[][2] = {
         {"updates.csv",
          "update,critic_loss,actor_loss,q_mean,y_mean,critic_grad_norm,actor_grad_norm,q2_mean"},
         {"eval.csv", "mean_return,std_return,min_return,max_return,q_start,discounted_return"},
@@ -296,15 +310,8 @@ START_TEST(test_td3_layer_norm_run) {
         {"config.json", "\"layer_norm\": true"},
         {"config.json", "\"policy_delay\": 3"},
         {"config.json", "\"target_noise\": 0.1"}};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        snprintf(path, sizeof path, "%s/run/%s", dir, want[i][0]);
-        FILE *f = fopen(path, "r");
-        ck_assert_msg(f != NULL, "no %s", want[i][0]);
-        size_t n = fread(js, 1, sizeof js - 1, f);
-        js[n] = 0;
-        fclose(f);
-        ck_assert_msg(strstr(js, want[i][1]), "%s lacks %s", want[i][0], want[i][1]);
-    }
+    snprintf(path, sizeof path, "%s/run", dir);
+    expect_files_hold(path, want, sizeof want / sizeof want[0]);
     snprintf(args, sizeof args, "--resume %s/run --algo ddpg", dir);
     ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "--algo ddpg contradicts the checkpoint's --algo td3"), "%s", out);
@@ -317,7 +324,7 @@ END_TEST
 /* --env by its Gymnasium id: stored by its alias, its defaults applied, its
  * id and threshold in config.json and summary.json; terminations logged. */
 START_TEST(test_mountaincar_run) {
-    char out[8192], args[1024], path[900], js[8192];
+    char out[8192], args[1024], path[900];
     char dir[] = "/tmp/ddpg_cli_XXXXXX";
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(args, sizeof args,
@@ -326,7 +333,7 @@ START_TEST(test_mountaincar_run) {
              "--quiet --out %s/run", dir);
     int rc = run_cli(args, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
-    const char *want[][2] = {{"config.json", "\"env\": \"mountaincar\""},
+    const char *const want[][2] = {{"config.json", "\"env\": \"mountaincar\""},
                              {"config.json", "\"env_id\": \"MountainCarContinuous-v0\""},
                              {"config.json", "\"solved_return\": 90.0"},
                              {"config.json", "\"noise\": \"ou\""},
@@ -334,15 +341,8 @@ START_TEST(test_mountaincar_run) {
                              {"summary.json", "\"env_id\": \"MountainCarContinuous-v0\""},
                              {"summary.json", "\"solved_return\": 90.0"},
                              {"episodes.csv", "episode,env,return,length,global_step,wall_s"}};
-    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-        snprintf(path, sizeof path, "%s/run/%s", dir, want[i][0]);
-        FILE *f = fopen(path, "r");
-        ck_assert_msg(f != NULL, "no %s", want[i][0]);
-        size_t n = fread(js, 1, sizeof js - 1, f);
-        js[n] = 0;
-        fclose(f);
-        ck_assert_msg(strstr(js, want[i][1]), "%s lacks %s:\n%s", want[i][0], want[i][1], js);
-    }
+    snprintf(path, sizeof path, "%s/run", dir);
+    expect_files_hold(path, want, sizeof want / sizeof want[0]);
     char cleanup[700];
     snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
     ck_assert_int_eq(system(cleanup), 0);

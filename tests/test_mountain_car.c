@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ddpg/envs/mountain_car.h"
+#include "fixture_csv.h"
 #include "suites.h"
 
 #define FIXTURE_PATH "tests/fixtures/mountain_car.csv"
@@ -39,37 +40,16 @@ typedef struct {
     int n;
 } Fixture;
 
-/* float32 columns, read with strtof: exact for their shortest repr */
-static int is_f32_column(int c) { return c == 6 || c == 7 || c == 8 || c == 11 || c == 12; }
-
 static Fixture fixture_load(void) {
-    Fixture f = {NULL, 0};
-    FILE *fp = fopen(FIXTURE_PATH, "r");
-    ck_assert_msg(fp != NULL,
-                  "cannot open %s (run the tests from the repository root; regenerate it with "
-                  "scripts/gen_mountain_car_fixtures.py)",
-                  FIXTURE_PATH);
-    char line[1024];
-    ck_assert_msg(fgets(line, sizeof line, fp) &&
-                      strncmp(line, FIXTURE_HEADER, strlen(FIXTURE_HEADER)) == 0,
-                  "%s: unexpected header", FIXTURE_PATH);
-    int cap = 0;
-    while (fgets(line, sizeof line, fp)) {
-        if (f.n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            f.rows = realloc(f.rows, sizeof(FixtureRow) * cap);
-            ck_assert_ptr_nonnull(f.rows);
-        }
-        char *p = line, *end;
-        double v[FIXTURE_COLS];
-        for (int c = 0; c < FIXTURE_COLS; c++) {
-            v[c] = is_f32_column(c) ? strtof(p, &end) : strtod(p, &end);
-            int last = c == FIXTURE_COLS - 1;
-            ck_assert_msg(end != p && (*end == (last ? '\n' : ',') || (last && *end == 0)),
-                          "%s line %d, column %d: cannot parse", FIXTURE_PATH, f.n + 2, c);
-            p = end + 1;
-        }
-        FixtureRow *r = &f.rows[f.n++];
+    /* float32 columns: the observations, the action */
+    static const int f32[FIXTURE_COLS] = {[6] = 1, [7] = 1, [8] = 1, [11] = 1, [12] = 1};
+    FixtureCsv csv = fixture_csv_load(FIXTURE_PATH, FIXTURE_HEADER, FIXTURE_COLS, f32,
+                                      "scripts/gen_mountain_car_fixtures.py");
+    Fixture f = {malloc(sizeof(FixtureRow) * csv.rows), csv.rows};
+    ck_assert_ptr_nonnull(f.rows);
+    for (int i = 0; i < f.n; i++) {
+        const double *v = csv.v + (size_t)i * FIXTURE_COLS;
+        FixtureRow *r = &f.rows[i];
         r->seed = (int)v[0], r->episode = (int)v[1], r->t = (int)v[2], r->f64 = (int)v[3];
         r->position = v[4], r->velocity = v[5];
         r->obs[0] = (float)v[6], r->obs[1] = (float)v[7];
@@ -78,8 +58,7 @@ static Fixture fixture_load(void) {
         r->next_obs[0] = (float)v[11], r->next_obs[1] = (float)v[12];
         r->reward = v[13], r->terminated = (int)v[14], r->truncated = (int)v[15];
     }
-    fclose(fp);
-    ck_assert_msg(f.n > 1000, "%s: only %d rows", FIXTURE_PATH, f.n);
+    free(csv.v);
     return f;
 }
 

@@ -13,6 +13,7 @@
 #include "ddpg/backend.h"
 #include "ddpg/env.h"
 #include "ddpg/envs/pendulum.h"
+#include "fixture_csv.h"
 #include "suites.h"
 
 #define FIXTURE_PATH "tests/fixtures/pendulum.csv"
@@ -43,42 +44,21 @@ typedef struct {
 } Fixture;
 
 static Fixture fixture_load(void) {
-    Fixture f = {NULL, 0};
-    FILE *fp = fopen(FIXTURE_PATH, "r");
-    ck_assert_msg(fp != NULL,
-                  "cannot open %s (run the tests from the repository root; regenerate it with "
-                  "`make fixtures`)",
-                  FIXTURE_PATH);
-    char line[1024];
-    ck_assert_msg(fgets(line, sizeof line, fp) &&
-                      strncmp(line, FIXTURE_HEADER, strlen(FIXTURE_HEADER)) == 0,
-                  "%s: unexpected header", FIXTURE_PATH);
-    int cap = 0;
-    while (fgets(line, sizeof line, fp)) {
-        if (f.n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            f.rows = realloc(f.rows, sizeof(FixtureRow) * cap);
-            ck_assert_ptr_nonnull(f.rows);
-        }
-        FixtureRow *r = &f.rows[f.n];
-        char *p = line, *end;
-        double v[14];
-        for (int c = 0; c < 14; c++) {
-            /* float32 columns read with strtof: exact for their shortest repr */
-            v[c] = (c == 5 || (c >= 8 && c <= 10)) ? strtof(p, &end) : strtod(p, &end);
-            ck_assert_msg(end != p && (*end == (c < 13 ? ',' : '\n') || (c == 13 && *end == 0)),
-                          "%s line %d, column %d: cannot parse", FIXTURE_PATH, f.n + 2, c);
-            p = end + 1;
-        }
+    /* float32 columns: the action, the observation */
+    static const int f32[14] = {[5] = 1, [8] = 1, [9] = 1, [10] = 1};
+    FixtureCsv csv = fixture_csv_load(FIXTURE_PATH, FIXTURE_HEADER, 14, f32, "`make fixtures`");
+    Fixture f = {malloc(sizeof(FixtureRow) * csv.rows), csv.rows};
+    ck_assert_ptr_nonnull(f.rows);
+    for (int i = 0; i < f.n; i++) {
+        const double *v = csv.v + (size_t)i * 14;
+        FixtureRow *r = &f.rows[i];
         r->seed = (int)v[0], r->episode = (int)v[1], r->t = (int)v[2];
         r->th = v[3], r->thdot = v[4], r->action = (float)v[5];
         r->next_th = v[6], r->next_thdot = v[7];
         for (int j = 0; j < 3; j++) r->obs[j] = (float)v[8 + j];
         r->reward = v[11], r->terminated = (int)v[12], r->truncated = (int)v[13];
-        f.n++;
     }
-    fclose(fp);
-    ck_assert_msg(f.n > 1000, "%s: only %d rows", FIXTURE_PATH, f.n);
+    free(csv.v);
     return f;
 }
 
