@@ -19,6 +19,10 @@ done
 [ ${#seeds[@]} -gt 0 ] || seeds=(1 2 3 4 5)
 variants=("ddpg:" "td3:--algo td3" "ddpg-ou:--noise ou" "ddpg-ln:--layer-norm"
           "td3-ln:--algo td3 --layer-norm")
+# an environment whose own default is OU noise (MountainCar) compares Gaussian noise instead
+if ./ddpg_cuda --help | grep -A3 "^  $env, " | tr -s ' \n' ' ' | grep -q -- "--noise ou"; then
+    variants[2]="ddpg-gauss:--noise gaussian --noise-sigma 0.1"
+fi
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

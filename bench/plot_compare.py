@@ -17,11 +17,12 @@ import math
 import sys
 from pathlib import Path
 
-VARIANTS = ["ddpg", "td3", "ddpg-ou", "ddpg-ln", "td3-ln"]
+VARIANTS = ["ddpg", "td3", "ddpg-ou", "ddpg-gauss", "ddpg-ln", "td3-ln"]
 LABELS = {"ddpg": "DDPG", "td3": "TD3", "ddpg-ou": "DDPG + OU noise",
-          "ddpg-ln": "DDPG + LayerNorm", "td3-ln": "TD3 + LayerNorm"}
-COLOURS = {"ddpg": "#1f77b4", "td3": "#d62728", "ddpg-ou": "#2ca02c", "ddpg-ln": "#9467bd",
-           "td3-ln": "#ff7f0e"}
+          "ddpg-gauss": "DDPG + Gaussian noise 0.1", "ddpg-ln": "DDPG + LayerNorm",
+          "td3-ln": "TD3 + LayerNorm"}
+COLOURS = {"ddpg": "#1f77b4", "td3": "#d62728", "ddpg-ou": "#2ca02c", "ddpg-gauss": "#2ca02c",
+           "ddpg-ln": "#9467bd", "td3-ln": "#ff7f0e"}
 
 
 def load(out):
@@ -93,25 +94,28 @@ def svg_plot(runs, title):
            f'font-family="sans-serif" font-size="12">',
            f'<rect width="100%" height="100%" fill="white"/>',
            f'<text x="{W / 2}" y="18" text-anchor="middle" font-size="14">{title}</text>']
-    panels = [("ret", "evaluation mean return"),
-              ("over", "Q1(s0, mu(s0)) - discounted return")]
-    for p, (key, label) in enumerate(panels):
+    # the overestimation from a third of the run on: before, the untrained critic's
+    # hundreds would flatten the differences that matter
+    panels = [("ret", "evaluation mean return", 0.0),
+              ("over", "Q1(s0, mu(s0)) - discounted return", 1 / 3)]
+    for p, (key, label, start) in enumerate(panels):
         x0, y0 = M + p * (pw + M), 35
         series = {}
         for v, rs in runs.items():
             steps = rs[0]["steps"]
             n = min(len(r[key]) for r in rs)
-            series[v] = (steps[:n], [mean([r[key][i] for r in rs]) for i in range(n)])
+            first = next(i for i in range(n) if steps[i] >= start * steps[n - 1])
+            series[v] = (steps[first:n], [mean([r[key][i] for r in rs]) for i in range(first, n)])
         xs = [x for s in series.values() for x in s[0]]
         ys = [y for s in series.values() for y in s[1] if math.isfinite(y)]
-        xmax, ylo, yhi = max(xs), min(ys), max(ys)
+        xmin, xmax, ylo, yhi = min(xs), max(xs), min(ys), max(ys)
         if yhi == ylo:
             yhi += 1
         pad = 0.05 * (yhi - ylo)
         ylo, yhi = ylo - pad, yhi + pad
 
         def X(x):
-            return x0 + pw * x / xmax
+            return x0 + pw * (x - xmin) / (xmax - xmin)
 
         def Y(y):
             return y0 + (H - 60) * (1 - (y - ylo) / (yhi - ylo))
@@ -119,7 +123,7 @@ def svg_plot(runs, title):
                    f'stroke="#888"/>')
         for k in range(5):  # axis ticks
             yv = ylo + (yhi - ylo) * k / 4
-            xv = xmax * k / 4
+            xv = xmin + (xmax - xmin) * k / 4
             out.append(f'<text x="{x0 - 4}" y="{Y(yv) + 4:.1f}" text-anchor="end">{yv:.0f}</text>')
             out.append(f'<text x="{X(xv):.1f}" y="{y0 + H - 45}" text-anchor="middle">'
                        f'{xv:.0f}</text>')
