@@ -231,6 +231,43 @@ START_TEST(test_graph_replay) {
 }
 END_TEST
 
+/* TD3's delay under CUDA Graphs: a short training run through the trainer
+ * (the iterations after the random steps replayed as graphs), 3 updates an
+ * iteration with a delay of 2, so that the policy steps fall on alternate
+ * patterns (one graph each); the actor steps exactly on every second update,
+ * and the agents end as the CPU's. */
+START_TEST(test_td3_training_graphs) {
+    Pair *p = parity_pair("td3_training_graphs");
+    if (!p) return;
+    Config c;
+    config_defaults(&c);
+    c.algo = ALGO_TD3;
+    c.envs = 4;
+    c.start_steps = c.update_after = 100;
+    c.total_steps = 148; /* 37 iterations, 13 with updates: 39 updates */
+    c.updates_per_step = 3;
+    c.batch_size = 33;
+    c.hidden[0] = c.hidden[1] = 32;
+    c.eval_every = 0;
+    c.probe_n = 0;
+    c.quiet = 1;
+    Trainer tg, tc;
+    ck_assert_int_eq(trainer_create(&tg, &c, p->gpu, NULL, stderr), 0);
+    ck_assert_int_eq(trainer_create(&tc, &c, p->cpu, NULL, stderr), 0);
+    RunSummary sg, sc;
+    ck_assert_int_eq(trainer_run(&tg, &sg), 0);
+    ck_assert_int_eq(trainer_run(&tc, &sc), 0);
+    ck_assert_int_eq(sg.updates, 39);
+    ck_assert_int_eq(tg.n_update_graphs, 2);
+    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.actor.adam_step), 19);
+    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.critic[1].adam_step), 39);
+    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.smooth_ctr), 39);
+    expect_agents_close(p, &tg.agent, &tc.agent, "td3 training with graphs");
+    trainer_destroy(&tg);
+    trainer_destroy(&tc);
+}
+END_TEST
+
 /* Returns of the deterministic evaluation (captured once as a CUDA Graph on
  * the GPU, then replayed) against the CPU's, for the initial actor and again
  * after new actor weights are written in place: the replay must read the
@@ -291,6 +328,7 @@ void gpu_update_cases(Suite *s) {
     tcase_add_test(tc, test_td3_update);
     tcase_add_test(tc, test_schedule);
     tcase_add_test(tc, test_graph_replay);
+    tcase_add_test(tc, test_td3_training_graphs);
     tcase_add_test(tc, test_evaluate_graph);
     suite_add_tcase(s, tc);
 }
