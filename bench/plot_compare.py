@@ -70,10 +70,13 @@ def summarise(runs):
 
 def table_md(table, runs):
     any_run = next(iter(runs.values()))[0]
-    env = any_run["config"].get("env_id", any_run["config"].get("env"))
+    cfg = any_run["config"]
+    env = cfg.get("env_id", cfg.get("env"))
     threshold = any_run["summary"].get("solved_return")
-    lines = [f"{env}, {len(any_run['steps'])} evaluations to {any_run['steps'][-1]} env steps, "
-             f"solved at an evaluation mean >= {threshold}:", "",
+    stop = (", each stopped at its first solved evaluation (--stop-when-solved)"
+            if cfg.get("stop_when_solved") else "")
+    lines = [f"{env}, runs of up to {cfg.get('total_steps')} env steps{stop}, evaluated every "
+             f"{cfg.get('eval_every')} steps, solved at an evaluation mean >= {threshold}:", "",
              "| variant | solved | env steps to solve | final eval (mean ± sd) | "
              "overestimation, last eval | overestimation, 2nd half | wall s (mean) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -160,8 +163,12 @@ def main(argv):
     (out / "table.md").write_text(table_md(table, runs))
     cfg = next(iter(runs.values()))[0]["config"]
     title = f"{cfg.get('env_id', cfg.get('env'))}: DDPG, TD3, OU noise, LayerNorm"
-    (out / "plot.svg").write_text(svg_plot(runs, title))
-    print(f"wrote {out / 'table.md'} and {out / 'plot.svg'}")
+    if len({len(r["steps"]) for rs in runs.values() for r in rs}) == 1:
+        (out / "plot.svg").write_text(svg_plot(runs, title))
+        print(f"wrote {out / 'table.md'} and {out / 'plot.svg'}")
+    else:  # runs that stopped when solved: a mean over seeds would mix lengths
+        (out / "plot.svg").unlink(missing_ok=True)
+        print(f"wrote {out / 'table.md'} (no plot: the runs have different lengths)")
     if "--json" in argv:
         print(json.dumps({"bench": "compare_algos", "env": cfg.get("env_id"), "runs": table}))
     return 0
