@@ -353,6 +353,21 @@ def fig_q_vs_target(run):
                          "Value")
 
 
+def fig_overestimation(run):
+    """What the critic predicts of the evaluation episodes, Q1(s0, mu(s0)) at their start
+    states, against the discounted return they got: the gap is its overestimation (the
+    notebook's Q-value diagnostic that TD3 is meant to improve)."""
+    ev = run.eval
+    x, (q, g), _ = block_means(ev["global_step"], [ev["q_start"], ev["discounted_return"]])
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=x, y=finite_or_none(g), mode="lines+markers",
+                             name="discounted return of the episodes"))
+    fig.add_trace(go.Scatter(x=x, y=finite_or_none(q), mode="lines+markers",
+                             name="Q1(s0, mu(s0)) at their start states"))
+    return style(fig, "Critic's prediction vs discounted return (evaluations)", "Env step",
+                 "Value")
+
+
 def fig_losses(run):
     return update_figure(run, [("critic_loss", "Critic loss (MSE)"),
                                ("actor_loss", "Actor loss (-Q)")],
@@ -462,6 +477,8 @@ FIGURES = [
     ("fig-eval-steps", "Evaluation over env steps", "eval.csv", fig_eval_steps, None),
     ("fig-eval-wall", "Evaluation over wall time", "eval.csv", fig_eval_wall, None),
     ("fig-q-vs-target", "Q vs TD target", "updates.csv", fig_q_vs_target, None),
+    ("fig-overestimation", "Critic vs returns at the evaluations", "eval.csv",
+     fig_overestimation, "q_start"),
     ("fig-losses", "Losses", "updates.csv", fig_losses, None),
     ("fig-grad-norms", "Gradient norms", "updates.csv", fig_grad_norms, "critic_grad_norm"),
     ("fig-probe-policy", "Policy on probe states", "probes.csv", fig_probe_policy, None),
@@ -470,7 +487,8 @@ FIGURES = [
 ]
 SECTIONS = [
     ("Learning", ["fig-learning-curve", "fig-eval-steps", "fig-eval-wall"]),
-    ("Critic and actor", ["fig-q-vs-target", "fig-losses", "fig-grad-norms"]),
+    ("Critic and actor", ["fig-q-vs-target", "fig-overestimation", "fig-losses",
+                          "fig-grad-norms"]),
     ("Policy on fixed probe states", ["fig-probe-policy", "fig-probe-q"]),
     ("Throughput", ["fig-throughput"]),
 ]

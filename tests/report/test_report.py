@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import report  # noqa: E402
 
 ALL_FIGURES = {"fig-learning-curve", "fig-eval-steps", "fig-eval-wall", "fig-q-vs-target",
-               "fig-losses", "fig-grad-norms", "fig-probe-policy", "fig-probe-q",
-               "fig-throughput"}
+               "fig-overestimation", "fig-losses", "fig-grad-norms", "fig-probe-policy",
+               "fig-probe-q", "fig-throughput"}
 
 
 def rows(run_dir, name):
@@ -155,7 +155,7 @@ class FixtureFigures(unittest.TestCase):
         self.assertEqual(len(self.updates), 195)
         self.assertEqual(len(self.probes), 9 * 32)
         self.assertEqual(len(self.eval), 9)
-        self.assertEqual(len(self.progress), 4)
+        self.assertEqual(len(self.progress), 6)  # one each 2 s of the 10.8 s run
         summary = json.loads((FIXTURE / "summary.json").read_text())
         self.assertEqual((summary["status"], summary["solved_step"], summary["checkpoint_step"],
                           summary["diverged"]), ("solved", 4000, 8000, None))
@@ -308,7 +308,7 @@ class Page(TmpRunDir):
         self.assertNotRegex(page, r"<link[^>]*\shref\s*=\s*\"?https?:")
         self.assertIn("* plotly.js v", page)  # the library itself is inlined
         self.assertGreater(len(page), 1_000_000)
-        self.assertIn("<title>DDPG on pendulum run report — run</title>", page)
+        self.assertIn("<title>DDPG on Pendulum-v1 run report — run</title>", page)
         self.assertIn("at env step 4000", page)  # summary.json's solved_step
         self.assertNotIn("Run complete", page)
         self.assertNotIn("not recorded", page)
@@ -536,7 +536,7 @@ class OddPaths(TmpRunDir):
         r = run_report("--quiet", self.run_dir)
         self.assertEqual((r.returncode, r.stderr), (0, ""))
         page = self.page.read_text(encoding="utf-8")
-        self.assertIn("<title>DDPG on pendulum run report — it&#x27;s a run</title>", page)
+        self.assertIn("<title>DDPG on Pendulum-v1 run report — it&#x27;s a run</title>", page)
         self.assertEqual(status_banner(page)[0], "solved")
         r = run_report(self.run_dir)
         self.assertEqual(r.stdout, f"report: wrote {self.page}\n")
@@ -548,7 +548,7 @@ class OddPaths(TmpRunDir):
         shown = str(self.tmp / "run-\\xff \\xc3(")
         self.assertEqual(r.stdout, f"report: wrote {shown}/report.html\n")
         page = self.page.read_bytes().decode("utf-8")  # the page itself is valid UTF-8
-        self.assertIn("<title>DDPG on pendulum run report — run-\\xff \\xc3(</title>", page)
+        self.assertIn("<title>DDPG on Pendulum-v1 run report — run-\\xff \\xc3(</title>", page)
         self.assertIn(f"<p class=\"sub\">{html.escape(shown)} ·", page)
         self.assertIn(str(self.tmp / "run-\ufffd \ufffd("), page)  # config.json's out
         self.assertNotIn("\\udc", page)  # no surrogate escaped by the last resort
