@@ -6,11 +6,12 @@
 # On a noisy host (vCPUs that the hypervisor moves, neighbours that come and
 # go) one bench run of each revision cannot show a change of 1-2%: the spread
 # between runs is larger. Here each revision is built once (make CPU=1, in a
-# clean clone, with this checkout's bench/bench_cpu.c so that both have the
-# same harness), then the two take TURNS turns (default 10), each turn
-# `bench_cpu --rounds ROUNDS` (default 10 rounds of 200 updates, 2 threads)
-# of A, then of B. Per turn: the fastest and the median round of each. Last
-# line: JSON with the turns where B's fastest round beat A's, and the ranges.
+# clean clone, with this checkout's bench/bench_cpu.c and bench/bench_common.h
+# so that both have the same harness), then the two take TURNS turns (default
+# 10), each turn `bench_cpu --rounds ROUNDS` (default 10 rounds of 200
+# updates, 2 threads) of A, then of B. Per turn: the fastest and the median
+# round of each. Last line: JSON with the turns where B's fastest round beat
+# A's, and the ranges.
 # OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset for the runs.
 set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: $0 REV_A REV_B [TURNS] [ROUNDS]" >&2; exit 2; }
@@ -26,7 +27,7 @@ trap 'rm -rf "$work"' EXIT
 for rev in "$rev_a" "$rev_b"; do
     git clone -q "$here" "$work/$rev"
     git -C "$work/$rev" checkout -q "$rev"
-    cp "$here/bench/bench_cpu.c" "$work/$rev/bench/bench_cpu.c"
+    cp "$here/bench/bench_cpu.c" "$here/bench/bench_common.h" "$work/$rev/bench/"
     make -C "$work/$rev" CPU=1 build/bench/bench_cpu >"$work/$rev.build.log" 2>&1 ||
         { echo "$0: $rev does not build with this bench_cpu.c (see below)" >&2;
           tail -20 "$work/$rev.build.log" >&2; exit 1; }

@@ -5,13 +5,9 @@
  *   build/bench/bench_backends [iterations]
  *
  * Configuration per row: 256,256 networks, batch 256, one update per
- * vectorized step, updates from the first step, no evaluation. */
-#include <cblas.h>
-#include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+ * vectorized step, updates from the first step, no evaluation. Last line:
+ * one JSON object (with bench_common.h's figures). */
+#include "bench_common.h"
 #include "ddpg/backend.h"
 #include "ddpg/config.h"
 #include "ddpg/train.h"
@@ -51,13 +47,16 @@ static Rate measure(Backend *be, int envs, int iters) {
 int main(int argc, char **argv) {
     int iters = argc > 1 ? atoi(argv[1]) : 300;
     const int envs[] = {1, 256, 4096, 65536};
+    bench_print_openblas();
     char why[256] = "";
-    Backend *gpu = backend_cuda_create(why, sizeof why);
+    Backend *gpu = bench_gpu_open(why, sizeof why);
     Backend *cpu = backend_cpu_create(0);
-    printf("CPU: %s (OpenBLAS core %s) | GPU: %s\n", cpu->device_name, openblas_get_corename(),
-           gpu ? gpu->device_name : why);
+    printf("CPU: %s, the CPU backend on %d thread%s | GPU: %s\n", cpu->device_name,
+           cpu->threads, cpu->threads > 1 ? "s" : "", gpu ? gpu->device_name : "none");
     printf("%8s %14s %12s %14s %12s %10s\n", "envs", "cpu steps/s", "cpu upd/s", "gpu steps/s",
            "gpu upd/s", "gpu/cpu");
+    BenchRows rows;
+    if (bench_rows_open(&rows)) return 1;
     char json[2048];
     size_t k = (size_t)snprintf(json, sizeof json, "{\"bench\": \"backends\", \"iterations\": %d, "
                                 "\"gpu\": %s%s%s, \"rows\": [", iters, gpu ? "\"" : "",
@@ -84,9 +83,23 @@ int main(int argc, char **argv) {
         else
             k += (size_t)snprintf(json + k, sizeof json - k,
                                   "null, \"gpu_updates_per_s\": null, \"gpu_cpu_ratio\": null}");
+        for (int g = 0; g <= (rg.ok ? 1 : 0); g++) {
+            const Rate *x = g ? &rg : &rc;
+            const char *be = g ? "cuda" : "cpu";
+            int th = g ? 0 : cpu->threads;
+            BenchRow s = {be, th, "train_env_steps_per_s", "Pendulum-v1", envs[i], 256,
+                          "256,256", "training, 1 update per vectorized step", x->sps, "1/s",
+                          NAN, NAN, g ? ratio : NAN};
+            BenchRow u = s;
+            u.metric = "train_updates_per_s", u.value = x->ups;
+            u.ratio = g ? rg.ups / rc.ups : NAN;
+            bench_rows_add(&rows, &s);
+            bench_rows_add(&rows, &u);
+        }
     }
-    if (!gpu) printf("GPU columns empty: %s\n", why);
-    printf("%s]}\n", json);
+    printf("%s], ", json);
+    bench_rows_print(&rows);
+    printf("}\n");
     if (gpu) gpu->destroy(gpu);
     cpu->destroy(cpu);
     return 0;

@@ -4,7 +4,9 @@
  *   build/bench/bench_cpu [updates]
  *   build/bench/bench_cpu --rounds R [--threads T] [updates]
  *
- * Prints a table, then one JSON object as its last line. With --rounds, only
+ * Prints a table, then one JSON object as its last line (with
+ * bench_common.h's figures). The PyTorch update it is compared with is timed by
+ * bench/pytorch_update.py in the same `make bench`. With --rounds, only
  * the update time: R rounds of `updates` updates on T threads (default 2),
  * each round's time, and the fastest, first-quartile and median round; for
  * comparing two builds in turns on a noisy host (bench/ab_update.sh). OPENBLAS_CORETYPE and
@@ -15,27 +17,16 @@
  * it depends on how far apart the two cores are. On a virtual machine that
  * changes from run to run (the host places the vCPUs), so the bench measures
  * and prints the cross-core round trip next to it. */
-#include <cblas.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
+#include "bench_common.h"
 #include "ddpg/backend.h"
 #include "ddpg/config.h"
 #include "ddpg/ddpg.h"
 #include "ddpg/elem.h"
 #include "ddpg/train.h"
 #include "ddpg/envs/pendulum.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Nanoseconds for a cache line to go to another thread and back (median of
  * 5 rounds of 20000 ping-pongs). */
@@ -49,25 +40,21 @@ static void *pong(void *arg) {
     }
     return NULL;
 }
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 static double cross_core_round_trip_ns(void) {
     double t[5];
     for (int k = 0; k < 5; k++) {
         atomic_store(&g_ball, 0);
         pthread_t th;
         if (pthread_create(&th, NULL, pong, NULL) != 0) return NAN;
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < PINGS; i++) {
             atomic_store_explicit(&g_ball, 2 * i + 1, memory_order_release);
             while (atomic_load_explicit(&g_ball, memory_order_acquire) != 2 * i + 2) {}
         }
-        t[k] = (now_s() - t0) / PINGS * 1e9;
+        t[k] = (bench_now_s() - t0) / PINGS * 1e9;
         pthread_join(th, NULL);
     }
-    qsort(t, 5, sizeof t[0], cmp_double);
+    qsort(t, 5, sizeof t[0], bench_cmp_double);
     return t[2];
 }
 
@@ -77,7 +64,9 @@ static void time_rounds(int threads, int batch, int n, int reps, double *t) {
     Backend *be = backend_cpu_create(threads);
     int hidden[2] = {256, 256};
     ActionBounds ab = {1, {-2.0f}, {2.0f}};
-    DdpgParams p = {3, 1, hidden, 2, ab, batch, 0.99f, 0.005f, 1.0f, 1e-3f, 1e-3f, 1};
+    DdpgParams p = {.obs_dim = 3, .act_dim = 1, .hidden = hidden, .n_hidden = 2, .bounds = ab,
+                    .batch_size = batch, .gamma = 0.99f, .tau = 0.005f, .grad_clip = 1.0f,
+                    .actor_lr = 1e-3f, .critic_lr = 1e-3f, .seed = 1};
     Ddpg d;
     if (ddpg_create(&d, be, &p)) {
         fprintf(stderr, "out of memory\n");
@@ -88,11 +77,11 @@ static void time_rounds(int threads, int batch, int n, int reps, double *t) {
     env_fill_random(be, pendulum_spec(), &r, 20000, 7);
     for (int i = 0; i < 50; i++) ddpg_update(&d, &r);
     for (int k = 0; k < reps; k++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < n; i++) ddpg_update(&d, &r);
-        t[k] = (now_s() - t0) / n * 1e6;
+        t[k] = (bench_now_s() - t0) / n * 1e6;
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
     replay_destroy(&r, be);
     ddpg_destroy(&d);
     be->destroy(be);
@@ -175,9 +164,7 @@ int main(int argc, char **argv) {
             n = v;
     }
     if (rounds > 0) return rounds_main(threads, n, rounds);
-    const char *ct = getenv("OPENBLAS_CORETYPE");
-    printf("OpenBLAS: %s | core %s | OPENBLAS_CORETYPE=%s\n", openblas_get_config(),
-           openblas_get_corename(), ct ? ct : "(unset)");
+    bench_print_openblas();
     printf("%-34s %10s\n", "configuration", "us/update");
     double best = INFINITY;
     int best_threads = 1;
@@ -198,12 +185,26 @@ int main(int argc, char **argv) {
     double sps = time_training(best_threads, 3000);
     printf("notebook setting (--envs 1, 1 update/step, %d thread%s): %.1f env-steps/s\n",
            best_threads, best_threads > 1 ? "s" : "", sps);
-    printf("PyTorch reference (issue #2, same machine kind, batch 128, 1 thread): 2760 us/update\n");
     printf("{\"bench\": \"cpu\", \"openblas_core\": \"%s\", \"us_per_update\": %.1f, "
            "\"us_per_update_1thread\": %.1f, \"us_per_update_2threads\": %.1f, "
            "\"best_threads\": %d, \"us_per_update_batch256\": %.1f, \"env_steps_per_s\": %.1f, "
-           "\"cross_core_round_trip_ns\": [%.0f, %.0f], \"pytorch_us_per_update\": 2760}\n",
+           "\"cross_core_round_trip_ns\": [%.0f, %.0f], ",
            openblas_get_corename(), best, per_threads[1], per_threads[2], best_threads, us256,
            sps, rtt_before, rtt_after);
+    BenchRows rows;
+    if (bench_rows_open(&rows)) return 1;
+    for (int th = 1; th <= 2; th++) {
+        BenchRow r = {"cpu", th, "update_us", NULL, 0, 128, "256,256", "median of 5 rounds",
+                      per_threads[th], "us", NAN, NAN, NAN};
+        bench_rows_add(&rows, &r);
+    }
+    BenchRow r256 = {"cpu", best_threads, "update_us", NULL, 0, 256, "256,256",
+                     "median of 5 rounds", us256, "us", NAN, NAN, NAN};
+    bench_rows_add(&rows, &r256);
+    BenchRow rt = {"cpu", best_threads, "train_env_steps_per_s", "Pendulum-v1", 1, 128, "256,256",
+                   "the notebook's setting: 1 update per step", sps, "1/s", NAN, NAN, NAN};
+    bench_rows_add(&rows, &rt);
+    bench_rows_print(&rows);
+    printf("}\n");
     return 0;
 }

@@ -11,13 +11,10 @@
  *    rounds of 50 calls, one thread), and
  *  - whether cutting the rows in two at a multiple of 32 (every such cut,
  *    and a cut at 16 for contrast) gives the whole call's bits.
- * Last line: one JSON object. OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE pick
- * OpenBLAS's kernel: run with both unset (env -u ...); the kernel is printed. */
-#include <cblas.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
+ * Last line: one JSON object (with bench_common.h's figures: the times).
+ * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE pick OpenBLAS's kernel: run with
+ * both unset (env -u ...); the kernel is printed. */
+#include "bench_common.h"
 
 typedef struct {
     const char *what;
@@ -39,12 +36,6 @@ static const Shape SHAPES[] = {
 };
 #define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* C(o:o+len, :) of the shape's product, one OpenBLAS call. */
 static void rows_call(const Shape *s, const float *A, const float *B, float *C, int o, int len) {
     int lda = s->ta ? s->m : s->k, ldb = s->tb ? s->k : s->n;
@@ -64,9 +55,9 @@ static double time_blocks(const Shape *s, const float *A, const float *B, float 
                           int reps) {
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         for (int i = 0; i < 50; i++) blocked(s, A, B, C, block);
-        double t = (now_s() - t0) / 50 * 1e6;
+        double t = (bench_now_s() - t0) / 50 * 1e6;
         if (t < best) best = t;
     }
     return best;
@@ -98,6 +89,8 @@ int main(int argc, char **argv) {
     printf("%-28s %9s %9s %9s  %-14s %s\n", "product", "whole us", "128 rows", "64 rows",
            "cuts at 32k", "cuts at 16");
     char json[N_SHAPES][256];
+    BenchRows rows;
+    if (bench_rows_open(&rows)) return 1;
     srand(1);
     for (int i = 0; i < N_SHAPES; i++) {
         const Shape *s = &SHAPES[i];
@@ -117,6 +110,15 @@ int main(int argc, char **argv) {
         snprintf(b32, sizeof b32, "%d of %d differ", bad32, c32);
         snprintf(b16, sizeof b16, "%d of %d differ", bad16, c16);
         printf("%-28s %9.1f %9.1f %9.1f  %-14s %s\n", s->what, t_whole, t128, t64, b32, b16);
+        static const char *const ways[3] = {"whole", "128-row blocks", "64-row blocks"};
+        const double ts[3] = {t_whole, t128, t64};
+        for (int w = 0; w < 3; w++) {
+            char cfg[96];
+            snprintf(cfg, sizeof cfg, "%s, %s", s->what, ways[w]);
+            BenchRow r = {"cpu", 1, "sgemm_us", NULL, 0, 0, NULL, cfg, ts[w], "us",
+                          2.0 * s->m * s->n * s->k, NAN, NAN};
+            bench_rows_add(&rows, &r);
+        }
         snprintf(json[i], sizeof json[i],
                  "{\"shape\": \"%s\", \"whole_us\": %.1f, \"rows128_us\": %.1f, "
                  "\"rows64_us\": %.1f, \"bad_cuts_32\": %d, \"bad_cuts_16\": %d}",
@@ -126,6 +128,8 @@ int main(int argc, char **argv) {
     printf("{\"bench\": \"gemm_rows\", \"openblas_core\": \"%s\", \"shapes\": [",
            openblas_get_corename());
     for (int i = 0; i < N_SHAPES; i++) printf("%s%s", i ? ", " : "", json[i]);
-    printf("]}\n");
+    printf("], ");
+    bench_rows_print(&rows);
+    printf("}\n");
     return 0;
 }
