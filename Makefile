@@ -5,7 +5,7 @@
 #   make run        set-up, build, train Pendulum into runs/<date>-<time>-pendulum-s42
 #                   (RUN_DIR=DIR for another directory, RUN_ARGS for options)
 #   make test       set-up, build, Check suites + report tests
-#   make bench      benchmarks (bench/)
+#   make bench      benchmarks (bench/), recorded in BENCH_OUT (default build/bench-results)
 #   make examples   build/libddpg_policy.a (policy.h) and the programs in examples/
 #   make fuzz       the checkpoint loader and the option parsers under libFuzzer (clang),
 #                   FUZZ_SECONDS each
@@ -82,6 +82,11 @@ TEST_SRCS := $(sort $(wildcard tests/test_*.c tests/gpu/*.c))
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+# make bench: every program in bench/ (and the notebook's update in PyTorch), each one's
+# log, the suite's CSV, summary.md, plot and JSON line in BENCH_OUT (bench/run_suite.sh);
+# BENCH_OUT=bench/results/bench_<date> records a run
+BENCH_PY   := bench/pytorch_update.py
+BENCH_OUT  ?= $(BUILD)/bench-results
 
 # The embeddable policy (include/ddpg/policy.h): plain C, no CUDA, OpenBLAS or Check.
 POLICY_LIB  := $(BUILD)/libddpg_policy.a
@@ -213,7 +218,7 @@ test-browser:
 	tests/report/browser_test.sh
 
 bench: banner $(BENCH_BINS) ddpg_cuda
-	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+	@BENCH_COMMAND="make bench $(MAKEOVERRIDES)" bench/run_suite.sh $(BENCH_OUT) $(BENCH_BINS) $(BENCH_PY)
 
 fixtures:
 	python3 scripts/gen_pendulum_fixtures.py tests/fixtures/pendulum.csv
