@@ -147,7 +147,8 @@ $(BUILD)/examples/%: examples/%.c $(POLICY_LIB)
 
 examples: $(EXAMPLE_BINS)
 
-CONFIG_SRCS := src/config.c src/config_file.c src/config_help.c src/env_registry.c
+CONFIG_SRCS := src/config.c src/config_file.c src/config_help.c src/config_scale.c \
+               src/env_registry.c
 
 $(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c src/ckpt_file.c $(CONFIG_SRCS)
 	@mkdir -p $(dir $@)

@@ -44,7 +44,7 @@ void config_print_help(FILE *f) {
     config_defaults(&d);
     fprintf(f,
             "ddpg_cuda %s - DDPG (Lillicrap et al. 2015) on vectorized environments\n\n"
-            "usage: ddpg_cuda [options]\n\noptions (default in brackets):\n",
+            "usage: ddpg_cuda [options]\n\noptions (default at --envs 1 in brackets):\n",
             DDPG_VERSION);
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const Option *o = &OPTIONS[i];
@@ -63,6 +63,7 @@ void config_print_help(FILE *f) {
     }
     fprintf(f, "  %-28s %s\n  %-28s %s\n", "--help", "this text", "--version",
             "print the version");
+    config_print_scaled(f);
     fprintf(f, "\nenvironments (--env NAME; an environment's own defaults replace the ones "
                "above\nunless the command line or --config sets them):\n");
     for (int i = 0; env_at(i); i++) {

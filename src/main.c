@@ -184,7 +184,9 @@ int main(int argc, char **argv) {
     config_defaults(&cli);
     int rc = config_parse(&cli, argc, argv, stdout, stderr);
     if (rc == 1) return 0;
-    if (rc || config_env_defaults(&cli, stderr) || config_validate(&cli, stderr)) return 2;
+    if (rc) return 2;
+    config_scale_defaults(&cli);
+    if (config_env_defaults(&cli, stderr) || config_validate(&cli, stderr)) return 2;
     if (cli.eval_only[0]) return eval_only(&cli);
     cfg = cli;
     char ckpt[1100] = "";

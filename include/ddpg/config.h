@@ -75,6 +75,16 @@ int config_read_file(Config *c, const char *path, FILE *err);
  * message (an environment whose defaults name no option). */
 int config_env_defaults(Config *c, FILE *err);
 
+/* The defaults that scale with --envs (src/config_scale.c): s gets the
+ * defaults of a run of `envs` environments (at 1, the notebook's). */
+void config_scaled_values(int envs, Config *s);
+/* Sets those of them that neither the command line nor --config set, from
+ * c->envs. Called before config_env_defaults: an environment's own
+ * defaults win over the scaled ones. */
+void config_scale_defaults(Config *c);
+/* --help's table of the scaled defaults at 1, 16, 256 and 4096 envs. */
+void config_print_scaled(FILE *f);
+
 /* Refuses what can never run as asked (a batch larger than the replay,
  * --stop-when-solved without evaluations, a path that starts with --, ...):
  * 0, or 2 after a message. */

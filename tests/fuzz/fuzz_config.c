@@ -44,7 +44,7 @@ static void parse_words(const uint8_t *d, size_t n) {
     Config c;
     config_defaults(&c);
     if (config_parse(&c, argc, argv, devnull(), devnull()) == 0 &&
-        config_validate(&c, devnull()) == 0) {
+        (config_scale_defaults(&c), config_validate(&c, devnull()) == 0)) {
         check_accepted(&c);
         char text[1 << 16];
         Config back;

@@ -1,0 +1,98 @@
+/* config_scale.c - the defaults that scale with --envs.
+ *
+ * At one environment every default is the notebook's. With many, each
+ * vectorized step brings --envs transitions, and what decides the wall time
+ * is the number of gradient updates to learn (on the GPU an update costs far
+ * more than a step of 256 envs). The values below were chosen by measuring
+ * updates to solve Pendulum-v1 on 3-4 seeds per candidate, then checked on
+ * 10 seeds by bench/solve_study.sh (bench/results/solve_study_2026-11-30.md):
+ *
+ *  - a larger batch, a faster target (tau) and larger learning rates: fewer
+ *    updates, each one from a fresher, more varied batch;
+ *  - one update per 256 env steps at most once --envs passes 256, so that
+ *    4096 envs do not need 16 times the env steps of 256;
+ *  - the replay holds at least 250 vectorized steps; random actions and
+ *    the first update wait whole vectorized steps as at one env;
+ *  - the evaluation runs about every 50 updates, with min(envs, 100)
+ *    episodes: 10 fixed start states decide "solved" by their luck (one
+ *    seed's 10 were all hard: its policy scored -206 on them and -156 on 100).
+ *
+ * A value set on the command line, in --config or by the environment wins. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ddpg/config.h"
+#include "options.h"
+
+/* batch, tau and learning rates by tier: the row of the largest min_envs at
+ * or below --envs */
+typedef struct {
+    int min_envs, batch;
+    double tau, lr;
+} Tier;
+
+static const Tier TIERS[] = {
+    {1, 128, 0.005, 1e-3}, /* the notebook */
+    {16, 256, 0.01, 1e-3},
+    {256, 512, 0.05, 3e-3},
+};
+
+static const char *const SCALED[] = {"batch-size",  "updates-per-step", "tau",
+                                     "actor-lr",    "critic-lr",        "replay-size",
+                                     "start-steps", "update-after",     "eval-every",
+                                     "eval-episodes"};
+#define N_SCALED (sizeof SCALED / sizeof SCALED[0])
+
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+
+void config_scaled_values(int envs, Config *s) {
+    config_defaults(s);
+    if (envs < 1) envs = 1;
+    s->envs = envs;
+    const Tier *t = &TIERS[0];
+    for (size_t i = 0; i < sizeof TIERS / sizeof TIERS[0]; i++)
+        if (envs >= TIERS[i].min_envs) t = &TIERS[i];
+    s->batch_size = t->batch;
+    s->tau = t->tau;
+    s->actor_lr = s->critic_lr = t->lr;
+    s->updates_per_step = envs > 256 ? (envs + 255) / 256 : 1;
+    s->replay_size = max64(s->replay_size, 250 * (int64_t)envs);
+    s->start_steps = max64(s->start_steps, 8 * (int64_t)envs);
+    s->update_after = max64(s->update_after, 4 * (int64_t)envs);
+    s->eval_every = max64(s->eval_every, 50 * (int64_t)envs / s->updates_per_step);
+    s->eval_episodes = envs < s->eval_episodes ? s->eval_episodes : envs < 100 ? envs : 100;
+}
+
+void config_scale_defaults(Config *c) {
+    Config s;
+    config_scaled_values(c->envs, &s);
+    for (size_t i = 0; i < N_SCALED; i++) {
+        const Option *o = option_find(SCALED[i]);
+        if (!option_was_set(c, o)) memcpy((char *)c + o->offset, (char *)&s + o->offset, o->size);
+    }
+    /* a replay the user made small still holds a batch */
+    if (!option_was_set(c, option_find("batch-size")) && c->batch_size > c->replay_size)
+        c->batch_size = (int)c->replay_size;
+}
+
+void config_print_scaled(FILE *f) {
+    static const int AT[] = {1, 16, 256, 4096};
+    fprintf(f, "\ndefaults that scale with --envs (unless the command line, --config or the "
+               "environment\nsets them; between the columns, batch, tau and the learning rates "
+               "are those of the\ncolumn at or below, the others follow --envs):\n");
+    fprintf(f, "  %-20s", "--envs");
+    for (size_t j = 0; j < sizeof AT / sizeof AT[0]; j++) fprintf(f, " %10d", AT[j]);
+    fprintf(f, "\n");
+    for (size_t i = 0; i < N_SCALED; i++) {
+        const Option *o = option_find(SCALED[i]);
+        fprintf(f, "  --%-18s", o->name);
+        for (size_t j = 0; j < sizeof AT / sizeof AT[0]; j++) {
+            Config s;
+            char v[64];
+            config_scaled_values(AT[j], &s);
+            option_default_text(o, &s, v, sizeof v);
+            fprintf(f, " %10s", v);
+        }
+        fprintf(f, "\n");
+    }
+}

@@ -1,0 +1,139 @@
+/* test_config.c - the defaults that scale with --envs (src/config_scale.c):
+ * the notebook's values at one env, the scaled ones from the table, and
+ * everything the user sets (command line, --config) winning over them. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ddpg/config.h"
+#include "suites.h"
+
+/* config_parse, then the scaled defaults, as main does; 0 when accepted. */
+static int parse(Config *c, int argc, char **argv) {
+    config_defaults(c);
+    int rc = config_parse(c, argc, argv, stdout, stderr);
+    if (rc) return rc;
+    config_scale_defaults(c);
+    return config_env_defaults(c, stderr) || config_validate(c, stderr);
+}
+
+/* --envs 1 (said or not) keeps every default of the notebook, bit for bit. */
+START_TEST(test_one_env_is_the_notebook) {
+    Config d, c;
+    config_defaults(&d);
+    char *argv[] = {"ddpg_cuda", NULL};
+    ck_assert_int_eq(parse(&c, 1, argv), 0);
+    ck_assert_int_eq(memcmp(&c, &d, sizeof c), 0);
+    char *argv1[] = {"ddpg_cuda", "--envs", "1", NULL};
+    ck_assert_int_eq(parse(&c, 3, argv1), 0);
+    c.set = 0;
+    ck_assert_int_eq(memcmp(&c, &d, sizeof c), 0);
+    Config s;
+    config_scaled_values(1, &s);
+    ck_assert_int_eq(memcmp(&s, &d, sizeof s), 0);
+}
+END_TEST
+
+/* The values chosen from the solve study at 16, 256 and 4096 envs. */
+START_TEST(test_scaled_values) {
+    static const struct {
+        int envs, batch, ups;
+        double tau, lr;
+        long long replay, start, after, eval_every;
+        int episodes;
+    } want[] = {
+        {16, 256, 1, 0.01, 1e-3, 200000, 2000, 1000, 1000, 16},
+        {256, 512, 1, 0.05, 3e-3, 200000, 2048, 1024, 12800, 100},
+        {4096, 512, 16, 0.05, 3e-3, 1024000, 32768, 16384, 12800, 100},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        char envs[16];
+        snprintf(envs, sizeof envs, "%d", want[i].envs);
+        char *argv[] = {"ddpg_cuda", "--envs", envs, NULL};
+        Config c;
+        ck_assert_int_eq(parse(&c, 3, argv), 0);
+        ck_assert_int_eq(c.batch_size, want[i].batch);
+        ck_assert_int_eq(c.updates_per_step, want[i].ups);
+        ck_assert_double_eq(c.tau, want[i].tau);
+        ck_assert_double_eq(c.actor_lr, want[i].lr);
+        ck_assert_double_eq(c.critic_lr, want[i].lr);
+        ck_assert_int_eq(c.replay_size, want[i].replay);
+        ck_assert_int_eq(c.start_steps, want[i].start);
+        ck_assert_int_eq(c.update_after, want[i].after);
+        ck_assert_int_eq(c.eval_every, want[i].eval_every);
+        ck_assert_int_eq(c.eval_episodes, want[i].episodes);
+        /* what is not scaled stays the notebook's */
+        ck_assert_double_eq(c.gamma, 0.99);
+        ck_assert_double_eq(c.noise_sigma, 0.1);
+        ck_assert_int_eq(c.hidden[0], 256);
+    }
+}
+END_TEST
+
+/* At any --envs the scaled defaults make a run that config_validate accepts,
+ * with no fewer transitions per vectorized step kept than before, and the
+ * random and warm-up phases lasting whole vectorized steps as at one env. */
+START_TEST(test_scaled_values_are_sane_everywhere) {
+    Config prev;
+    config_scaled_values(1, &prev);
+    for (int envs = 1; envs <= 16777216; envs = envs < 300 ? envs + 1 : envs * 3 / 2) {
+        Config s;
+        config_scaled_values(envs, &s);
+        ck_assert_msg(config_validate(&s, stderr) == 0, "--envs %d", envs);
+        ck_assert_msg(s.batch_size >= prev.batch_size && s.replay_size >= prev.replay_size &&
+                          s.tau >= prev.tau && s.updates_per_step >= prev.updates_per_step,
+                      "--envs %d scales a default down", envs);
+        ck_assert_msg(s.replay_size >= 250LL * envs, "--envs %d: replay", envs);
+        ck_assert_msg(s.start_steps >= 2000 && s.update_after >= 1000 && s.eval_every >= 1000,
+                      "--envs %d: below the notebook", envs);
+        ck_assert_msg(s.eval_episodes >= 10 && s.eval_episodes <= 100, "--envs %d", envs);
+        ck_assert_msg(s.updates_per_step == (envs <= 256 ? 1 : (envs + 255) / 256),
+                      "--envs %d: updates per step", envs);
+        prev = s;
+    }
+}
+END_TEST
+
+/* What the command line or --config sets is kept; the rest is scaled. */
+START_TEST(test_user_settings_win) {
+    char *argv[] = {"ddpg_cuda", "--envs", "256", "--batch-size", "64", "--tau", "0.005",
+                    "--eval-episodes", "10", NULL};
+    Config c;
+    ck_assert_int_eq(parse(&c, 9, argv), 0);
+    ck_assert_int_eq(c.batch_size, 64);
+    ck_assert_double_eq(c.tau, 0.005);
+    ck_assert_int_eq(c.eval_episodes, 10);
+    ck_assert_double_eq(c.actor_lr, 3e-3); /* not set: scaled */
+
+    char path[] = "/tmp/ddpg_config_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "envs = 4096\ncritic-lr = 0.0005\nreplay-size = 300\n");
+    fclose(f);
+    char *argv2[] = {"ddpg_cuda", "--config", path, "--actor-lr", "0.002", NULL};
+    ck_assert_int_eq(parse(&c, 5, argv2), 0);
+    unlink(path);
+    ck_assert_int_eq(c.envs, 4096);
+    ck_assert_double_eq(c.critic_lr, 5e-4);
+    ck_assert_double_eq(c.actor_lr, 2e-3);
+    ck_assert_int_eq(c.updates_per_step, 16);
+    /* a replay made smaller than the scaled batch: the batch follows it, so
+     * that the run is not refused for an option the user never set */
+    ck_assert_int_eq(c.replay_size, 300);
+    ck_assert_int_eq(c.batch_size, 300);
+}
+END_TEST
+
+Suite *config_suite(void) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("scaled_defaults");
+    tcase_add_test(tc, test_one_env_is_the_notebook);
+    tcase_add_test(tc, test_scaled_values);
+    tcase_add_test(tc, test_scaled_values_are_sane_everywhere);
+    tcase_add_test(tc, test_user_settings_win);
+    suite_add_tcase(s, tc);
+    return s;
+}
