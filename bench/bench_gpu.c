@@ -72,6 +72,7 @@ int main(int argc, char **argv) {
         }
         rounds = (int)v;
     }
+    bench_print_openblas();
     char why[256] = "";
     Backend *be = bench_gpu_open(why, sizeof why);
     if (!be) {

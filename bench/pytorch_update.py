@@ -210,6 +210,17 @@ if TORCH_ERROR is None:
         return statistics.median(times)
 
 
+def torch_blas():
+    """torch's BLAS and the CPU kernels it picked, from its build configuration (it does
+    not use OpenBLAS's kernels, which the C programs print)."""
+    cfg = torch.__config__.show()
+    blas = next((w.split("=", 1)[1].strip(",") for w in cfg.split() if w.startswith("BLAS_INFO=")),
+                "unknown")
+    cap = next((l.split(":", 1)[1].strip() for l in cfg.splitlines() if "CPU capability" in l),
+               "unknown")
+    return f"BLAS {blas}, CPU capability {cap}"
+
+
 def figure(threads, value):
     return {"backend": "pytorch-cpu", "threads": threads, "metric": "update_us", "env": None,
             "envs": 0, "batch": BATCH_SIZE, "hidden": ",".join(map(str, HIDDEN_SIZES)),
@@ -247,8 +258,9 @@ def main() -> int:
         print(json.dumps(out))
         return 0
     out["torch"] = torch.__version__
-    print(f"PyTorch {torch.__version__} on the CPU, median of {a.rounds} rounds of "
-          f"{a.updates} updates after 50 warm-up updates")
+    out["torch_blas"] = torch_blas()
+    print(f"PyTorch {torch.__version__} on the CPU ({out['torch_blas']}), median of "
+          f"{a.rounds} rounds of {a.updates} updates after 50 warm-up updates")
     print(f"{'threads':>8} {'us/update':>12}")
     out["us_per_update"] = {}
     out["figures"] = []

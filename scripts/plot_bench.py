@@ -65,8 +65,9 @@ def main():
     for k, pts in series(upd, key, "batch", "value").items():
         c, ls = line_style(first[k])
         ax[0].plot(*zip(*pts), ls, color=c, marker="o", label=f"{k[0]}, {k[1]}")
-    for r in torch:
-        ax[0].plot(num(r["batch"]), num(r["value"]), marker="*", markersize=13, linestyle="",
+    for i, r in enumerate(torch):
+        ax[0].plot(num(r["batch"]), num(r["value"]), marker="*Pdv"[i % 4], markersize=11,
+                   linestyle="",
                    color=hidden_colors.get(r["hidden"], "k"), markeredgecolor="k",
                    label=f"PyTorch (notebook) {r['hidden']}, {r['threads']} thread"
                          f"{'s' if int(r['threads']) > 1 else ''}")
@@ -80,7 +81,7 @@ def main():
               ylabel="GEMM FLOPs at the GEMM rate / time",
               title="Fraction of the GEMM bound (bench_update)")
     ekey = lambda r: (r["env"], backend_name(r))
-    for i, (k, pts) in enumerate(series(env, ekey, "envs", "value").items()):
+    for k, pts in series(env, ekey, "envs", "value").items():
         ax[2].plot(*zip(*pts), "-" if k[1].startswith("cpu") else "--", marker="o",
                    color=f"C{sorted({r['env'] for r in env}).index(k[0])}",
                    label=f"{k[0]}, {k[1]}")
