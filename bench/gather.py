@@ -209,7 +209,7 @@ def pytorch_table(rows, programs):
         ref = res.get("recorded_reference") or {}
         out.append(f"| PyTorch, the notebook's update | not measured | not measured |")
         out += ["", f"PyTorch was not measured in this run ({res.get('no_torch')}; "
-                "`scripts/setup_bench.sh` installs it). Recorded reference, not from this run: "
+                "`scripts/setup_bench.sh` installs torch). Recorded reference, not from this run: "
                 f"{ref.get('us_per_update')} us per update on {ref.get('threads')} thread, "
                 f"{ref.get('source')}."]
     return out

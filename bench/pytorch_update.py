@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """pytorch_update.py - the notebook's DDPG update in PyTorch, timed on the CPU.
 
-    python3 bench/pytorch_update.py [--updates 200] [--rounds 5] [--threads 1,2]
+    python3 bench/pytorch_update.py [--updates 200] [--round-s 0.5] [--rounds 5] [--threads 1,2]
 
 The peer that our update is compared with (bench_update's and bench_cpu's 256,256 batch
-128 rows), measured in the same `make bench`: the teaching notebook's code
-(/work/shared/seed/ddpg_pytorch_notebook.txt, its ReplayBuffer, mlp, Actor, Critic and
-DDPGAgent.update, copied below as they are) with its settings: Pendulum's sizes (obs 3,
+128 rows), measured in the same `make bench`: the code of the PyTorch teaching notebook
+this project was ported from (its ReplayBuffer, mlp, Actor, Critic and DDPGAgent.update,
+copied below as they are) with its settings: Pendulum's sizes (obs 3,
 act 1 in [-2, 2]), hidden 256,256, batch 128, gamma 0.99, tau 0.005, Adam 1e-3 for both
 networks, gradient clipping at norm 1, MSE critic loss, -Q actor loss, soft updates.
 
@@ -14,8 +14,10 @@ One update is what the notebook's training loop does per gradient step:
 `agent.update(buf.sample(BATCH_SIZE))`, the replay sample included (as ddpg_update
 samples the replay in ours). The replay holds 20,000 transitions of Pendulum-v1's
 dynamics from uniformly random states and actions. Per thread count
-(torch.set_num_threads): 50 warm-up updates, then the median of `rounds` rounds of
-`updates` updates.
+(torch.set_num_threads): 20 warm-up updates, then the median of `rounds` rounds of about
+`round_s` seconds each (5 to `updates` updates, from the warm-up's pace: on a host busy
+with other work, torch's threads can take a hundred times longer, and a fixed count
+took minutes).
 
 Without torch (scripts/setup_bench.sh installs it) the table shows the recorded
 reference, labelled with its source, and the JSON's measured figures are null. Last
@@ -54,6 +56,7 @@ CRITIC_LR = 1e-3
 GRAD_CLIP_NORM = 1.0
 REPLAY_N = 20_000
 SEED = 42
+WARMUP = 20
 
 if TORCH_ERROR is None:
     # ---- the notebook's code, as it is (comments and the act() method left out) ----
@@ -192,21 +195,25 @@ if TORCH_ERROR is None:
         buf.size = n
         return buf
 
-    def time_updates(threads: int, updates: int, rounds: int) -> float:
-        """Median microseconds per update over `rounds` rounds of `updates` updates."""
+    def time_updates(threads: int, max_updates: int, rounds: int, round_s: float) -> float:
+        """Median microseconds per update over `rounds` rounds of about round_s each (from
+        the warm-up's pace; 5 to max_updates updates)."""
         torch.set_num_threads(threads)
         torch.manual_seed(SEED)
         agent = DDPGAgent(OBS_DIM, ACT_DIM, np.float32([ACT_HIGH]), np.float32([0.0]),
                           HIDDEN_SIZES, "cpu")
         buf = pendulum_replay(REPLAY_N, SEED)
-        for _ in range(50):
+        t0 = time.perf_counter()
+        for _ in range(WARMUP):
             agent.update(buf.sample(BATCH_SIZE))
+        pace = (time.perf_counter() - t0) / WARMUP
+        n = max(5, min(max_updates, round(round_s / pace)))
         times = []
         for _ in range(rounds):
             t0 = time.perf_counter()
-            for _ in range(updates):
+            for _ in range(n):
                 agent.update(buf.sample(BATCH_SIZE))
-            times.append((time.perf_counter() - t0) / updates * 1e6)
+            times.append((time.perf_counter() - t0) / n * 1e6)
         return statistics.median(times)
 
 
@@ -231,7 +238,8 @@ def figure(threads, value):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--updates", type=int, default=200, help="updates per round (200)")
+    ap.add_argument("--updates", type=int, default=200, help="most updates per round (200)")
+    ap.add_argument("--round-s", type=float, default=0.5, help="seconds per round (0.5)")
     ap.add_argument("--rounds", type=int, default=5, help="rounds per thread count (5)")
     ap.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated (1,2)")
     a = ap.parse_args()
@@ -239,17 +247,19 @@ def main() -> int:
         threads = [int(t) for t in a.threads.split(",")]
     except ValueError:
         ap.error(f"--threads: not a list of integers: {a.threads}")
-    if a.updates < 1 or a.rounds < 1 or min(threads) < 1:
-        ap.error("--updates, --rounds and every thread count must be at least 1")
+    if a.updates < 5 or a.rounds < 1 or min(threads) < 1 or not a.round_s > 0:
+        ap.error("--updates must be at least 5, --rounds and every thread count at least 1, "
+                 "--round-s more than 0")
     out = {"bench": "pytorch_update", "torch": None, "no_torch": TORCH_ERROR,
-           "updates": a.updates, "rounds": a.rounds,
+           "max_updates": a.updates, "rounds": a.rounds, "round_s": a.round_s,
            "recorded_reference": RECORDED_REFERENCE}
     hidden = ",".join(map(str, HIDDEN_SIZES))
     print(f"the notebook's DDPG update in PyTorch: hidden {hidden}, batch {BATCH_SIZE}, "
           "Pendulum's sizes (obs 3, act 1), replay sample included")
     if TORCH_ERROR is not None:
         ref = RECORDED_REFERENCE
-        print(f"PyTorch: not measured ({TORCH_ERROR}; scripts/setup_bench.sh installs torch)")
+        print(f"PyTorch: not measured ({TORCH_ERROR}; scripts/setup.sh installs numpy, "
+              "scripts/setup_bench.sh torch)")
         print(f"{'threads':>8} {'us/update':>12}")
         print(f"{ref['threads']:>8} {'-':>12}   recorded reference: {ref['us_per_update']} us, "
               f"{ref['source']}")
@@ -260,12 +270,13 @@ def main() -> int:
     out["torch"] = torch.__version__
     out["torch_blas"] = torch_blas()
     print(f"PyTorch {torch.__version__} on the CPU ({out['torch_blas']}), median of "
-          f"{a.rounds} rounds of {a.updates} updates after 50 warm-up updates")
+          f"{a.rounds} rounds of about {a.round_s} s (5 to {a.updates} updates) after "
+          f"{WARMUP} warm-up updates")
     print(f"{'threads':>8} {'us/update':>12}")
     out["us_per_update"] = {}
     out["figures"] = []
     for t in threads:
-        us = time_updates(t, a.updates, a.rounds)
+        us = time_updates(t, a.updates, a.rounds, a.round_s)
         print(f"{t:>8} {us:>12.1f}")
         out["us_per_update"][str(t)] = round(us, 1)
         out["figures"].append(figure(t, us))
