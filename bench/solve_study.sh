@@ -11,7 +11,8 @@
 # 16, 2,000,000 from 256 up (the issue's budget). Writes OUT_DIR/runs.csv (one row per
 # run), OUT_DIR/table.md (per --envs: solved seeds, median and range of updates, env
 # steps and seconds to solve) and OUT_DIR/runs/ENVS-sSEED/ (each run's directory, without
-# its checkpoint). Prints the table, then one JSON line.
+# its checkpoint). Prints the table, then one JSON line. DDPG_BIN=path runs another binary
+# than ./ddpg_cuda (one without scripts/ beside it writes no report.html: quicker).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 usage() { echo "usage: bench/solve_study.sh OUT_DIR [--device cpu|cuda] [--envs \"N ...\"] [--seeds \"S ...\"] [-- options]" >&2; exit 2; }
@@ -27,7 +28,8 @@ while [ $# -gt 0 ]; do
         *) usage ;;
     esac
 done
-[ -x ./ddpg_cuda ] || { echo "solve_study: build first (make)" >&2; exit 2; }
+bin=${DDPG_BIN:-./ddpg_cuda}
+[ -x "$bin" ] || { echo "solve_study: $bin: build first (make)" >&2; exit 2; }
 mkdir -p "$out/runs"
 budget() { case $1 in 1) echo 50000 ;; 16) echo 400000 ;; *) echo 2000000 ;; esac; }
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -38,7 +40,7 @@ for e in $envs_list; do
     for s in $seeds; do
         d="$out/runs/$e-s$s"
         rm -rf "$d"
-        ./ddpg_cuda --device "$device" --envs "$e" --total-steps "$(budget "$e")" \
+        "$bin" --device "$device" --envs "$e" --total-steps "$(budget "$e")" \
             --stop-when-solved --seed "$s" --quiet ${extra[@]+"${extra[@]}"} --out "$d" \
             >/dev/null 2>"$d.err" || { echo "envs $e seed $s failed:" >&2; cat "$d.err" >&2; exit 1; }
         rm -f "$d/checkpoint.bin" "$d.err"

@@ -33,8 +33,7 @@ typedef struct {
 
 static const Tier TIERS[] = {
     {1, 128, 0.005, 1e-3}, /* the notebook */
-    {16, 256, 0.01, 1e-3},
-    {256, 512, 0.05, 3e-3},
+    {16, 512, 0.05, 3e-3},
 };
 
 static const char *const SCALED[] = {"batch-size",  "updates-per-step", "tau",
@@ -78,8 +77,9 @@ void config_scale_defaults(Config *c) {
 void config_print_scaled(FILE *f) {
     static const int AT[] = {1, 16, 256, 4096};
     fprintf(f, "\ndefaults that scale with --envs (unless the command line, --config or the "
-               "environment\nsets them; between the columns, batch, tau and the learning rates "
-               "are those of the\ncolumn at or below, the others follow --envs):\n");
+               "environment\nsets them; batch, tau and the learning rates are the notebook's "
+               "below %d envs and\nthe %d column's from there, the others follow --envs):\n",
+            TIERS[1].min_envs, TIERS[1].min_envs);
     fprintf(f, "  %-20s", "--envs");
     for (size_t j = 0; j < sizeof AT / sizeof AT[0]; j++) fprintf(f, " %10d", AT[j]);
     fprintf(f, "\n");
