@@ -44,9 +44,9 @@ START_TEST(test_scaled_values) {
         long long replay, start, after, eval_every;
         int episodes;
     } want[] = {
-        {16, 512, 1, 0.05, 3e-3, 200000, 2000, 1000, 1000, 16},
-        {256, 512, 1, 0.05, 3e-3, 200000, 2048, 1024, 12800, 100},
-        {4096, 512, 16, 0.05, 3e-3, 1024000, 32768, 16384, 12800, 100},
+        {16, 512, 1, 0.05, 5e-3, 200000, 2000, 1000, 1000, 16},
+        {256, 512, 4, 0.05, 5e-3, 200000, 2048, 1024, 3200, 100},
+        {4096, 512, 64, 0.05, 5e-3, 1024000, 32768, 16384, 3200, 100},
     };
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         char envs[16];
@@ -89,7 +89,7 @@ START_TEST(test_scaled_values_are_sane_everywhere) {
         ck_assert_msg(s.start_steps >= 2000 && s.update_after >= 1000 && s.eval_every >= 1000,
                       "--envs %d: below the notebook", envs);
         ck_assert_msg(s.eval_episodes >= 10 && s.eval_episodes <= 100, "--envs %d", envs);
-        ck_assert_msg(s.updates_per_step == (envs <= 256 ? 1 : (envs + 255) / 256),
+        ck_assert_msg(s.updates_per_step == (envs <= 64 ? 1 : (envs + 63) / 64),
                       "--envs %d: updates per step", envs);
         prev = s;
     }
@@ -105,7 +105,7 @@ START_TEST(test_user_settings_win) {
     ck_assert_int_eq(c.batch_size, 64);
     ck_assert_double_eq(c.tau, 0.005);
     ck_assert_int_eq(c.eval_episodes, 10);
-    ck_assert_double_eq(c.actor_lr, 3e-3); /* not set: scaled */
+    ck_assert_double_eq(c.actor_lr, 5e-3); /* not set: scaled */
 
     char path[] = "/tmp/ddpg_config_XXXXXX";
     int fd = mkstemp(path);
@@ -119,7 +119,7 @@ START_TEST(test_user_settings_win) {
     ck_assert_int_eq(c.envs, 4096);
     ck_assert_double_eq(c.critic_lr, 5e-4);
     ck_assert_double_eq(c.actor_lr, 2e-3);
-    ck_assert_int_eq(c.updates_per_step, 16);
+    ck_assert_int_eq(c.updates_per_step, 64);
     /* a replay made smaller than the scaled batch: the batch follows it, so
      * that the run is not refused for an option the user never set */
     ck_assert_int_eq(c.replay_size, 300);
