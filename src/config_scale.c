@@ -45,6 +45,11 @@ static const char *const SCALED[] = {"batch-size",  "updates-per-step", "tau",
 
 static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
+/* env steps between evaluations: about 50 updates, at least the notebook's 1000 */
+static int64_t eval_every_for(int envs, int updates_per_step) {
+    return max64(1000, 50 * (int64_t)envs / updates_per_step);
+}
+
 void config_scaled_values(int envs, Config *s) {
     config_defaults(s);
     if (envs < 1) envs = 1;
@@ -59,7 +64,7 @@ void config_scaled_values(int envs, Config *s) {
     s->replay_size = max64(s->replay_size, 250 * (int64_t)envs);
     s->start_steps = max64(s->start_steps, 8 * (int64_t)envs);
     s->update_after = max64(s->update_after, 4 * (int64_t)envs);
-    s->eval_every = max64(s->eval_every, 50 * (int64_t)envs / s->updates_per_step);
+    s->eval_every = eval_every_for(envs, s->updates_per_step);
     s->eval_episodes = envs < s->eval_episodes ? s->eval_episodes : envs < 100 ? envs : 100;
 }
 
@@ -70,6 +75,9 @@ void config_scale_defaults(Config *c) {
         const Option *o = option_find(SCALED[i]);
         if (!option_was_set(c, o)) memcpy((char *)c + o->offset, (char *)&s + o->offset, o->size);
     }
+    /* the evaluation's cadence follows the updates per step the run will use */
+    if (!option_was_set(c, option_find("eval-every")))
+        c->eval_every = eval_every_for(c->envs, c->updates_per_step);
     /* a replay the user made small still holds a batch */
     if (!option_was_set(c, option_find("batch-size")) && c->batch_size > c->replay_size)
         c->batch_size = (int)c->replay_size;

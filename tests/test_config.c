@@ -106,6 +106,15 @@ START_TEST(test_user_settings_win) {
     ck_assert_double_eq(c.tau, 0.005);
     ck_assert_int_eq(c.eval_episodes, 10);
     ck_assert_double_eq(c.actor_lr, 5e-3); /* not set: scaled */
+    ck_assert_int_eq(c.updates_per_step, 4);
+    ck_assert_int_eq(c.eval_every, 3200);
+    /* the evaluation's cadence (about 50 updates) follows a chosen --updates-per-step */
+    char *argv1[] = {"ddpg_cuda", "--envs", "256", "--updates-per-step", "16", NULL};
+    ck_assert_int_eq(parse(&c, 5, argv1), 0);
+    ck_assert_int_eq(c.eval_every, 1000);
+    char *argv3[] = {"ddpg_cuda", "--envs", "256", "--updates-per-step", "1", NULL};
+    ck_assert_int_eq(parse(&c, 5, argv3), 0);
+    ck_assert_int_eq(c.eval_every, 12800);
 
     char path[] = "/tmp/ddpg_config_XXXXXX";
     int fd = mkstemp(path);
