@@ -136,6 +136,25 @@ START_TEST(test_user_settings_win) {
 }
 END_TEST
 
+/* An environment's own defaults win over the scaled ones; the command line
+ * over both. */
+START_TEST(test_env_defaults_win_over_scaled) {
+    char *argv[] = {"ddpg_cuda", "--env", "mountaincar", "--envs", "256", NULL};
+    Config c;
+    ck_assert_int_eq(parse(&c, 5, argv), 0);
+    ck_assert_double_eq(c.actor_lr, 1e-3); /* MountainCar's */
+    ck_assert_double_eq(c.critic_lr, 1e-3);
+    ck_assert_int_eq(c.noise, NOISE_OU);
+    ck_assert_int_eq(c.batch_size, 512); /* scaled */
+    ck_assert_int_eq(c.updates_per_step, 4);
+    char *argv2[] = {"ddpg_cuda", "--env", "mountaincar", "--envs", "256", "--critic-lr",
+                     "0.004", NULL};
+    ck_assert_int_eq(parse(&c, 7, argv2), 0);
+    ck_assert_double_eq(c.critic_lr, 4e-3);
+    ck_assert_double_eq(c.actor_lr, 1e-3);
+}
+END_TEST
+
 Suite *config_suite(void) {
     Suite *s = suite_create("config");
     TCase *tc = tcase_create("scaled_defaults");
@@ -143,6 +162,7 @@ Suite *config_suite(void) {
     tcase_add_test(tc, test_scaled_values);
     tcase_add_test(tc, test_scaled_values_are_sane_everywhere);
     tcase_add_test(tc, test_user_settings_win);
+    tcase_add_test(tc, test_env_defaults_win_over_scaled);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -238,7 +238,8 @@ START_TEST(test_spec) {
     ck_assert_int_eq(spec->max_steps, 999);
     ck_assert(spec->min_episode_steps >= 1 && spec->min_episode_steps <= spec->max_steps);
     ck_assert(spec->solved_return == 90.0);
-    ck_assert_str_eq(spec->defaults, "noise = ou\nnoise-sigma = 0.5\n");
+    ck_assert_str_eq(spec->defaults,
+                     "noise = ou\nnoise-sigma = 0.5\nactor-lr = 0.001\ncritic-lr = 0.001\n");
     /* plain data without holes: a saved state is its bytes */
     ck_assert_int_eq(spec->fns.state_bytes, (int)sizeof(MountainCar));
     ck_assert_int_eq(sizeof(MountainCar), 2 * sizeof(double) + 2 * sizeof(int));
