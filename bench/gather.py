@@ -328,7 +328,11 @@ def main():
     commit = git("rev-parse", "--short", "HEAD")
     suite = {"bench": "suite", "date": datetime.date.today().isoformat(),
              "commit": commit.strip() if commit else None,
-             "changed_files": [l[3:] for l in dirty.splitlines() if l.strip()],
+             # the record's own files (an earlier record in the same folder) are not
+             # changes to what was measured
+             "changed_files": [f for f in (l[3:] for l in dirty.splitlines() if l.strip())
+                               if not os.path.abspath(os.path.join(ROOT, f)).startswith(
+                                   os.path.abspath(a.out) + os.sep)],
              "machine": machine(programs), "command": command(a.command),
              "seconds": a.seconds, "programs": programs}
     rows = list(csv_rows(programs))
