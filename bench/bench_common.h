@@ -117,6 +117,20 @@ static inline void *bench_capture(Backend *be, void (*fn)(void *), void *ctx, in
 
 /* The OpenBLAS build and the kernel it runs, and the two variables that
  * change the kernel (the README runs the bench with both unset). */
+/* The one optional argument of bench_env, bench_gpu and bench_update: the
+ * rounds per figure (1 to BENCH_MAX_ROUNDS), else `fallback`; -1 after a usage
+ * line (exit 2). */
+static inline int bench_rounds_arg(int argc, char **argv, const char *name, int fallback) {
+    if (argc == 1) return fallback;
+    char *end;
+    long v = strtol(argv[1], &end, 10);
+    if (argc > 2 || end == argv[1] || *end || v < 1 || v > BENCH_MAX_ROUNDS) {
+        fprintf(stderr, "usage: %s [rounds (1 to %d)]\n", name, BENCH_MAX_ROUNDS);
+        return -1;
+    }
+    return (int)v;
+}
+
 static inline void bench_print_openblas(void) {
     const char *ct = getenv("OPENBLAS_CORETYPE"), *l2 = getenv("OPENBLAS_L2_SIZE");
     printf("OpenBLAS: %s | core %s | OPENBLAS_CORETYPE=%s OPENBLAS_L2_SIZE=%s\n",

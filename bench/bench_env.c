@@ -78,16 +78,8 @@ static double time_env_step(Backend *be, const EnvSpec *spec, int n, int rounds)
 }
 
 int main(int argc, char **argv) {
-    int rounds = 5;
-    if (argc > 1) {
-        char *end;
-        long v = strtol(argv[1], &end, 10);
-        if (argc > 2 || *end || v < 1 || v > BENCH_MAX_ROUNDS) {
-            fprintf(stderr, "usage: bench_env [rounds (1 to %d)]\n", BENCH_MAX_ROUNDS);
-            return 2;
-        }
-        rounds = (int)v;
-    }
+    int rounds = bench_rounds_arg(argc, argv, "bench_env", 5);
+    if (rounds < 0) return 2;
     bench_print_openblas();
     char why[256] = "";
     Backend *gpu = bench_gpu_open(why, sizeof why);

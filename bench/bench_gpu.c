@@ -62,16 +62,8 @@ static int time_update(Backend *be, int batch, int rounds, double out[3]) {
 }
 
 int main(int argc, char **argv) {
-    int rounds = 21;
-    if (argc > 1) {
-        char *end;
-        long v = strtol(argv[1], &end, 10);
-        if (argc > 2 || *end || v < 1 || v > BENCH_MAX_ROUNDS) {
-            fprintf(stderr, "usage: bench_gpu [rounds (1 to %d)]\n", BENCH_MAX_ROUNDS);
-            return 2;
-        }
-        rounds = (int)v;
-    }
+    int rounds = bench_rounds_arg(argc, argv, "bench_gpu", 21);
+    if (rounds < 0) return 2;
     bench_print_openblas();
     char why[256] = "";
     Backend *be = bench_gpu_open(why, sizeof why);
