@@ -50,6 +50,19 @@ static int64_t eval_every_for(int envs, int updates_per_step) {
     return max64(1000, 50 * (int64_t)envs / updates_per_step);
 }
 
+/* Holds a scaled value inside its option's accepted range, so that the
+ * configuration is one the command line could give (a checkpoint saves it as
+ * command-line words). */
+static void clamp_to_range(Config *s, const Option *o) {
+    char *p = (char *)s + o->offset;
+    switch (o->type) {
+    case OPT_INT: if (*(int *)p > o->hi) *(int *)p = (int)o->hi; break;
+    case OPT_I64: if (*(int64_t *)p > o->hi) *(int64_t *)p = (int64_t)o->hi; break;
+    case OPT_DBL: if (*(double *)p > o->hi) *(double *)p = o->hi; break;
+    default: break;
+    }
+}
+
 void config_scaled_values(int envs, Config *s) {
     config_defaults(s);
     if (envs < 1) envs = 1;
@@ -66,6 +79,7 @@ void config_scaled_values(int envs, Config *s) {
     s->update_after = max64(s->update_after, 4 * (int64_t)envs);
     s->eval_every = eval_every_for(envs, s->updates_per_step);
     s->eval_episodes = envs < s->eval_episodes ? s->eval_episodes : envs < 100 ? envs : 100;
+    for (size_t i = 0; i < N_SCALED; i++) clamp_to_range(s, option_find(SCALED[i]));
 }
 
 void config_scale_defaults(Config *c) {
@@ -76,8 +90,11 @@ void config_scale_defaults(Config *c) {
         if (!option_was_set(c, o)) memcpy((char *)c + o->offset, (char *)&s + o->offset, o->size);
     }
     /* the evaluation's cadence follows the updates per step the run will use */
-    if (!option_was_set(c, option_find("eval-every")))
+    const Option *every = option_find("eval-every");
+    if (!option_was_set(c, every)) {
         c->eval_every = eval_every_for(c->envs, c->updates_per_step);
+        clamp_to_range(c, every);
+    }
     /* a replay the user made small still holds a batch */
     if (!option_was_set(c, option_find("batch-size")) && c->batch_size > c->replay_size)
         c->batch_size = (int)c->replay_size;
