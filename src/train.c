@@ -75,11 +75,13 @@ static void iteration(void *ctx) {
 static int64_t policy_pattern(const Trainer *t) {
     int k = t->cfg->updates_per_step, delay = t->agent.p.policy_delay;
     if (delay == 1) return 0; /* one pattern: every update */
-    if (k > 63) return -1;
-    int64_t mask = 0;
+    if (k > 64) return -1;
+    /* 64 updates (the scaled default at 4096 envs) fill the mask; with a delay
+     * of 2 or more it is never all ones, so never the -1 above */
+    uint64_t mask = 0;
     for (int j = 0; j < k; j++)
-        if ((t->prog.updates + j + 1) % delay == 0) mask |= (int64_t)1 << j;
-    return mask;
+        if ((t->prog.updates + j + 1) % delay == 0) mask |= (uint64_t)1 << j;
+    return (int64_t)mask;
 }
 
 /* The graph of an update iteration with this pattern (captured at its first
