@@ -157,6 +157,11 @@ START_TEST(test_env_defaults_win_over_scaled) {
     ck_assert_int_eq(c.noise, NOISE_OU);
     ck_assert_int_eq(c.batch_size, 512); /* scaled */
     ck_assert_int_eq(c.updates_per_step, 4);
+    /* episodes of 999 steps: an evaluation every 250 updates, not 50 */
+    ck_assert_int_eq(c.eval_every, 250 * 256 / 4);
+    char *argv1[] = {"ddpg_cuda", "--env", "mountaincar", NULL};
+    ck_assert_int_eq(parse(&c, 3, argv1), 0);
+    ck_assert_int_eq(c.eval_every, 1000); /* one env: the notebook's */
     char *argv2[] = {"ddpg_cuda", "--env", "mountaincar", "--envs", "256", "--critic-lr",
                      "0.004", NULL};
     ck_assert_int_eq(parse(&c, 7, argv2), 0);
