@@ -235,17 +235,20 @@ END_TEST
  * (the iterations after the random steps replayed as graphs), 3 updates an
  * iteration with a delay of 2, so that the policy steps fall on alternate
  * patterns (one graph each); the actor steps exactly on every second update,
- * and the agents end as the CPU's. */
+ * and the agents end as the CPU's. Again with 64 updates an iteration (the
+ * scaled default at 4096 envs): the mask is full, one pattern, one graph. */
 START_TEST(test_td3_training_graphs) {
-    Pair *p = parity_pair("td3_training_graphs");
+    static const int UPS[2] = {3, 64};
+    int ups = UPS[_i], updates = 13 * ups;
+    Pair *p = parity_pair(ups == 3 ? "td3_training_graphs" : "td3_training_graphs_64");
     if (!p) return;
     Config c;
     config_defaults(&c);
     c.algo = ALGO_TD3;
     c.envs = 4;
     c.start_steps = c.update_after = 100;
-    c.total_steps = 148; /* 37 iterations, 13 with updates: 39 updates */
-    c.updates_per_step = 3;
+    c.total_steps = 148; /* 37 iterations, 13 with updates */
+    c.updates_per_step = ups;
     c.batch_size = 33;
     c.hidden[0] = c.hidden[1] = 32;
     c.eval_every = 0;
@@ -257,11 +260,11 @@ START_TEST(test_td3_training_graphs) {
     RunSummary sg, sc;
     ck_assert_int_eq(trainer_run(&tg, &sg), 0);
     ck_assert_int_eq(trainer_run(&tc, &sc), 0);
-    ck_assert_int_eq(sg.updates, 39);
-    ck_assert_int_eq(tg.n_update_graphs, 2);
-    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.actor.adam_step), 19);
-    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.critic[1].adam_step), 39);
-    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.smooth_ctr), 39);
+    ck_assert_int_eq(sg.updates, updates);
+    ck_assert_int_eq(tg.n_update_graphs, ups % 2 ? 2 : 1);
+    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.actor.adam_step), updates / 2);
+    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.critic[1].adam_step), updates);
+    ck_assert_int_eq(fetch_i64(p->gpu, tg.agent.smooth_ctr), updates);
     expect_agents_close(p, &tg.agent, &tc.agent, "td3 training with graphs");
     trainer_destroy(&tg);
     trainer_destroy(&tc);
@@ -328,7 +331,7 @@ void gpu_update_cases(Suite *s) {
     tcase_add_test(tc, test_td3_update);
     tcase_add_test(tc, test_schedule);
     tcase_add_test(tc, test_graph_replay);
-    tcase_add_test(tc, test_td3_training_graphs);
+    tcase_add_loop_test(tc, test_td3_training_graphs, 0, 2); /* 3 and 64 updates an iteration */
     tcase_add_test(tc, test_evaluate_graph);
     suite_add_tcase(s, tc);
 }
