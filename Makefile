@@ -62,8 +62,8 @@ else
   WITH_CUDA := 1
 endif
 
-# every .c of src/ but main.c and the stub, and the CPU backend (src/cpu/)
-CORE_SRCS := $(filter-out src/main.c src/cuda_stub.c,$(wildcard src/*.c)) $(wildcard src/cpu/*.c)
+# every .c in the folders of src/ (the CPU backend, src/backend/cpu/, among them) but the stub
+CORE_SRCS := $(filter-out src/backend/cuda_stub.c,$(sort $(wildcard src/*/*.c src/*/*/*.c)))
 CU_SRCS   := $(wildcard kernels/*.cu)
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/%.o)
 
@@ -72,7 +72,7 @@ ifeq ($(WITH_CUDA),1)
   LIBS += $(CUDA_LIBS)
   BANNER := "✓ building with the CUDA backend ($(NVCC))"
 else
-  BACKEND_OBJS := $(BUILD)/src/cuda_stub.o
+  BACKEND_OBJS := $(BUILD)/src/backend/cuda_stub.o
   BANNER := "✗ CUDA backend not built ($(WHY)): CPU-only binary"
 endif
 # The build flavour is remembered so that switching CPU=1 on/off relinks.
@@ -90,7 +90,7 @@ BENCH_OUT  ?= $(BUILD)/bench-results
 
 # The embeddable policy (include/ddpg/policy.h): plain C, no CUDA, OpenBLAS or Check.
 POLICY_LIB  := $(BUILD)/libddpg_policy.a
-POLICY_OBJS := $(addprefix $(BUILD)/src/,policy.o ckpt_file.o mlp.o tensor.o)
+POLICY_OBJS := $(addprefix $(BUILD)/src/,run/policy.o run/ckpt_file.o agent/mlp.o backend/tensor.o)
 EXAMPLE_BINS := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 # libFuzzer targets (clang), each run for FUZZ_SECONDS from its corpus in tests/fuzz/
@@ -147,10 +147,9 @@ $(BUILD)/examples/%: examples/%.c $(POLICY_LIB)
 
 examples: $(EXAMPLE_BINS)
 
-CONFIG_SRCS := src/config.c src/config_file.c src/config_help.c src/config_scale.c \
-               src/env_registry.c
+CONFIG_SRCS := $(wildcard src/config/*.c) src/envs/registry.c
 
-$(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c src/ckpt_file.c $(CONFIG_SRCS)
+$(BUILD)/fuzz/fuzz_checkpoint: tests/fuzz/fuzz_checkpoint.c src/run/ckpt_file.c $(CONFIG_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $^ $(JSON_LIBS) -lm
 

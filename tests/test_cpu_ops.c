@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../src/cpu/cpu_common.h"
+#include "../src/backend/cpu/cpu_common.h"
 #include "ddpg/elem.h"
 #include "suites.h"
 

@@ -15,7 +15,7 @@
 #include <immintrin.h>
 #endif
 
-#include "../src/cpu/pool.h"
+#include "../src/backend/cpu/pool.h"
 #include "ddpg/backend.h"
 #include "ddpg/ddpg.h"
 #include "ddpg/elem.h"

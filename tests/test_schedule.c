@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/cpu/cpu_common.h"
-#include "../src/cpu/passes.h"
+#include "../src/backend/cpu/cpu_common.h"
+#include "../src/backend/cpu/passes.h"
 #include "ddpg/ddpg.h"
 #include "ddpg/elem.h"
 #include "ddpg/env.h"
