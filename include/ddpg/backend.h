@@ -1,11 +1,11 @@
 /* backend.h - the operations the algorithm is written against.
  *
- * src/mlp.c, src/net.c, src/ddpg.c and the trainer call only these. Two
- * implementations: src/cpu/ (OpenBLAS and loops over include/ddpg/elem.h,
- * always built) and kernels/ (cuBLAS, cuRAND and CUDA kernels, unless CPU=1),
- * one file per op family in each (dense, loss, optim, random, pendulum,
- * replay), plus each backend's own schedule of a DDPG update (update.c,
- * update.cu; see Backend.schedule).
+ * src/agent/ (mlp.c, net.c, ddpg.c) and the training loop (src/train/) call
+ * only these. Two implementations: src/backend/cpu/ (OpenBLAS and loops over
+ * include/ddpg/elem.h, always built) and kernels/ (cuBLAS, cuRAND and CUDA
+ * kernels, unless CPU=1), one file per op family in each (dense, norm, loss,
+ * optim, random, env, replay), plus each backend's own schedule of a DDPG
+ * update (update.c, update.cu; see Backend.schedule).
  *
  * Conventions, for every op:
  *  - "device" pointers point into memory from be->alloc (host memory on the CPU).

@@ -42,7 +42,7 @@ typedef struct {
     EpisodeLog log;
 } VecEnv;
 
-/* ---- the registry (src/env.c) ---- */
+/* ---- the registry (src/envs/registry.c) ---- */
 
 /* The environment called name (its Gymnasium id or its alias), or NULL. */
 const EnvSpec *env_find(const char *name);

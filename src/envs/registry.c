@@ -1,4 +1,4 @@
-/* env_registry.c - the environments --env knows: the built-in ones of
+/* registry.c - the environments --env knows: the built-in ones of
  * envs/registry.h, and any a program (or a test) registers. */
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* registry.h - the environments built into the program: each one's header,
  * and its name in DDPG_ENVS. Adding an environment is its header and one
- * entry of each here (README: "Adding an environment"): src/env.c lists
+ * entry of each here (docs/environments.md): src/envs/registry.c lists
  * NAME_spec() for --env, kernels/env.cu makes NAME's kernels from NAME_fns(). */
 #ifndef DDPG_ENVS_REGISTRY_H
 #define DDPG_ENVS_REGISTRY_H

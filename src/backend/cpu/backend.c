@@ -54,7 +54,8 @@ void cpu_run_parts(Backend *be, int n, PoolFn fn, void *ctx) {
 
 /* Large blocks come from mmap and so all start at the same offset in a page:
  * the streams of an element-wise pass (Adam reads p, g, m, v) then compete
- * for the same cache sets, which made Adam 1.4x slower. Each block of at
+ * for the same cache sets (what it cost: bench/results/code_comment_figures.md).
+ * Each block of at
  * least COLOUR_MIN bytes starts at its own multiple of 64 bytes within the
  * page ("cache colouring"). A header line before the block keeps the
  * pointer that malloc returned. */
