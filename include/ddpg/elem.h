@@ -82,13 +82,19 @@ DDPG_HD float relu_elem(float x) { return x > 0.0f ? x : 0.0f; }
 /* d relu / dx, written in terms of the output y = relu(x). */
 DDPG_HD float relu_grad_elem(float y) { return y > 0.0f ? 1.0f : 0.0f; }
 
-/* Actor head: a = scale * tanh(z) + shift, scale = (high-low)/2, shift = (high+low)/2. */
-DDPG_HD float tanh_scale_elem(float z, float scale, float shift) {
-    return scale * tanhf(z) + shift;
+/* An action dimension's half range (high - low) / 2 and centre (high + low) / 2: the
+ * scale and shift of the actor's tanh head, and the noise scale of NoiseSpec.per_bound. */
+DDPG_HD float action_half_range(float low, float high) { return 0.5f * (high - low); }
+DDPG_HD float action_center(float low, float high) { return 0.5f * (high + low); }
+
+/* Actor head: a = scale tanh(z) + shift into [low, high], scale and shift as above. */
+DDPG_HD float tanh_bounds_elem(float z, float low, float high) {
+    return action_half_range(low, high) * tanhf(z) + action_center(low, high);
 }
-/* da/dz in terms of the output a: scale * (1 - t^2), t = (a - shift) / scale. */
-DDPG_HD float tanh_scale_grad_elem(float a, float scale, float shift) {
-    float t = (a - shift) / scale;
+/* da/dz in terms of the output a: scale (1 - t^2), t = (a - shift) / scale. */
+DDPG_HD float tanh_bounds_grad_elem(float a, float low, float high) {
+    float scale = action_half_range(low, high);
+    float t = (a - action_center(low, high)) / scale;
     return scale * (1.0f - t * t);
 }
 
@@ -156,7 +162,7 @@ DDPG_HD float smoothed_action_elem(float a, float sigma, float n, float c, float
 
 /* The noise scale of one action dimension: 1, or its half range (NoiseSpec.per_bound). */
 DDPG_HD float noise_scale_elem(int per_bound, float low, float high) {
-    return per_bound ? 0.5f * (high - low) : 1.0f;
+    return per_bound ? action_half_range(low, high) : 1.0f;
 }
 
 /* Exploration: a = clip(a + sigma * n, low, high). */

@@ -137,10 +137,8 @@ static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
             if (a->mask_out) relu_mask_row(a->mask_out + i * relu_mask_words(cols), row, cols);
             break;
         case ACT_TANH_SCALE:
-            for (int j = 0; j < cols; j++) {
-                float lo_ = a->ab->low[j], hi_ = a->ab->high[j];
-                row[j] = tanh_scale_elem(row[j] + b[j], 0.5f * (hi_ - lo_), 0.5f * (hi_ + lo_));
-            }
+            for (int j = 0; j < cols; j++)
+                row[j] = tanh_bounds_elem(row[j] + b[j], a->ab->low[j], a->ab->high[j]);
             break;
         default:
             for (int j = 0; j < cols; j++) row[j] += b[j];
@@ -178,10 +176,8 @@ static void act_grad_rows(void *ctx, size_t lo, size_t hi) {
         } else if (a->act == ACT_RELU) {
             for (int j = 0; j < cols; j++) dy[j] *= relu_grad_elem(y[j]);
         } else if (a->act == ACT_TANH_SCALE) {
-            for (int j = 0; j < cols; j++) {
-                float lo_ = a->ab->low[j], hi_ = a->ab->high[j];
-                dy[j] *= tanh_scale_grad_elem(y[j], 0.5f * (hi_ - lo_), 0.5f * (hi_ + lo_));
-            }
+            for (int j = 0; j < cols; j++)
+                dy[j] *= tanh_bounds_grad_elem(y[j], a->ab->low[j], a->ab->high[j]);
         }
     }
 }
@@ -229,11 +225,9 @@ static void outer_act_grad_rows(void *ctx, size_t lo, size_t hi) {
                 dz[j] *= g;
             }
         } else if (a->act == ACT_TANH_SCALE) {
-            for (int j = 0; j < cols; j++) {
-                float lo_ = a->ab->low[j], hi_ = a->ab->high[j];
+            for (int j = 0; j < cols; j++)
                 dz[j] = (dyi * w[j]) *
-                        tanh_scale_grad_elem(y[j], 0.5f * (hi_ - lo_), 0.5f * (hi_ + lo_));
-            }
+                        tanh_bounds_grad_elem(y[j], a->ab->low[j], a->ab->high[j]);
         } else {
             for (int j = 0; j < cols; j++) dz[j] = dyi * w[j];
         }
