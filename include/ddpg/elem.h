@@ -177,4 +177,30 @@ DDPG_HD float ou_step_elem(float x, float theta, float mu, float sigma, float dt
     return x + theta * (mu - x) * dt + sigma * sqrtf(dt) * n;
 }
 
+/* Warm-up exploration: an action uniform in [low, high) from one Philox word. */
+DDPG_HD float uniform_action_elem(uint32_t r0, float low, float high) {
+    return low + (high - low) * rng_u01f(r0);
+}
+
+/* One element of add_noise (backend.h's NoiseSpec, field by field: elem.h knows no
+ * backend types), from the two Philox words of its counter: n ~ N(0, 1), then
+ *  - OU (ou_x, this element's process state, not NULL): x steps with n and is added;
+ *  - Gaussian (ou_x NULL): sigma n is added, first clipped to [-clip, clip] when clip > 0
+ *    (TD3's target policy smoothing); with per_bound, sigma and clip are for a bound of 1
+ *    and scale with the half range;
+ * and the action is clipped to [low, high]. */
+DDPG_HD float add_noise_elem(float a, uint32_t r0, uint32_t r1, float *ou_x, float sigma,
+                             float ou_theta, float ou_dt, float clip, int per_bound, float low,
+                             float high) {
+    float n = rng_normal(r0, r1);
+    if (ou_x) {
+        float x = ou_step_elem(*ou_x, ou_theta, 0.0f, sigma, ou_dt, n);
+        *ou_x = x;
+        return noisy_action_elem(a, 1.0f, x, low, high);
+    }
+    float s = noise_scale_elem(per_bound, low, high);
+    if (clip > 0.0f) return smoothed_action_elem(a, sigma * s, n, clip * s, low, high);
+    return noisy_action_elem(a, sigma * s, n, low, high);
+}
+
 #endif /* DDPG_ELEM_H */
