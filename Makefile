@@ -37,6 +37,10 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE -ffp-contract=off -Wall -Wextra -Wno-unused
               -Iinclude -MMD -MP $(OPENBLAS_CFLAGS) $(CFLAGS)
 ALL_NVFLAGS = -std=c++17 $(NVCC_ARCH) -Xcompiler -Wall,-Wextra,-ffp-contract=off -Iinclude \
               -MMD -MP $(NVFLAGS)
+# The environments' kernels without contraction as well: -Xcompiler reaches only the host
+# compiler, and nvcc fuses a * b + c into one fma by default (-fmad=true). make
+# test-env-ptx checks their PTX (tests/check_env_ptx.sh).
+$(BUILD)/kernels/env.o test-env-ptx: ALL_NVFLAGS += -fmad=false
 
 ifeq ($(STATIC),1)
   BLAS_LIBS  := $(firstword $(wildcard $(OPENBLAS_LIBDIR)/libopenblas.a /usr/lib/x86_64-linux-gnu/libopenblas.a)) -lpthread -lgfortran
@@ -99,8 +103,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -std=c11 -D_GNU_SOURCE -Iinclude
 
-.PHONY: all setup run test test-all test-c test-report test-browser bench clean banner fixtures \
-        examples fuzz test-asan install
+.PHONY: all setup run test test-all test-c test-env-ptx test-report test-browser bench clean \
+        banner fixtures examples fuzz test-asan install
 
 all: banner ddpg_cuda $(POLICY_LIB)
 
@@ -188,12 +192,18 @@ run: setup
 test: setup
 	@$(MAKE) --no-print-directory test-all
 
-# Check suites (C), then the report tests (Python), then the browser test.
-test-all: banner test-c test-report test-browser
+# Check suites (C), the environments' PTX, then the report tests (Python), then the
+# browser test.
+test-all: banner test-c test-env-ptx test-report test-browser
 
 # The tests run the program at $(BIN) and the examples in $(BUILD)/examples.
 test-c: $(BUILD)/run_tests $(BIN) examples
 	DDPG_BIN=$(abspath $(BIN)) DDPG_BUILD=$(BUILD) $(BUILD)/run_tests
+
+# kernels/env.cu compiled to PTX with env.o's flags: no contracted multiply-add in it (one
+# SKIP line without nvcc, which CPU=1 does not need)
+test-env-ptx:
+	@tests/check_env_ptx.sh "$(NVCC)" $(ALL_NVFLAGS)
 
 # Every Check suite under AddressSanitizer and UndefinedBehaviorSanitizer, in its own
 # build folder (CPU-only: the CUDA runtime and ASan do not mix).

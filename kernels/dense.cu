@@ -16,8 +16,7 @@ __global__ void bias_act_kernel(float *y, const float *b, unsigned n, int cols, 
         if (act == ACT_RELU) {
             z = relu_elem(z);
         } else if (act == ACT_TANH_SCALE) {
-            float lo = ab.low[j], hi = ab.high[j];
-            z = tanh_scale_elem(z, 0.5f * (hi - lo), 0.5f * (hi + lo));
+            z = tanh_bounds_elem(z, ab.low[j], ab.high[j]);
         }
         y[i] = z;
     }
@@ -31,8 +30,7 @@ __global__ void act_grad_kernel(float *dy, const float *y, unsigned n, int cols,
             dy[i] *= relu_grad_elem(y[i]);
         } else {
             int j = (int)(i % (unsigned)cols);
-            float lo = ab.low[j], hi = ab.high[j];
-            dy[i] *= tanh_scale_grad_elem(y[i], 0.5f * (hi - lo), 0.5f * (hi + lo));
+            dy[i] *= tanh_bounds_grad_elem(y[i], ab.low[j], ab.high[j]);
         }
     }
 }

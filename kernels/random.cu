@@ -15,12 +15,12 @@ __global__ void uniform_actions_kernel(float *a, unsigned total, ActionBounds ab
          k += gridDim.x * blockDim.x) {
         int d = (int)(k % (unsigned)ab.dim);
         uint4 r = philox_draw(seed, k, RNG_WARMUP, c);
-        a[k] = ab.low[d] + (ab.high[d] - ab.low[d]) * rng_u01f(r.x);
+        a[k] = uniform_action_elem(r.x, ab.low[d], ab.high[d]);
     }
 }
 
-/* a(n, dim) = clip(a + noise); Gaussian sigma z, or OU state x(n, dim) stepped
- * with z and added. Element k uses counter (k, RNG_NOISE, *ctr). */
+/* a(n, dim) = clip(a + noise), elem.h's add_noise_elem per element. Element k
+ * uses counter (k, RNG_NOISE, *ctr). */
 __global__ void add_noise_kernel(float *a, unsigned total, ActionBounds ab, NoiseSpec ns,
                                  uint64_t seed, const uint64_t *ctr) {
     uint64_t c = *ctr;
@@ -28,19 +28,9 @@ __global__ void add_noise_kernel(float *a, unsigned total, ActionBounds ab, Nois
          k += gridDim.x * blockDim.x) {
         int d = (int)(k % (unsigned)ab.dim);
         uint4 r = philox_draw(seed, k, RNG_NOISE, c);
-        float z = rng_normal(r.x, r.y);
-        if (ns.kind == NOISE_OU) {
-            float x = ou_step_elem(ns.ou_state[k], ns.ou_theta, 0.0f, ns.sigma, ns.ou_dt, z);
-            ns.ou_state[k] = x;
-            a[k] = noisy_action_elem(a[k], 1.0f, x, ab.low[d], ab.high[d]);
-        } else if (ns.clip > 0.0f) {
-            float s = noise_scale_elem(ns.per_bound, ab.low[d], ab.high[d]);
-            a[k] = smoothed_action_elem(a[k], ns.sigma * s, z, ns.clip * s, ab.low[d],
-                                        ab.high[d]);
-        } else {
-            float s = noise_scale_elem(ns.per_bound, ab.low[d], ab.high[d]);
-            a[k] = noisy_action_elem(a[k], ns.sigma * s, z, ab.low[d], ab.high[d]);
-        }
+        float *ou_x = ns.kind == NOISE_OU ? ns.ou_state + k : NULL;
+        a[k] = add_noise_elem(a[k], r.x, r.y, ou_x, ns.sigma, ns.ou_theta, ns.ou_dt, ns.clip,
+                              ns.per_bound, ab.low[d], ab.high[d]);
     }
 }
 

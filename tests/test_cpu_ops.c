@@ -1,7 +1,10 @@
 /* test_cpu_ops.c - the CPU backend's private ops for its update schedule
  * (src/cpu/cpu_common.h): the one-output layer's fused input gradient and the
- * ReLU masks give bit for bit what the plain ops give, on 1 and 3 threads. */
+ * ReLU masks give bit for bit what the plain ops give, on 1 and 3 threads;
+ * and the element math the backends share (elem.h) for the actor's tanh head
+ * and the exploration noise, against its definition written out here. */
 #include <check.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -122,11 +125,99 @@ START_TEST(test_relu_masks_match_activations) {
 }
 END_TEST
 
+/* The tanh head's scale and shift are the bounds' half range and centre: exact
+ * for bounds whose sums are exact, the head's output at z = 0 the centre and
+ * inside [low, high], its derivative scale (1 - tanh^2) as the output gives it. */
+START_TEST(test_tanh_bounds_from_the_bounds) {
+    static const float b[][4] = {/* low, high, half range, centre */
+                                 {-2.0f, 2.0f, 2.0f, 0.0f}, {-1.0f, 3.0f, 2.0f, 1.0f},
+                                 {0.0f, 0.5f, 0.25f, 0.25f}, {-10.0f, -4.0f, 3.0f, -7.0f}};
+    for (int k = 0; k < 4; k++) {
+        float lo = b[k][0], hi = b[k][1];
+        ck_assert_float_eq(action_half_range(lo, hi), b[k][2]);
+        ck_assert_float_eq(action_center(lo, hi), b[k][3]);
+        ck_assert_float_eq(tanh_bounds_elem(0.0f, lo, hi), b[k][3]);
+        ck_assert_float_eq(tanh_bounds_grad_elem(b[k][3], lo, hi), b[k][2]);
+        for (int i = -40; i <= 40; i++) {
+            float z = 0.25f * (float)i, a = tanh_bounds_elem(z, lo, hi);
+            float want = b[k][2] * tanhf(z) + b[k][3];
+            ck_assert_msg(a == want && a >= lo && a <= hi, "tanh_bounds_elem(%g) in [%g, %g]: "
+                          "%.9g, expected %.9g", (double)z, (double)lo, (double)hi, (double)a,
+                          (double)want);
+            double t = tanh((double)z), g = tanh_bounds_grad_elem(a, lo, hi);
+            ck_assert_msg(fabs(g - b[k][2] * (1.0 - t * t)) <= 1e-3 * b[k][2], "d/dz at %g: %g",
+                          (double)z, g);
+        }
+    }
+}
+END_TEST
+
+/* add_noise on the CPU backend, each kind, against the definition written out
+ * here in the same float arithmetic (the numbers of every run depend on it):
+ * n the draw of counter (k, RNG_NOISE, ctr); Gaussian a + (sigma h) n, per
+ * bound h the half range, else 1; TD3's smoothing with the noise clipped to
+ * clip h first; OU x += theta (0 - x) dt + sigma sqrt(dt) n, then a + x; the
+ * action clipped to its bounds. Every kind reaches a bound, the clip bites. */
+START_TEST(test_add_noise_by_hand) {
+    enum { N = 65, D = 3, NK = N * D };
+    const ActionBounds ab = {D, {-1.0f, 0.0f, -3.0f}, {3.0f, 0.5f, 2.0f}};
+    const NoiseSpec kinds[] = {
+        {.kind = NOISE_GAUSSIAN, .sigma = 0.7f},
+        {.kind = NOISE_GAUSSIAN, .sigma = 0.7f, .per_bound = 1},
+        {.kind = NOISE_GAUSSIAN, .sigma = 0.6f, .clip = 0.3f, .per_bound = 1},
+        {.kind = NOISE_OU, .sigma = 0.9f, .ou_theta = 0.15f, .ou_dt = 0.01f}};
+    Backend *be = backend_cpu_create(1);
+    float *a = be->alloc(be, sizeof(float) * NK), *x = be->alloc(be, sizeof(float) * NK);
+    float want[NK], xs[NK];
+    ck_assert(a && x);
+    for (int kind = 0; kind < 4; kind++) {
+        NoiseSpec ns = kinds[kind];
+        if (ns.kind == NOISE_OU) ns.ou_state = x;
+        uint64_t ctr = 5 + (uint64_t)kind;
+        int at_bound = 0, clipped = 0;
+        fill_uniform(a, NK, 61 + kind, -1.0f, 1.0f);
+        fill_uniform(x, NK, 71 + kind, -2.0f, 2.0f);
+        for (int k = 0; k < NK; k++) {
+            int d = k % D;
+            float lo = ab.low[d], hi = ab.high[d], h = ns.per_bound ? 0.5f * (hi - lo) : 1.0f;
+            Philox4 r = philox4x32(99, (uint32_t)k, RNG_NOISE, ctr);
+            float n = rng_normal(r.v[0], r.v[1]), e = ns.sigma * h * n;
+            if (ns.kind == NOISE_OU) {
+                xs[k] = x[k] + ns.ou_theta * (0.0f - x[k]) * ns.ou_dt +
+                        ns.sigma * sqrtf(ns.ou_dt) * n;
+                e = xs[k];
+            } else if (ns.clip > 0.0f) {
+                float c = ns.clip * h;
+                clipped += e < -c || e > c;
+                e = e < -c ? -c : e > c ? c : e;
+            }
+            float v = a[k] + e;
+            at_bound += v <= lo || v >= hi;
+            want[k] = v < lo ? lo : v > hi ? hi : v;
+        }
+        be->add_noise(be, a, N, ab, ns, 99, &ctr);
+        ck_assert_uint_eq(ctr, 6 + (uint64_t)kind);
+        for (int k = 0; k < NK; k++)
+            ck_assert_msg(a[k] == want[k], "noise kind %d, element %d: %.9g, expected %.9g",
+                          kind, k, (double)a[k], (double)want[k]);
+        if (ns.kind == NOISE_OU) ck_assert_mem_eq(x, xs, sizeof xs);
+        ck_assert_int_gt(at_bound, 0);
+        if (ns.clip > 0.0f) ck_assert_int_gt(clipped, NK / 10);
+    }
+    be->free(be, a), be->free(be, x);
+    be->destroy(be);
+}
+END_TEST
+
 Suite *cpu_ops_suite(void) {
     Suite *s = suite_create("cpu_ops");
     TCase *tc = tcase_create("schedule_ops");
     tcase_add_test(tc, test_outer_act_grad_matches_gemm_then_act_grad);
     tcase_add_test(tc, test_relu_masks_match_activations);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("elem");
+    tcase_add_test(tc, test_tanh_bounds_from_the_bounds);
+    tcase_add_test(tc, test_add_noise_by_hand);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -492,7 +492,7 @@ END_TEST
 /* Float central differences of the float32 functions themselves: step 1e-2
  * (rounding error ~2 ulp(a)/h ~ 5e-5, truncation ~h^2 |a'''|/6 ~ 3e-5 scale);
  * tolerance 1e-3 relative + 2e-4 scale absolute. */
-START_TEST(test_tanh_scale_elem_derivative) {
+START_TEST(test_tanh_bounds_elem_derivative) {
     const float bounds[][2] = {{-2.0f, 2.0f}, {-1.0f, 3.0f}, {0.0f, 0.5f}, {-10.0f, -4.0f}};
     const float h = 1e-2f;
     for (size_t k = 0; k < sizeof bounds / sizeof bounds[0]; k++) {
@@ -500,18 +500,17 @@ START_TEST(test_tanh_scale_elem_derivative) {
         float scale = 0.5f * (hi - lo), shift = 0.5f * (hi + lo);
         for (int i = -25; i <= 25; i++) {
             float z = 0.1f * i;
-            float a = tanh_scale_elem(z, scale, shift);
+            float a = tanh_bounds_elem(z, lo, hi);
             double exact = scale * tanh((double)z) + shift;
             ck_assert_msg(fabs(a - exact) <= 1e-6 * (fabs(exact) + scale),
-                          "tanh_scale_elem(%g) in [%g,%g] = %.8g, expected %.8g", z, lo, hi,
+                          "tanh_bounds_elem(%g) in [%g,%g] = %.8g, expected %.8g", z, lo, hi,
                           (double)a, exact);
             ck_assert(a >= lo && a <= hi);
-            float g = tanh_scale_grad_elem(a, scale, shift);
-            float fd =
-                (tanh_scale_elem(z + h, scale, shift) - tanh_scale_elem(z - h, scale, shift)) /
-                (2.0f * h);
+            float g = tanh_bounds_grad_elem(a, lo, hi);
+            float fd = (tanh_bounds_elem(z + h, lo, hi) - tanh_bounds_elem(z - h, lo, hi)) /
+                       (2.0f * h);
             ck_assert_msg(fabsf(g - fd) <= 1e-3f * fabsf(fd) + 2e-4f * scale,
-                          "d tanh_scale/dz at z=%g in [%g,%g]: grad %.8g, finite difference %.8g",
+                          "d tanh_bounds/dz at z=%g in [%g,%g]: grad %.8g, finite difference %.8g",
                           z, lo, hi, (double)g, (double)fd);
             double dexact = scale * (1.0 - tanh((double)z) * tanh((double)z));
             ck_assert_msg(fabs(g - dexact) <= 1e-4 * dexact + 1e-6 * scale,
@@ -616,7 +615,7 @@ Suite *mlp_suite(void) {
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tanh_head");
-    tcase_add_test(tc, test_tanh_scale_elem_derivative);
+    tcase_add_test(tc, test_tanh_bounds_elem_derivative);
     tcase_add_test(tc, test_tanh_scale_output_within_bounds);
     suite_add_tcase(s, tc);
 

@@ -82,13 +82,19 @@ DDPG_HD float relu_elem(float x) { return x > 0.0f ? x : 0.0f; }
 /* d relu / dx, written in terms of the output y = relu(x). */
 DDPG_HD float relu_grad_elem(float y) { return y > 0.0f ? 1.0f : 0.0f; }
 
-/* Actor head: a = scale * tanh(z) + shift, scale = (high-low)/2, shift = (high+low)/2. */
-DDPG_HD float tanh_scale_elem(float z, float scale, float shift) {
-    return scale * tanhf(z) + shift;
+/* An action dimension's half range (high - low) / 2 and centre (high + low) / 2: the
+ * scale and shift of the actor's tanh head, and the noise scale of NoiseSpec.per_bound. */
+DDPG_HD float action_half_range(float low, float high) { return 0.5f * (high - low); }
+DDPG_HD float action_center(float low, float high) { return 0.5f * (high + low); }
+
+/* Actor head: a = scale tanh(z) + shift into [low, high], scale and shift as above. */
+DDPG_HD float tanh_bounds_elem(float z, float low, float high) {
+    return action_half_range(low, high) * tanhf(z) + action_center(low, high);
 }
-/* da/dz in terms of the output a: scale * (1 - t^2), t = (a - shift) / scale. */
-DDPG_HD float tanh_scale_grad_elem(float a, float scale, float shift) {
-    float t = (a - shift) / scale;
+/* da/dz in terms of the output a: scale (1 - t^2), t = (a - shift) / scale. */
+DDPG_HD float tanh_bounds_grad_elem(float a, float low, float high) {
+    float scale = action_half_range(low, high);
+    float t = (a - action_center(low, high)) / scale;
     return scale * (1.0f - t * t);
 }
 
@@ -156,7 +162,7 @@ DDPG_HD float smoothed_action_elem(float a, float sigma, float n, float c, float
 
 /* The noise scale of one action dimension: 1, or its half range (NoiseSpec.per_bound). */
 DDPG_HD float noise_scale_elem(int per_bound, float low, float high) {
-    return per_bound ? 0.5f * (high - low) : 1.0f;
+    return per_bound ? action_half_range(low, high) : 1.0f;
 }
 
 /* Exploration: a = clip(a + sigma * n, low, high). */
@@ -169,6 +175,32 @@ DDPG_HD float noisy_action_elem(float a, float sigma, float n, float low, float 
  * x <- x + theta (mu - x) dt + sigma sqrt(dt) n. */
 DDPG_HD float ou_step_elem(float x, float theta, float mu, float sigma, float dt, float n) {
     return x + theta * (mu - x) * dt + sigma * sqrtf(dt) * n;
+}
+
+/* Warm-up exploration: an action uniform in [low, high) from one Philox word. */
+DDPG_HD float uniform_action_elem(uint32_t r0, float low, float high) {
+    return low + (high - low) * rng_u01f(r0);
+}
+
+/* One element of add_noise (backend.h's NoiseSpec, field by field: elem.h knows no
+ * backend types), from the two Philox words of its counter: n ~ N(0, 1), then
+ *  - OU (ou_x, this element's process state, not NULL): x steps with n and is added;
+ *  - Gaussian (ou_x NULL): sigma n is added, first clipped to [-clip, clip] when clip > 0
+ *    (TD3's target policy smoothing); with per_bound, sigma and clip are for a bound of 1
+ *    and scale with the half range;
+ * and the action is clipped to [low, high]. */
+DDPG_HD float add_noise_elem(float a, uint32_t r0, uint32_t r1, float *ou_x, float sigma,
+                             float ou_theta, float ou_dt, float clip, int per_bound, float low,
+                             float high) {
+    float n = rng_normal(r0, r1);
+    if (ou_x) {
+        float x = ou_step_elem(*ou_x, ou_theta, 0.0f, sigma, ou_dt, n);
+        *ou_x = x;
+        return noisy_action_elem(a, 1.0f, x, low, high);
+    }
+    float s = noise_scale_elem(per_bound, low, high);
+    if (clip > 0.0f) return smoothed_action_elem(a, sigma * s, n, clip * s, low, high);
+    return noisy_action_elem(a, sigma * s, n, low, high);
 }
 
 #endif /* DDPG_ELEM_H */

@@ -112,8 +112,7 @@ void ddpg_policy_act(const DdpgPolicy *p, const float *obs, int n, float *act) {
                 if (a == ACT_RELU) {
                     z = relu_elem(z);
                 } else if (a == ACT_TANH_SCALE) {
-                    float lo = s->bounds.low[j], hi = s->bounds.high[j];
-                    z = tanh_scale_elem(z, 0.5f * (hi - lo), 0.5f * (hi + lo));
+                    z = tanh_bounds_elem(z, s->bounds.low[j], s->bounds.high[j]);
                 }
                 y[j] = z;
             }

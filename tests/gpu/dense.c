@@ -125,8 +125,7 @@ static void as_activation_outputs(float *x, size_t n, int cols, Activation act,
         int j = (int)(i % (size_t)cols);
         if (act == ACT_RELU) x[i] = relu_elem(x[i]);
         if (act == ACT_TANH_SCALE)
-            x[i] = tanh_scale_elem(x[i], 0.5f * (ab->high[j] - ab->low[j]),
-                                   0.5f * (ab->high[j] + ab->low[j]));
+            x[i] = tanh_bounds_elem(x[i], ab->low[j], ab->high[j]);
     }
 }
 

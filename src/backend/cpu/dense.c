@@ -19,11 +19,12 @@
 #include "cpu_common.h"
 #include "ddpg/elem.h"
 
-/* GEMM_ROW_BLOCK (cpu_common.h) is 128 rows: smaller blocks cost time. At
- * 256 x 256 x 256 two calls of 128 rows took 4% longer than one, and at 128
- * rows two calls of 64 took 5-9% longer (bench/results/cpu_update.md). */
-/* Blocks are handed to other threads only in parts of this many multiply-adds */
-#define GEMM_PART_MIN_MACS (1 << 20) /* ~20 us of sgemm on one core */
+/* GEMM_ROW_BLOCK (cpu_common.h) is 128 rows: smaller blocks cost time
+ * (bench/results/house_2026-11-30.md times the cuts). */
+/* Blocks are handed to other threads only in parts of this many multiply-adds,
+ * much more work than a hand-off between cores costs (bench/results/cpu_update.md
+ * has a core's sgemm rate and the cross-core round trip). */
+#define GEMM_PART_MIN_MACS (1 << 20)
 
 typedef struct {
     int ta, tb, m, n, k;
@@ -137,10 +138,8 @@ static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
             if (a->mask_out) relu_mask_row(a->mask_out + i * relu_mask_words(cols), row, cols);
             break;
         case ACT_TANH_SCALE:
-            for (int j = 0; j < cols; j++) {
-                float lo_ = a->ab->low[j], hi_ = a->ab->high[j];
-                row[j] = tanh_scale_elem(row[j] + b[j], 0.5f * (hi_ - lo_), 0.5f * (hi_ + lo_));
-            }
+            for (int j = 0; j < cols; j++)
+                row[j] = tanh_bounds_elem(row[j] + b[j], a->ab->low[j], a->ab->high[j]);
             break;
         default:
             for (int j = 0; j < cols; j++) row[j] += b[j];
@@ -178,10 +177,8 @@ static void act_grad_rows(void *ctx, size_t lo, size_t hi) {
         } else if (a->act == ACT_RELU) {
             for (int j = 0; j < cols; j++) dy[j] *= relu_grad_elem(y[j]);
         } else if (a->act == ACT_TANH_SCALE) {
-            for (int j = 0; j < cols; j++) {
-                float lo_ = a->ab->low[j], hi_ = a->ab->high[j];
-                dy[j] *= tanh_scale_grad_elem(y[j], 0.5f * (hi_ - lo_), 0.5f * (hi_ + lo_));
-            }
+            for (int j = 0; j < cols; j++)
+                dy[j] *= tanh_bounds_grad_elem(y[j], a->ab->low[j], a->ab->high[j]);
         }
     }
 }
@@ -222,18 +219,16 @@ static void outer_act_grad_rows(void *ctx, size_t lo, size_t hi) {
             relu_grad_mask_row(dz, a->mask + i * relu_mask_words(cols), cols);
         } else if (a->act == ACT_RELU) {
             /* two statements: written as one expression, GCC 12 left a branch
-             * per element here (35 us instead of 5 us at 128x256) */
+             * per element here (bench/results/cpu_update.md, commit 898456d) */
             for (int j = 0; j < cols; j++) {
                 float g = relu_grad_elem(y[j]);
                 dz[j] = dyi * w[j];
                 dz[j] *= g;
             }
         } else if (a->act == ACT_TANH_SCALE) {
-            for (int j = 0; j < cols; j++) {
-                float lo_ = a->ab->low[j], hi_ = a->ab->high[j];
+            for (int j = 0; j < cols; j++)
                 dz[j] = (dyi * w[j]) *
-                        tanh_scale_grad_elem(y[j], 0.5f * (hi_ - lo_), 0.5f * (hi_ + lo_));
-            }
+                        tanh_bounds_grad_elem(y[j], a->ab->low[j], a->ab->high[j]);
         } else {
             for (int j = 0; j < cols; j++) dz[j] = dyi * w[j];
         }
