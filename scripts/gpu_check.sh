@@ -236,7 +236,7 @@ device_info() {
 }
 
 run_parity() {
-    CK_RUN_SUITE=gpu_parity CK_VERBOSITY=verbose DDPG_BIN="$root/ddpg_cuda" DDPG_BUILD=build \
+    CK_RUN_SUITE=gpu_parity DDPG_BIN="$root/ddpg_cuda" DDPG_BUILD=build \
         build/run_tests >"$work/parity.out" 2>&1
     local rc=$?
     cat "$work/parity.out"
@@ -471,7 +471,7 @@ run_bench() {
 # ---- optional ----
 
 run_tests() {
-    CK_VERBOSITY=verbose DDPG_BIN="$root/ddpg_cuda" DDPG_BUILD=build build/run_tests \
+    DDPG_BIN="$root/ddpg_cuda" DDPG_BUILD=build build/run_tests \
         >"$work/tests.out" 2>&1
     local rc=$?
     cat "$work/tests.out"
