@@ -5,8 +5,8 @@
 #   BUNDLE=F.tar.xz STAGE=1 scripts/gpu_check.sh OUT_DIR
 #
 # Stage 1 (STAGE=1, the default; about a minute): does the GPU path work at all?
-#   device       nvidia-smi, the driver, the toolkit, and the shared libraries (cuBLAS,
-#                cuRAND) the programs load: any that is not found fails the step
+#   device       nvidia-smi, the driver, the toolkit, and the shared libraries the programs
+#                load (cuBLAS, cuBLASLt): one that is not found fails the step
 #   parity       the GPU parity suite alone (CK_RUN_SUITE=gpu_parity build/run_tests): every
 #                GPU op, the environments' kernels and the update and graph paths against
 #                their CPU twins; a case that SKIPs (no device) fails the step
@@ -35,13 +35,15 @@
 # Every run also checks the bundle first (step bundle: every file of BUNDLE.sha256 there and
 # intact), and before each step that the files it reads are there (a missing one fails it).
 #
-# With the device tool (the bundle from scripts/gpu_bundle.sh, carried in an ignored folder;
-# bring back the verdict and one tarball, since only 8 files come back):
-#   BUNDLE=.gpucarry/bundle.tar.xz STAGE=1 TAR=1 scripts/gpu_check.sh /tmp/gc1; cp /tmp/gc1/verdict.txt /tmp/gc1.tar.gz $OUT/
-#   BUNDLE=.gpucarry/bundle.tar.xz STAGE=2 TAR=1 scripts/gpu_check.sh /tmp/gc2; cp /tmp/gc2/verdict.txt /tmp/gc2.tar.gz $OUT/
+# With the device tool: here `scripts/gpu_bundle.sh .gpucarry/bundle.tar.xz` (an ignored
+# folder), then one call per stage with carry [".gpucarry"] and timeout_s 330, bringing
+# back the verdict and one tarball (only 8 files come back from $OUT):
+#   BUNDLE=.gpucarry/bundle.tar.xz STAGE=1 TAR=1 scripts/gpu_check.sh /tmp/gc1; rc=$?; cp /tmp/gc1/verdict.txt /tmp/gc1.tar.gz $OUT/; exit $rc
+# and the same with STAGE=2 and /tmp/gc2. The verdict lines are also printed as they come.
 #
 # Settings (environment):
-#   STAGE=1|2|all       the steps of stage 1, of stage 2, or of both (about 5 minutes)
+#   STAGE=1|2|all       the steps of stage 1, of stage 2, or of both (4 to 5.5 minutes: more
+#                       than one call of 5)
 #   STEPS="..."         exactly these steps instead (the names above; "train" and "sanitize"
 #                       name their groups), e.g. STEPS="sanitize_racecheck"
 #   STEP_TIMEOUT=S      every step's limit in seconds (default: each step's own, below)
@@ -55,7 +57,7 @@
 #   GPU_CHECK_DRY=1     a dry run, for a machine without a GPU (tests/gpu_bundle_test.sh):
 #                       the runs use --device cpu, nvidia-smi may be missing, the parity
 #                       cases may SKIP; stage 2 runs its plumbing only: the sanitizers' runs
-#                       without a sanitizer, the solve study on one seed of 16 envs, the
+#                       without a sanitizer, the solve study's script on one short run, the
 #                       bench suite with bench_gpu alone. It checks the files and the
 #                       scripts, not the GPU, and its verdict says so.
 # Default limits (s; expected durations on an H100 in brackets, estimates until the first
