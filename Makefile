@@ -104,7 +104,7 @@ FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=a
               -std=c11 -D_GNU_SOURCE -Iinclude
 
 .PHONY: all setup run test test-all test-c test-env-ptx test-report test-browser bench clean \
-        banner fixtures examples fuzz test-asan install
+        banner fixtures examples fuzz test-asan install test-bundle
 
 all: banner ddpg_cuda $(POLICY_LIB)
 
@@ -193,8 +193,15 @@ test: setup
 	@$(MAKE) --no-print-directory test-all
 
 # Check suites (C), the environments' PTX, then the report tests (Python), then the
-# browser test.
+# browser test; then the GPU bundle's test, after them: it links the programs in $(BUILD)
+# again, statically.
 test-all: banner test-c test-env-ptx test-report test-browser
+	@$(if $(filter 1,$(WITH_CUDA)),$(MAKE) --no-print-directory test-bundle,echo "gpu bundle test skipped: $(WHY)")
+
+# scripts/gpu_bundle.sh's bundle, unpacked into an empty folder, runs scripts/gpu_check.sh
+# (its dry run, no GPU needed)
+test-bundle:
+	BUILD=$(BUILD) tests/gpu_bundle_test.sh
 
 # The tests run the program at $(BIN) and the examples in $(BUILD)/examples.
 test-c: $(BUILD)/run_tests $(BIN) examples
