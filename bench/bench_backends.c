@@ -31,12 +31,14 @@ static Rate measure(Backend *be, int envs, int iters) {
     c.total_steps = (int64_t)envs * iters;
     Trainer tr;
     Rate r = {0, 0, 0};
-    if (trainer_create(&tr, &c, be, NULL, stderr)) {
+    Error err = {STATUS_OK, ""};
+    if (trainer_create(&tr, &c, be, NULL, &err)) {
+        error_print(&err, stderr);
         trainer_destroy(&tr);
         return r;
     }
     RunSummary s;
-    trainer_run(&tr, &s);
+    trainer_run(&tr, &s, &err);
     trainer_destroy(&tr);
     r.sps = s.env_steps_per_s;
     r.ups = s.updates_per_s;

@@ -138,9 +138,13 @@ static double time_training(int threads, int64_t steps) {
     c.quiet = 1;
     Backend *be = backend_cpu_create(threads);
     Trainer tr;
-    if (trainer_create(&tr, &c, be, NULL, stderr)) exit(1);
+    Error err = {STATUS_OK, ""};
+    if (trainer_create(&tr, &c, be, NULL, &err)) {
+        error_print(&err, stderr);
+        exit(1);
+    }
     RunSummary s;
-    trainer_run(&tr, &s);
+    trainer_run(&tr, &s, &err);
     trainer_destroy(&tr);
     be->destroy(be);
     return s.env_steps_per_s;

@@ -179,6 +179,30 @@ static void say_written(const char *dir, const Trainer *t, int report_ok) {
     printf("\n");
 }
 
+/* Trains tr to its end and says what stopped it; then, with a run
+ * directory, its logs closed, summary.json and the report written, and the
+ * closing line. Returns the exit status. */
+static int train_and_report(Trainer *tr, const Config *cfg, RunLog *log) {
+    Error err = {STATUS_OK, ""};
+    RunSummary sum;
+    int rc = trainer_run(tr, &sum, &err);
+    /* a stop by a signal is said as such, not as an error */
+    if (rc == STATUS_SIGINT || rc == STATUS_SIGTERM)
+        fprintf(stderr, "%s\n", err.msg);
+    else
+        error_print(&err, stderr);
+    if (!cfg->out[0]) return rc;
+    int report_ok = 0;
+    if (runlog_close(log) != 0 && rc != 4) {
+        runlog_report_failure(log, stderr);
+        rc = 4, sum.status = "error", sum.error = "a log file could not be written";
+    }
+    if (runlog_write_summary(log, &sum) != 0) rc = 4;
+    if (rc != 4) report_ok = make_report(cfg->out) == 0;
+    if (!cfg->quiet || rc) say_written(cfg->out, tr, report_ok);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     Config cli, cfg;
     config_defaults(&cli);
@@ -204,15 +228,16 @@ int main(int argc, char **argv) {
     if (!be) return 2;
     Trainer tr;
     RunLog log;
+    Error err = {STATUS_OK, ""};
     memset(&log, 0, sizeof log);
     trainer_init(&tr, &cfg, be, NULL);
-    rc = trainer_check_memory(&tr, stderr);
+    rc = trainer_check_memory(&tr, &err);
     int fresh_dir = 0; /* the run directory is new: a failed start removes it */
     if (rc == 0 && cfg.out[0] && !ckpt[0]) {
         rc = runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, tr.agent.n_metrics, stderr);
         fresh_dir = rc == 0;
     }
-    if (rc == 0) rc = trainer_alloc(&tr, stderr);
+    if (rc == 0) rc = trainer_alloc(&tr, &err);
     if (rc == 0 && ckpt[0]) {
         rc = checkpoint_load(&tr, ckpt, stderr);
         if (rc == 0 && tr.prog.global_step > cfg.total_steps) {
@@ -234,6 +259,7 @@ int main(int argc, char **argv) {
         runlog_write_config(&log, &cfg, be->name, be->device_name, be->threads) != 0)
         rc = 4;
     if (rc) {
+        error_print(&err, stderr);
         if (fresh_dir) runlog_discard(&log);
         trainer_destroy(&tr);
         be->destroy(be);
@@ -246,18 +272,7 @@ int main(int argc, char **argv) {
                ckpt[0] ? " (resumed)" : "", cfg.n_hidden, cfg.hidden[0]);
         printf("run directory: %s\n", cfg.out[0] ? cfg.out : "none (--no-out)");
     }
-    RunSummary sum;
-    rc = trainer_run(&tr, &sum);
-    int report_ok = 0;
-    if (cfg.out[0]) {
-        if (runlog_close(&log) != 0 && rc != 4) {
-            runlog_report_failure(&log, stderr);
-            rc = 4, sum.status = "error", sum.error = "a log file could not be written";
-        }
-        if (runlog_write_summary(&log, &sum) != 0) rc = 4;
-        if (rc != 4) report_ok = make_report(cfg.out) == 0;
-        if (!cfg.quiet || rc) say_written(cfg.out, &tr, report_ok);
-    }
+    rc = train_and_report(&tr, &cfg, &log);
     trainer_destroy(&tr);
     be->destroy(be);
     return rc;

@@ -218,10 +218,11 @@ static void train_reach(int truncation_as_terminal, int64_t *terms_in_replay,
     c.quiet = 1;
     Backend *be = backend_cpu_create(1);
     Trainer tr;
-    ck_assert_int_eq(trainer_create(&tr, &c, be, NULL, stderr), 0);
+    Error err = {STATUS_OK, ""};
+    ck_assert_msg(trainer_create(&tr, &c, be, NULL, &err) == STATUS_OK, "%s", err.msg);
     ck_assert_int_eq(tr.spec->act_dim, 2);
     RunSummary s;
-    ck_assert_int_eq(trainer_run(&tr, &s), 0);
+    ck_assert_msg(trainer_run(&tr, &s, &err) == STATUS_OK, "%s", err.msg);
     ck_assert_int_eq(tr.prog.replay_filled, 3000); /* the ring has not wrapped */
     *terms_in_replay = 0;
     for (int64_t i = 0; i < tr.prog.replay_filled; i++) *terms_in_replay += tr.replay.term[i] != 0;

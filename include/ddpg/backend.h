@@ -219,24 +219,12 @@ struct Backend {
     /* ---- optional ---- */
     /* This backend's own schedule of one DDPG update; NULL: the generic one. */
     const DdpgSchedule *schedule;
-    /* CUDA Graphs (NULL on the CPU): see backend_graph_run. */
+    /* CUDA Graphs (NULL on the CPU): see backend_graph_run (graph.h). */
     int (*capture_begin)(Backend *be);
     int (*capture_end)(Backend *be, void **graph_exec);
     void (*graph_launch)(Backend *be, void *graph_exec);
     void (*graph_destroy)(Backend *be, void *graph_exec);
 };
-
-/* A piece of work captured once as a CUDA Graph and replayed. */
-typedef struct {
-    void *exec;  /* the instantiated graph, once captured */
-    int eager;   /* no graphs here, or the capture failed: run op by op */
-} BackendGraph;
-
-/* Runs fn(ctx): through g's graph, captured on the first call, where the
- * backend has graphs; op by op where it has none or the capture failed
- * (then never tried again). fn must only enqueue ops. */
-void backend_graph_run(Backend *be, BackendGraph *g, void (*fn)(void *ctx), void *ctx);
-void backend_graph_free(Backend *be, BackendGraph *g);
 
 /* The host memory that can still be had without swapping (/proc/meminfo's
  * MemAvailable), or SIZE_MAX where it cannot be read. */

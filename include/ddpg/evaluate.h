@@ -11,6 +11,7 @@
 #include "ddpg/backend.h"
 #include "ddpg/ddpg.h"
 #include "ddpg/env.h"
+#include "ddpg/graph.h"
 #include "ddpg/tensor.h"
 
 typedef struct {

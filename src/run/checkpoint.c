@@ -108,9 +108,7 @@ int checkpoint_save(Trainer *t, const char *path, FILE *err) {
             size_t n = tensor_bytes(x) - off < per ? tensor_bytes(x) - off : per;
             be->to_host(be, stage, (const char *)tensor_ptr(x) + off, n);
             if (!all_finite(stage, n / x->elem_size, x->dtype)) { /* never save a diverged run */
-                t->diverged = 1;
-                t->diverged_update = t->prog.updates;
-                snprintf(t->diverged_what, sizeof t->diverged_what, "%s", x->name);
+                train_mark_diverged(t, t->agent.updates, x->name);
                 rc = 3;
                 break;
             }

@@ -1,4 +1,4 @@
-/* train_log.c - what the training loop records: finished episodes, metric
+/* log.c - what the training loop records: finished episodes, metric
  * windows, evaluations and probes, into the run log; and the divergence
  * guard on the metrics. */
 #include <math.h>
@@ -15,15 +15,16 @@ void train_drain_episodes(Trainer *t, double wall) {
     int64_t k = count - g->log_read;
     if (k <= 0) return;
     if (k > L->capacity) { /* an environment that ends episodes faster than its spec says */
-        fprintf(stderr, "warning: %lld finished episodes were not logged: %s ends episodes in "
+        fprintf(t->warn, "warning: %lld finished episodes were not logged: %s ends episodes in "
                 "fewer than its min_episode_steps (%d)\n", (long long)(k - L->capacity),
                 t->spec->id, t->spec->min_episode_steps);
         g->log_read = count - L->capacity;
         k = L->capacity;
     }
-    float *ret = t->h_ret;
-    int32_t *len = t->h_len, *env = t->h_env;
-    int64_t *step = t->h_step, *order = t->h_order;
+    TrainHostLog *h = &t->host_log;
+    float *ret = h->ret;
+    int32_t *len = h->len, *env = h->env;
+    int64_t *step = h->step, *order = h->order;
     be->to_host(be, ret, L->ret, sizeof(float) * L->capacity);
     be->to_host(be, len, L->len, sizeof(int32_t) * L->capacity);
     be->to_host(be, env, L->env, sizeof(int32_t) * L->capacity);
@@ -60,45 +61,51 @@ static int64_t actor_steps(const Ddpg *d, int64_t end, int64_t n) {
     return end / k - (end - n) / k;
 }
 
+void train_mark_diverged(Trainer *t, int64_t update, const char *what) {
+    TrainDivergence *d = &t->divergence;
+    if (d->seen) return;
+    d->seen = 1;
+    d->update = update;
+    snprintf(d->what, sizeof d->what, "%s", what);
+}
+
 void train_write_metrics(Trainer *t) {
+    TrainHostMetrics *h = &t->host_metrics;
     int nm = t->agent.n_metrics;
-    for (int k = 0; k < t->metric_pending; k++) {
-        const float *sums = t->h_metrics + (size_t)k * DDPG_N_METRICS;
+    for (int k = 0; k < h->pending; k++) {
+        const float *sums = h->sums + (size_t)k * DDPG_N_METRICS;
         float means[DDPG_N_METRICS];
-        int64_t na = actor_steps(&t->agent, t->metric_at[k], t->metric_n[k]);
+        int64_t na = actor_steps(&t->agent, h->at[k], h->n[k]);
         for (int i = 0; i < nm; i++) {
             int actor = i == METRIC_ACTOR_LOSS || i == METRIC_ACTOR_GRAD_NORM;
             if (actor && na == 0) {
                 means[i] = NAN;
                 continue;
             }
-            means[i] = sums[i] / (actor ? na : t->metric_n[k]);
+            means[i] = sums[i] / (actor ? na : h->n[k]);
             /* a loss, a Q value or a gradient norm (of the parameters) that
              * is NaN or infinite: the run has diverged */
-            if (!isfinite(means[i]) && !t->diverged) {
-                t->diverged = 1;
-                t->diverged_update = t->metric_at[k];
-                snprintf(t->diverged_what, sizeof t->diverged_what, "%s", DDPG_METRIC_NAMES[i]);
-            }
+            if (!isfinite(means[i])) train_mark_diverged(t, h->at[k], DDPG_METRIC_NAMES[i]);
         }
-        if (t->log) runlog_update(t->log, t->metric_at[k], means, nm);
+        if (t->log) runlog_update(t->log, h->at[k], means, nm);
     }
-    t->metric_pending = 0;
+    h->pending = 0;
 }
 
 void train_flush_metrics(Trainer *t) {
     TrainProgress *g = &t->prog;
+    TrainHostMetrics *h = &t->host_metrics;
     if (g->metric_count == 0) return;
     Backend *be = t->be;
-    if (t->metric_pending == TRAIN_METRIC_SLOTS) { /* not expected: the loop syncs often */
+    if (h->pending == TRAIN_METRIC_SLOTS) { /* not expected: the loop syncs often */
         be->sync(be);
         train_write_metrics(t);
     }
-    int k = t->metric_pending++;
-    be->to_host_async(be, t->h_metrics + (size_t)k * DDPG_N_METRICS, t->agent.metrics,
+    int k = h->pending++;
+    be->to_host_async(be, h->sums + (size_t)k * DDPG_N_METRICS, t->agent.metrics,
                       sizeof(float) * (size_t)t->agent.n_metrics);
-    t->metric_at[k] = g->updates;
-    t->metric_n[k] = g->metric_count;
+    h->at[k] = t->agent.updates;
+    h->n[k] = g->metric_count;
     be->fill(be, t->agent.metrics, 0.0f, (size_t)t->agent.n_metrics);
     g->metric_count = 0;
 }

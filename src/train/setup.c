@@ -1,10 +1,11 @@
-/* train_setup.c - a training run's buffers: what it lists, the memory check
+/* setup.c - a training run's buffers: what it lists, the memory check
  * before anything is allocated, creation and destruction. */
 #include <math.h>
 #include <string.h>
 
 #include "ddpg/env.h"
 #include "ddpg/train.h"
+#include "error_stream.h"
 
 /* Every episode that can end between two reads of the log. */
 static int64_t episode_log_capacity(const Trainer *t) {
@@ -37,7 +38,9 @@ void train_progress_tensors(Trainer *t, TensorList *l) {
     const char *p = "train.";
     TENSOR_ADD_HOST(l, p, "global_step", &g->global_step, 1, TENSOR_STATE);
     TENSOR_ADD_HOST(l, p, "vsteps", &g->vsteps, 1, TENSOR_STATE);
-    TENSOR_ADD_HOST(l, p, "updates", &g->updates, 1, TENSOR_STATE);
+    /* the agent's count, under the name checkpoints have always had for it
+     * beside the agent's own "updates" (the same number twice) */
+    TENSOR_ADD_HOST(l, p, "updates", &t->agent.updates, 1, TENSOR_STATE);
     TENSOR_ADD_HOST(l, p, "episodes", &g->episodes, 1, TENSOR_STATE);
     TENSOR_ADD_HOST(l, p, "log_read", &g->log_read, 1, TENSOR_STATE);
     TENSOR_ADD_HOST(l, p, "replay_filled", &g->replay_filled, 1, TENSOR_STATE);
@@ -59,14 +62,15 @@ void train_progress_tensors(Trainer *t, TensorList *l) {
 /* Host buffers, pinned on the GPU. */
 static void host_tensors(Trainer *t, TensorList *l) {
     size_t cap = (size_t)episode_log_capacity(t);
-    TENSOR_ADD(l, "host.", "metrics", &t->h_metrics, (size_t)DDPG_N_METRICS * TRAIN_METRIC_SLOTS,
-               TENSOR_WORK);
+    TrainHostLog *h = &t->host_log;
+    TENSOR_ADD(l, "host.", "metrics", &t->host_metrics.sums,
+               (size_t)DDPG_N_METRICS * TRAIN_METRIC_SLOTS, TENSOR_WORK);
     tensors_why(l, "--envs %d", t->cfg->envs);
-    TENSOR_ADD(l, "host.log.", "ret", &t->h_ret, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "len", &t->h_len, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "env", &t->h_env, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "step", &t->h_step, cap, TENSOR_WORK);
-    TENSOR_ADD(l, "host.log.", "order", &t->h_order, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "ret", &h->ret, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "len", &h->len, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "env", &h->env, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "step", &h->step, cap, TENSOR_WORK);
+    TENSOR_ADD(l, "host.log.", "order", &h->order, cap, TENSOR_WORK);
     tensors_why(l, "--eval-episodes %d", t->cfg->eval_episodes);
     TENSOR_ADD(l, "host.", "eval_returns", &t->h_eval_returns, (size_t)t->cfg->eval_episodes,
                TENSOR_WORK);
@@ -77,6 +81,7 @@ void trainer_init(Trainer *t, const Config *c, Backend *be, RunLog *log) {
     t->cfg = c;
     t->be = be;
     t->log = log;
+    t->warn = stderr;
     t->spec = env_find(c->env); /* config_parse checked the name */
     t->bounds = env_bounds(t->spec);
     TrainProgress *g = &t->prog;
@@ -157,21 +162,19 @@ static void causes(const TensorList *l, char *buf, size_t len) {
     }
 }
 
-int trainer_check_memory(Trainer *t, FILE *err) {
+Status trainer_check_memory(Trainer *t, Error *err) {
     Backend *be = t->be;
-    if (!be->env_supported(be, t->spec)) {
-        fprintf(err, "error: --env %s: the %s backend cannot step it (its kernels are made for "
-                "the environments of include/ddpg/envs/registry.h); --device cpu can\n",
-                t->spec->alias, be->name);
-        return 2;
-    }
+    if (!be->env_supported(be, t->spec))
+        return error_set(err, STATUS_BAD_INPUT, "--env %s: the %s backend cannot step it (its "
+                         "kernels are made for the environments of include/ddpg/envs/"
+                         "registry.h); --device cpu can", t->spec->alias, be->name);
     TensorList dev, host;
     tensors_init(&dev);
     tensors_init(&host);
     trainer_all_tensors(t, &dev, &host);
     size_t need_dev = tensors_bytes(&dev, NULL), need_host = tensors_bytes(&host, NULL);
     size_t have_host = host_memory_available(), have_dev = be->mem_available(be);
-    int rc = 0;
+    Status st = STATUS_OK;
     char why[512];
     const char *kind = NULL;
     size_t need = 0, have = 0;
@@ -183,17 +186,17 @@ int trainer_check_memory(Trainer *t, FILE *err) {
         kind = "host memory", need = need_host, have = have_host;
     if (kind) {
         causes(&dev, why, sizeof why);
-        fprintf(err, "error: %s: the run needs %.1f MiB of %s and %.1f MiB are available "
-                "(less %.0f MiB kept free): %s\n", be->name, need / 1048576.0, kind,
-                have / 1048576.0, MEM_HEADROOM / 1048576.0, why);
-        rc = 2;
+        st = error_set(err, STATUS_BAD_INPUT, "%s: the run needs %.1f MiB of %s and %.1f MiB "
+                       "are available (less %.0f MiB kept free): %s", be->name, need / 1048576.0,
+                       kind, have / 1048576.0, MEM_HEADROOM / 1048576.0, why);
     }
     tensors_release(&dev);
     tensors_release(&host);
-    return rc;
+    return st;
 }
 
-int trainer_alloc(Trainer *t, FILE *err) {
+/* The allocations, each still saying on a FILE * what did not fit. */
+static int alloc_all(Trainer *t, FILE *err) {
     const Config *c = t->cfg;
     Backend *be = t->be;
     if (ddpg_alloc(&t->agent, err)) return 2;
@@ -211,16 +214,22 @@ int trainer_alloc(Trainer *t, FILE *err) {
     return 0;
 }
 
-int trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, FILE *err) {
+Status trainer_alloc(Trainer *t, Error *err) {
+    ErrorStream es;
+    int rc = alloc_all(t, error_stream_open(&es));
+    return error_stream_close(&es, err, rc ? STATUS_BAD_INPUT : STATUS_OK);
+}
+
+Status trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, Error *err) {
     trainer_init(t, c, be, log);
-    return trainer_check_memory(t, err) ? 2 : trainer_alloc(t, err);
+    Status st = trainer_check_memory(t, err);
+    return st != STATUS_OK ? st : trainer_alloc(t, err);
 }
 
 void trainer_destroy(Trainer *t) {
     Backend *be = t->be;
     if (!be) return;
-    backend_graph_free(be, &t->graph_explore);
-    for (int i = 0; i < t->n_update_graphs; i++) backend_graph_free(be, &t->graph_update[i]);
+    iteration_graphs_free(be, &t->graphs);
     probes_destroy(&t->probes);
     evaluator_destroy(&t->eval);
     TensorList l, h;

@@ -19,6 +19,7 @@
 
 #include "ddpg/checkpoint.h"
 #include "ddpg/elem.h"
+#include "error_stream.h"
 
 /* Time step of the Ornstein-Uhlenbeck noise process, as Stable-Baselines3's
  * OrnsteinUhlenbeckActionNoise (dt = 1e-2). */
@@ -39,6 +40,7 @@ static double now_s(void) {
 typedef struct {
     Trainer *t;
     int random_actions, do_updates;
+    int64_t begun; /* the agent's updates before the iteration */
 } Iteration;
 
 static void iteration(void *ctx) {
@@ -47,6 +49,8 @@ static void iteration(void *ctx) {
     Backend *be = t->be;
     const Config *c = t->cfg;
     int n = c->envs;
+    /* from the same clock each time it runs: a capture that fails runs it twice */
+    t->agent.updates = it->begun;
     if (it->random_actions) {
         be->uniform_actions(be, t->act, n, t->bounds, c->seed, t->rng_ctr + CTR_WARMUP);
     } else {
@@ -67,58 +71,30 @@ static void iteration(void *ctx) {
         for (int k = 0; k < c->updates_per_step; k++) ddpg_update(&t->agent, &t->replay);
 }
 
-/* Which of the iteration's updates are policy steps (ddpg_policy_step):
- * bit j for the agent's update updates + j + 1; all of them for DDPG. A
- * graph replays a fixed sequence of ops, so TD3's delay needs one graph per
- * pattern; -1 when the pattern does not fit a mask (more than 64 updates an
- * iteration with a delay). */
-static int64_t policy_pattern(const Trainer *t) {
-    int k = t->cfg->updates_per_step, delay = t->agent.p.policy_delay;
-    if (delay == 1) return 0; /* one pattern: every update */
-    if (k > 64) return -1;
-    /* 64 updates (the scaled default at 4096 envs) fill the mask; with a delay
-     * of 2 or more it is never all ones, so never the -1 above */
-    uint64_t mask = 0;
-    for (int j = 0; j < k; j++)
-        if ((t->prog.updates + j + 1) % delay == 0) mask |= (uint64_t)1 << j;
-    return (int64_t)mask;
-}
-
-/* The graph of an update iteration with this pattern (captured at its first
- * use), or NULL: run op by op. */
-static BackendGraph *update_graph(Trainer *t, int64_t pattern) {
-    if (pattern < 0) return NULL;
-    for (int i = 0; i < t->n_update_graphs; i++)
-        if (t->update_pattern[i] == pattern) return &t->graph_update[i];
-    if (t->n_update_graphs == TRAIN_UPDATE_GRAPHS) return NULL;
-    t->update_pattern[t->n_update_graphs] = pattern;
-    return &t->graph_update[t->n_update_graphs++];
-}
-
-/* Runs one iteration: the two steady phases through a CUDA Graph each when
- * the backend has them (one per pattern of TD3's delay), the rare mixed ones
- * op by op. The agent's update clock is set from the loop's first: a
- * graph's replay does not run the host code that counts. */
+/* Runs one iteration: through its graph where the backend has graphs (one
+ * per steady phase, and per pattern of TD3's policy steps: graph.h), else op
+ * by op. The agent counts the updates it begins (ddpg_update_batch) in host
+ * code, which a graph's replay does not run: so the count is set here, the
+ * same whether the iteration ran, was captured or was replayed. */
 static void run_iteration(Trainer *t, int random_actions, int do_updates) {
-    Iteration it = {t, random_actions, do_updates};
-    t->agent.updates = t->prog.updates;
-    BackendGraph *g = NULL;
-    if (random_actions && !do_updates)
-        g = &t->graph_explore;
-    else if (!random_actions && do_updates)
-        g = update_graph(t, policy_pattern(t));
+    int k = do_updates ? t->cfg->updates_per_step : 0;
+    int64_t begun = t->agent.updates;
+    Iteration it = {t, random_actions, do_updates, begun};
+    BackendGraph *g =
+        iteration_graph(&t->graphs, random_actions, k, begun, t->agent.p.policy_delay);
     if (g)
         backend_graph_run(t->be, g, iteration, &it);
     else
         iteration(&it);
-    t->agent.updates = t->prog.updates + (do_updates ? t->cfg->updates_per_step : 0);
+    t->agent.updates = begun + k;
 }
 
 /* ---- the run ---- */
 
 typedef struct {
-    double t0, last_progress; /* process clock */
-    int64_t last_steps, last_updates;
+    double t0, last_progress;          /* process clock */
+    int64_t first_steps, first_updates; /* where this process took the run up */
+    int64_t last_steps, last_updates;   /* at the last progress line */
 } Clock;
 
 void trainer_evaluate(Trainer *t, float *returns) { evaluator_run(&t->eval, returns); }
@@ -172,19 +148,22 @@ static void progress(Trainer *t, Clock *ck, double now, int final) {
     const TrainProgress *g = &t->prog;
     double wall = t->wall_before + (now - ck->t0), dt = now - ck->last_progress;
     double sps = dt > 0 ? (g->global_step - ck->last_steps) / dt : 0;
-    double ups = dt > 0 ? (g->updates - ck->last_updates) / dt : 0;
+    double ups = dt > 0 ? (t->agent.updates - ck->last_updates) / dt : 0;
     if (t->log) runlog_progress(t->log, g->global_step, wall, g->episodes, sps, ups);
     if (!t->cfg->quiet) print_progress(t, wall, sps, ups, final);
     if (t->log) runlog_flush(t->log);
     ck->last_progress = now;
     ck->last_steps = g->global_step;
-    ck->last_updates = g->updates;
+    ck->last_updates = t->agent.updates;
 }
 
-static void summarize(const Trainer *t, double wall, int rc, RunSummary *s) {
+static void summarize(const Trainer *t, double wall, Status st, const Error *err,
+                      RunSummary *s) {
     const TrainProgress *g = &t->prog;
     memset(s, 0, sizeof *s);
-    s->status = rc == 3 ? "diverged" : rc == 130 || rc == 143 ? "interrupted" : rc ? "error"
+    s->status = st == STATUS_DIVERGED ? "diverged"
+                : st == STATUS_SIGINT || st == STATUS_SIGTERM ? "interrupted"
+                : st != STATUS_OK ? "error"
                 : g->solved_step >= 0 ? "solved" : "completed";
     s->device = t->be->name;
     s->device_name = t->be->device_name;
@@ -192,75 +171,149 @@ static void summarize(const Trainer *t, double wall, int rc, RunSummary *s) {
     s->solved_return = t->spec->solved_return;
     s->envs = t->cfg->envs;
     s->env_steps = g->global_step;
-    s->updates = g->updates;
+    s->updates = t->agent.updates;
     s->wall_s = wall;
     s->env_steps_per_s = wall > 0 ? g->global_step / wall : 0;
-    s->updates_per_s = wall > 0 ? g->updates / wall : 0;
+    s->updates_per_s = wall > 0 ? t->agent.updates / wall : 0;
     s->have_eval = g->last_eval_step >= 0;
     s->final_eval_return = g->final_eval;
     s->best_eval_return = g->best_eval;
     s->solved_step = g->solved_step;
     s->solved_wall_s = g->solved_wall_s;
     s->checkpoint_step = t->checkpoint_step;
-    s->diverged_update = t->diverged_update;
-    s->diverged_what = t->diverged ? t->diverged_what : NULL;
-    s->error = rc == 4 && t->error[0] ? t->error : NULL;
+    s->diverged_update = t->divergence.update;
+    s->diverged_what = t->divergence.seen ? t->divergence.what : NULL;
+    s->error = st == STATUS_IO && err->status == STATUS_IO ? err->msg : NULL;
 }
 
-/* The run log could not be written: say so once, and remember it for the
- * summary (a full disk, an I/O error). */
-static void log_failed(Trainer *t) {
-    if (t->error[0]) return;
-    runlog_report_failure(t->log, stderr);
-    snprintf(t->error, sizeof t->error, "cannot write '%s': %s", t->log->failed_file,
-             strerror(t->log->failed_errno));
+/* The run log could not be written (a full disk, an I/O error): into err,
+ * unless it holds a failure already. */
+static Status log_failed(Trainer *t, Error *err) {
+    return error_set(err, STATUS_IO, "cannot write '%s': %s", t->log->failed_file,
+                     strerror(t->log->failed_errno));
 }
 
 /* After a sync, every finished episode and full metric window into the log;
  * then, with a run directory, the checkpoint of the run so far into
  * DIR/checkpoint.bin, with the run log's sizes (a resume cuts the logs back
- * to them). 0, 3 (diverged: no checkpoint written, the last good one
- * stays) or 4 (an I/O error, said on stderr). */
-static int save(Trainer *t, double wall) {
+ * to them). STATUS_OK; STATUS_DIVERGED (no checkpoint written, the last good
+ * one stays; said at the end of the run); or STATUS_IO, in err. */
+static Status save(Trainer *t, double wall, Error *err) {
     t->be->sync(t->be);
     train_drain_episodes(t, wall);
     train_write_metrics(t);
-    if (t->diverged) return 3;
-    if (!t->log) return 0;
+    if (t->divergence.seen) return STATUS_DIVERGED;
+    if (!t->log) return STATUS_OK;
     t->prog.wall_s = wall;
-    if (t->log->failed || runlog_sync(t->log, t->prog.csv_bytes) != 0) {
-        log_failed(t);
-        return 4; /* no checkpoint of a run whose logs are broken: the last one stays */
-    }
+    if (t->log->failed || runlog_sync(t->log, t->prog.csv_bytes) != 0)
+        return log_failed(t, err); /* no checkpoint of a run whose logs are broken */
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.bin", t->log->dir);
-    int rc = checkpoint_save(t, path, stderr);
+    ErrorStream es;
+    int rc = checkpoint_save(t, path, error_stream_open(&es));
+    /* 3 (a tensor not finite) comes without a message: t is marked diverged */
+    error_stream_close(&es, err, rc == STATUS_IO ? STATUS_IO : STATUS_OK);
     if (rc == 0) t->checkpoint_step = t->prog.global_step;
-    return rc;
+    return (Status)rc;
 }
 
-int trainer_run(Trainer *t, RunSummary *s) {
+/* The start of this process's part of the run: the signals that stop it,
+ * the clock, and for a new run the envs' first observations and the
+ * untrained actor's evaluation. */
+static void run_begin(Trainer *t, Clock *ck) {
     const Config *c = t->cfg;
-    Backend *be = t->be;
     TrainProgress *g = &t->prog;
-    int n = c->envs;
     g_stop = 0;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    const int64_t start_steps = g->global_step, start_updates = g->updates;
-    Clock ck = {now_s(), 0, start_steps, start_updates};
-    ck.last_progress = ck.t0;
+    double t0 = now_s();
+    *ck = (Clock){t0, t0, g->global_step, t->agent.updates, g->global_step, t->agent.updates};
     t->wall_before = g->wall_s;
     if (!t->resumed) {
-        be->env_reset(be, &t->env, t->obs);
+        t->be->env_reset(t->be, &t->env, t->obs);
         if (c->eval_every > 0) train_eval(t, 0.0);
         g->next_eval = c->eval_every;
     }
+}
+
+/* Whether the run is over: all its steps, a signal, a divergence, or an
+ * evaluation at the solved threshold with --stop-when-solved. */
+static int run_over(const Trainer *t) {
+    const TrainProgress *g = &t->prog;
+    return g->global_step >= t->cfg->total_steps || g_stop || t->divergence.seen ||
+           (t->cfg->stop_when_solved && g->solved_step >= 0);
+}
+
+/* The last checkpoint, first, so that what follows (the last partial metric
+ * window, the last probes and evaluation) is written again, in its place, by
+ * a resumed run. */
+static Status final_save(Trainer *t, double wall, Status st, Error *err) {
+    Status saved = save(t, wall, err);
+    return st != STATUS_OK ? st : saved;
+}
+
+/* The last partial metric window; then, when nothing went wrong, the last
+ * probes and the final evaluation (unless one was made at this step). */
+static void final_evaluation(Trainer *t, double wall, Status st) {
+    const TrainProgress *g = &t->prog;
+    train_flush_metrics(t);
+    t->be->sync(t->be);
+    train_write_metrics(t);
+    if (st != STATUS_OK) return;
+    train_maybe_probe(t, 1);
+    if (t->cfg->eval_every > 0 && g->last_eval_step != g->global_step) train_eval(t, wall);
+}
+
+/* What stopped the run, into err: a divergence before all else (with an
+ * I/O error seen before it), then an I/O error, then a signal. */
+static Status stop_message(const Trainer *t, Status st, Error *err) {
+    const TrainDivergence *d = &t->divergence;
+    if (d->seen) {
+        char ckpt[1200] = "no checkpoint was written";
+        if (t->checkpoint_step >= 0)
+            snprintf(ckpt, sizeof ckpt, "the last good checkpoint is %s/checkpoint.bin (env "
+                     "step %lld)", t->log->dir, (long long)t->checkpoint_step);
+        Error before = *err;
+        error_clear(err);
+        return error_set(err, STATUS_DIVERGED, "diverged: %s is not finite in the updates up "
+                         "to %lld; %s%s%s", d->what, (long long)d->update, ckpt,
+                         before.status ? "; and " : "", before.status ? before.msg : "");
+    }
+    if (g_stop && st == STATUS_OK)
+        return error_set(err, g_stop == SIGTERM ? STATUS_SIGTERM : STATUS_SIGINT,
+                         "interrupted: stopping after %lld env steps",
+                         (long long)t->prog.global_step);
+    return st;
+}
+
+/* The end of the run, whatever stopped it: checkpoint, last records, what
+ * stopped it, the summary and the closing progress line. */
+static Status run_end(Trainer *t, Clock *ck, Status st, RunSummary *s, Error *err) {
+    double end = now_s(), wall = t->wall_before + (end - ck->t0);
+    st = final_save(t, wall, st, err);
+    final_evaluation(t, wall, st);
+    if (t->log && runlog_flush(t->log) != 0 && (st == STATUS_OK || st == STATUS_IO))
+        st = log_failed(t, err);
+    st = stop_message(t, st, err);
+    t->prog.wall_s = wall;
+    summarize(t, wall, st, err, s);
+    /* the closing line reports this process's rates */
+    ck->last_progress = ck->t0;
+    ck->last_steps = ck->first_steps, ck->last_updates = ck->first_updates;
+    progress(t, ck, end, 1);
+    return st;
+}
+
+Status trainer_run(Trainer *t, RunSummary *s, Error *err) {
+    const Config *c = t->cfg;
+    TrainProgress *g = &t->prog;
+    int n = c->envs;
+    Clock ck;
+    run_begin(t, &ck);
     int64_t next_save = c->save_every > 0 ? (g->global_step / c->save_every + 1) * c->save_every
                                           : 0;
-    int rc = 0;
-    while (g->global_step < c->total_steps && !g_stop && !t->diverged && rc == 0 &&
-           !(c->stop_when_solved && g->solved_step >= 0)) {
+    Status st = STATUS_OK;
+    while (st == STATUS_OK && !run_over(t)) {
         int random_actions = g->global_step < c->start_steps;
         /* The update check follows the env step, as in the notebook. */
         int64_t after = g->global_step + n;
@@ -272,7 +325,6 @@ int trainer_run(Trainer *t, RunSummary *s) {
         g->replay_filled = filled;
         g->vsteps++;
         if (do_updates) {
-            g->updates += c->updates_per_step;
             g->metric_count += c->updates_per_step;
             if (g->metric_count >= g->metric_window) train_flush_metrics(t);
         }
@@ -288,52 +340,10 @@ int trainer_run(Trainer *t, RunSummary *s) {
         }
         if (t->log && c->save_every > 0 && g->global_step >= next_save) {
             while (next_save <= g->global_step) next_save += c->save_every;
-            rc = save(t, wall);
+            st = save(t, wall, err);
         }
         if (now - ck.last_progress >= 2.0) progress(t, &ck, now, 0);
-        if (t->log && t->log->failed && rc == 0) {
-            log_failed(t);
-            rc = 4;
-        }
+        if (st == STATUS_OK && t->log && t->log->failed) st = log_failed(t, err);
     }
-    double end = now_s(), wall = t->wall_before + (end - ck.t0);
-    /* the checkpoint first, so that what follows (the last partial metric
-     * window, the last probes and evaluation) is written again, in its
-     * place, by a resumed run */
-    int saved = save(t, wall);
-    if (rc == 0) rc = saved;
-    train_flush_metrics(t);
-    be->sync(be);
-    train_write_metrics(t);
-    if (rc == 0) {
-        train_maybe_probe(t, 1);
-        if (c->eval_every > 0 && g->last_eval_step != g->global_step) train_eval(t, wall);
-    }
-    if (t->log && runlog_flush(t->log) != 0 && (rc == 0 || rc == 4)) {
-        log_failed(t);
-        rc = 4;
-    }
-    if (t->diverged) {
-        rc = 3;
-        fprintf(stderr, "error: diverged: %s is not finite in the updates up to %lld; ",
-                t->diverged_what, (long long)t->diverged_update);
-        if (t->checkpoint_step >= 0)
-            fprintf(stderr, "the last good checkpoint is %s/checkpoint.bin (env step %lld)\n",
-                    t->log->dir, (long long)t->checkpoint_step);
-        else
-            fprintf(stderr, "no checkpoint was written\n");
-    }
-    if (g_stop) {
-        /* on a line of its own, below the progress line */
-        fprintf(stderr, "%sinterrupted: stopping after %lld env steps\n",
-                !c->quiet && isatty(fileno(stdout)) ? "\n" : "", (long long)g->global_step);
-        if (rc == 0) rc = g_stop == SIGTERM ? 143 : 130;
-    }
-    g->wall_s = wall;
-    summarize(t, wall, rc, s);
-    /* the closing line reports this process's rates */
-    ck.last_progress = ck.t0;
-    ck.last_steps = start_steps, ck.last_updates = start_updates;
-    progress(t, &ck, end, 1);
-    return rc;
+    return run_end(t, &ck, st, s, err);
 }
