@@ -181,21 +181,31 @@ static void say_written(const char *dir, const Trainer *t, int report_ok) {
 
 int main(int argc, char **argv) {
     Config cli, cfg;
+    Error e;
+    error_clear(&e);
+    int printed;
     config_defaults(&cli);
-    int rc = config_parse(&cli, argc, argv, stdout, stderr);
-    if (rc == 1) return 0;
-    if (rc) return 2;
-    config_scale_defaults(&cli);
-    if (config_env_defaults(&cli, stderr) || config_validate(&cli, stderr)) return 2;
+    int rc = config_parse(&cli, argc, argv, stdout, &printed, &e);
+    if (rc == STATUS_OK && !printed) {
+        config_scale_defaults(&cli);
+        rc = config_env_defaults(&cli, &e);
+        if (rc == STATUS_OK) rc = config_validate(&cli, &e);
+    }
+    if (rc || printed) {
+        error_print(&e, stderr);
+        return rc;
+    }
     if (cli.eval_only[0]) return eval_only(&cli);
     cfg = cli;
     char ckpt[1100] = "";
     if (cli.resume[0]) { /* the checkpoint's configuration, and what may change */
         Config saved;
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", cli.resume);
-        if (checkpoint_read_config(ckpt, &saved, stderr) ||
-            config_merge_resume(&saved, &cli, &cfg, stderr))
-            return 2;
+        if (checkpoint_read_config(ckpt, &saved, stderr)) return 2;
+        if (config_merge_resume(&saved, &cli, &cfg, &e)) {
+            error_print(&e, stderr);
+            return e.status;
+        }
     }
     config_settle(&cfg, stderr);
     if (choose_run_dir(&cfg, stderr)) return 2;

@@ -10,13 +10,21 @@
 #include "ddpg/config.h"
 #include "suites.h"
 
-/* config_parse, then the scaled defaults, as main does; 0 when accepted. */
-static int parse(Config *c, int argc, char **argv) {
+/* config_parse, then the scaled defaults, as main does; STATUS_OK when
+ * accepted (else the message is printed). */
+static Status parse(Config *c, int argc, char **argv) {
+    Error e;
+    error_clear(&e);
+    int printed;
     config_defaults(c);
-    int rc = config_parse(c, argc, argv, stdout, stderr);
-    if (rc) return rc;
-    config_scale_defaults(c);
-    return config_env_defaults(c, stderr) || config_validate(c, stderr);
+    Status s = config_parse(c, argc, argv, stdout, &printed, &e);
+    if (s == STATUS_OK) {
+        config_scale_defaults(c);
+        s = config_env_defaults(c, &e);
+    }
+    if (s == STATUS_OK) s = config_validate(c, &e);
+    error_print(&e, stderr);
+    return s;
 }
 
 /* --envs 1 (said or not) keeps every default of the notebook, bit for bit. */
@@ -81,7 +89,7 @@ START_TEST(test_scaled_values_are_sane_everywhere) {
     for (int envs = 1; envs <= 16777216; envs = envs < 300 ? envs + 1 : envs * 3 / 2) {
         Config s;
         config_scaled_values(envs, &s);
-        ck_assert_msg(config_validate(&s, stderr) == 0, "--envs %d", envs);
+        ck_assert_msg(config_validate(&s, NULL) == STATUS_OK, "--envs %d", envs);
         ck_assert_msg(s.batch_size >= prev.batch_size && s.replay_size >= prev.replay_size &&
                           s.tau >= prev.tau && s.updates_per_step >= prev.updates_per_step,
                       "--envs %d scales a default down", envs);
@@ -98,7 +106,7 @@ START_TEST(test_scaled_values_are_sane_everywhere) {
         char text[1 << 14];
         Config back;
         ck_assert_int_ge(config_to_text(&s, text, sizeof text), 0);
-        ck_assert_msg(config_from_text(&back, text, stderr) == 0, "--envs %d", envs);
+        ck_assert_msg(config_from_text(&back, text, NULL) == STATUS_OK, "--envs %d", envs);
         ck_assert_int_eq(back.updates_per_step, s.updates_per_step);
         ck_assert_int_eq(back.replay_size, s.replay_size);
         prev = s;
