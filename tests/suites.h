@@ -32,6 +32,7 @@ Suite *schedule_suite(void);
 Suite *checkpoint_suite(void);
 Suite *rundir_suite(void);
 Suite *config_suite(void);
+Suite *options_suite(void);
 
 typedef Suite *(*SuiteFn)(void);
 static const SuiteFn ALL_SUITES[] = {cli_suite,         mlp_suite,       optim_suite,
@@ -39,7 +40,7 @@ static const SuiteFn ALL_SUITES[] = {cli_suite,         mlp_suite,       optim_s
                                      envs_suite,        td3_suite,       learning_suite,
                                      gpu_parity_suite,  cpu_threads_suite, cpu_ops_suite,
                                      schedule_suite,    checkpoint_suite,  rundir_suite,
-                                     config_suite,
+                                     config_suite,      options_suite,
                                      NULL};
 
 #endif
