@@ -85,6 +85,17 @@ START_TEST(test_defaults_are_the_table) {
 }
 END_TEST
 
+/* The words of --noise and --algo are the names the rest of the program
+ * gives their values (NOISE_NAMES, ALGO_NAMES: a checkpoint's header). */
+START_TEST(test_enum_words_are_the_names) {
+    char want[64];
+    snprintf(want, sizeof want, "%s|%s", NOISE_NAMES[NOISE_GAUSSIAN], NOISE_NAMES[NOISE_OU]);
+    ck_assert_str_eq(option_find("noise")->value, want);
+    snprintf(want, sizeof want, "%s|%s", ALGO_NAMES[ALGO_DDPG], ALGO_NAMES[ALGO_TD3]);
+    ck_assert_str_eq(option_find("algo")->value, want);
+}
+END_TEST
+
 /* The checkpoint's text holds every saved option with its value (and no
  * other): a configuration with no default left reads back the same. */
 START_TEST(test_text_holds_every_saved_option) {
@@ -184,6 +195,7 @@ Suite *options_suite(void) {
     Suite *s = suite_create("options");
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, test_defaults_are_the_table);
+    tcase_add_test(tc, test_enum_words_are_the_names);
     tcase_add_test(tc, test_text_holds_every_saved_option);
     tcase_add_test(tc, test_config_json_holds_every_saved_option);
     tcase_add_test(tc, test_help_lists_every_option);
