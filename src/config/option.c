@@ -14,7 +14,7 @@
 #define NO_RANGE 0, 0, 0
 
 #define OPTION_ROW(type, field, name, def, range, value, scope, help)                            \
-    {name,  OPT_##type, offsetof(Config, field), sizeof(((Config *)0)->field), def, range, value, \
+    {name, OPT_##type, offsetof(Config, field), sizeof(((Config *)0)->field), def, range, value, \
      SCOPE_##scope, help},
 
 const Option OPTIONS[] = {CONFIG_OPTIONS(OPTION_ROW)};
