@@ -203,23 +203,46 @@ static int train_and_report(Trainer *tr, const Config *cfg, RunLog *log) {
     return rc;
 }
 
+/* cli from the command line (and --config), with the scaled and the
+ * environment's defaults, checked. -1 to go on, else the exit status: 0
+ * after --help or --version, or the error's after its message. */
+static int read_cli(Config *cli, int argc, char **argv) {
+    Error e;
+    error_clear(&e);
+    int printed;
+    config_defaults(cli);
+    Status s = config_parse(cli, argc, argv, stdout, &printed, &e);
+    if (s == STATUS_OK && !printed) {
+        config_scale_defaults(cli);
+        s = config_env_defaults(cli, &e);
+        if (s == STATUS_OK) s = config_validate(cli, &e);
+    }
+    error_print(&e, stderr);
+    return s || printed ? (int)s : -1;
+}
+
+/* A resumed run's configuration: the checkpoint's, with what cli may
+ * change. 0, or the exit status after a message. */
+static int read_resumed(const char *ckpt, const Config *cli, Config *cfg) {
+    Config saved;
+    if (checkpoint_read_config(ckpt, &saved, stderr)) return STATUS_BAD_INPUT;
+    Error e;
+    error_clear(&e);
+    Status s = config_merge_resume(&saved, cli, cfg, &e);
+    error_print(&e, stderr);
+    return s;
+}
+
 int main(int argc, char **argv) {
     Config cli, cfg;
-    config_defaults(&cli);
-    int rc = config_parse(&cli, argc, argv, stdout, stderr);
-    if (rc == 1) return 0;
-    if (rc) return 2;
-    config_scale_defaults(&cli);
-    if (config_env_defaults(&cli, stderr) || config_validate(&cli, stderr)) return 2;
+    int rc = read_cli(&cli, argc, argv);
+    if (rc >= 0) return rc;
     if (cli.eval_only[0]) return eval_only(&cli);
     cfg = cli;
     char ckpt[1100] = "";
     if (cli.resume[0]) { /* the checkpoint's configuration, and what may change */
-        Config saved;
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", cli.resume);
-        if (checkpoint_read_config(ckpt, &saved, stderr) ||
-            config_merge_resume(&saved, &cli, &cfg, stderr))
-            return 2;
+        if ((rc = read_resumed(ckpt, &cli, &cfg))) return rc;
     }
     config_settle(&cfg, stderr);
     if (choose_run_dir(&cfg, stderr)) return 2;

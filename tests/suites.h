@@ -33,6 +33,7 @@ Suite *checkpoint_suite(void);
 Suite *rundir_suite(void);
 Suite *config_suite(void);
 Suite *graph_suite(void);
+Suite *options_suite(void);
 
 typedef Suite *(*SuiteFn)(void);
 static const SuiteFn ALL_SUITES[] = {cli_suite,         mlp_suite,       optim_suite,
@@ -40,7 +41,7 @@ static const SuiteFn ALL_SUITES[] = {cli_suite,         mlp_suite,       optim_s
                                      envs_suite,        td3_suite,       learning_suite,
                                      gpu_parity_suite,  cpu_threads_suite, cpu_ops_suite,
                                      schedule_suite,    checkpoint_suite,  rundir_suite,
-                                     config_suite,      graph_suite,
+                                     config_suite,      graph_suite,       options_suite,
                                      NULL};
 
 #endif

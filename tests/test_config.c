@@ -1,6 +1,7 @@
-/* test_config.c - the defaults that scale with --envs (src/config_scale.c):
- * the notebook's values at one env, the scaled ones from the table, and
- * everything the user sets (command line, --config) winning over them. */
+/* test_config.c - refusals with their status and message, and the defaults
+ * that scale with --envs (src/config/scale.c): the notebook's values at one
+ * env, the scaled ones from the table, and everything the user sets
+ * (command line, --config) winning over them. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,14 +11,67 @@
 #include "ddpg/config.h"
 #include "suites.h"
 
-/* config_parse, then the scaled defaults, as main does; 0 when accepted. */
-static int parse(Config *c, int argc, char **argv) {
+/* config_parse, then the scaled defaults, as main does; STATUS_OK when
+ * accepted (else the message is printed). */
+static Status parse(Config *c, int argc, char **argv) {
+    Error e;
+    error_clear(&e);
+    int printed;
     config_defaults(c);
-    int rc = config_parse(c, argc, argv, stdout, stderr);
-    if (rc) return rc;
-    config_scale_defaults(c);
-    return config_env_defaults(c, stderr) || config_validate(c, stderr);
+    Status s = config_parse(c, argc, argv, stdout, &printed, &e);
+    if (s == STATUS_OK) {
+        config_scale_defaults(c);
+        s = config_env_defaults(c, &e);
+    }
+    if (s == STATUS_OK) s = config_validate(c, &e);
+    error_print(&e, stderr);
+    return s;
 }
+
+/* A refusal is STATUS_BAD_INPUT with the message the program prints. */
+START_TEST(test_refusals_fill_the_error) {
+    static const struct {
+        char *argv[5];
+        const char *msg;
+    } want[] = {
+        {{"ddpg_cuda", "--gamma", "2"}, "--gamma: 2 is out of range [0, 1]"},
+        {{"ddpg_cuda", "--tau", "0"}, "--tau: 0 is out of range (0, 1]"},
+        {{"ddpg_cuda", "--noise", "pink"}, "--noise: 'pink' is not one of gaussian|ou"},
+        {{"ddpg_cuda", "--layer-norm=1"}, "--layer-norm takes no value"},
+        {{"ddpg_cuda", "--hidden", "4,0"},
+         "--hidden: '4,0' is not a comma-separated list of widths, each in [1, 65536]"},
+        {{"ddpg_cuda", "--out", "--quiet"},
+         "--out --quiet: a path that starts with -- (is the value of --out missing?)"},
+        {{"ddpg_cuda", "--batch-size", "300", "--replay-size"},
+         "--replay-size needs a value (see --help)"},
+        {{"ddpg_cuda", "--stop-when-solved", "--eval-every", "0"},
+         "--stop-when-solved needs evaluations: --eval-every 0 turns them off"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        int argc = 0;
+        while (argc < 5 && want[i].argv[argc]) argc++;
+        Config c;
+        Error e = {0};
+        int printed;
+        config_defaults(&c);
+        Status s = config_parse(&c, argc, (char **)want[i].argv, stdout, &printed, &e);
+        if (s == STATUS_OK) s = config_validate(&c, &e);
+        ck_assert_int_eq(s, STATUS_BAD_INPUT);
+        ck_assert_int_eq(e.status, STATUS_BAD_INPUT);
+        ck_assert_str_eq(e.msg, want[i].msg);
+    }
+    Config saved, cli, merged;
+    config_defaults(&saved);
+    char *argv[] = {"ddpg_cuda", "--seed", "7", "--total-steps", "99", NULL};
+    int printed;
+    config_defaults(&cli);
+    ck_assert_int_eq(config_parse(&cli, 5, argv, stdout, &printed, NULL), STATUS_OK);
+    Error e = {0};
+    ck_assert_int_eq(config_merge_resume(&saved, &cli, &merged, &e), STATUS_BAD_INPUT);
+    ck_assert_str_eq(e.msg, "--seed 7 contradicts the checkpoint's --seed 42 (a resumed run "
+                            "keeps its configuration)");
+}
+END_TEST
 
 /* --envs 1 (said or not) keeps every default of the notebook, bit for bit. */
 START_TEST(test_one_env_is_the_notebook) {
@@ -81,7 +135,7 @@ START_TEST(test_scaled_values_are_sane_everywhere) {
     for (int envs = 1; envs <= 16777216; envs = envs < 300 ? envs + 1 : envs * 3 / 2) {
         Config s;
         config_scaled_values(envs, &s);
-        ck_assert_msg(config_validate(&s, stderr) == 0, "--envs %d", envs);
+        ck_assert_msg(config_validate(&s, NULL) == STATUS_OK, "--envs %d", envs);
         ck_assert_msg(s.batch_size >= prev.batch_size && s.replay_size >= prev.replay_size &&
                           s.tau >= prev.tau && s.updates_per_step >= prev.updates_per_step,
                       "--envs %d scales a default down", envs);
@@ -98,7 +152,7 @@ START_TEST(test_scaled_values_are_sane_everywhere) {
         char text[1 << 14];
         Config back;
         ck_assert_int_ge(config_to_text(&s, text, sizeof text), 0);
-        ck_assert_msg(config_from_text(&back, text, stderr) == 0, "--envs %d", envs);
+        ck_assert_msg(config_from_text(&back, text, NULL) == STATUS_OK, "--envs %d", envs);
         ck_assert_int_eq(back.updates_per_step, s.updates_per_step);
         ck_assert_int_eq(back.replay_size, s.replay_size);
         prev = s;
@@ -172,6 +226,9 @@ END_TEST
 
 Suite *config_suite(void) {
     Suite *s = suite_create("config");
+    TCase *refusals = tcase_create("refusals");
+    tcase_add_test(refusals, test_refusals_fill_the_error);
+    suite_add_tcase(s, refusals);
     TCase *tc = tcase_create("scaled_defaults");
     tcase_add_test(tc, test_one_env_is_the_notebook);
     tcase_add_test(tc, test_scaled_values);

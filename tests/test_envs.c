@@ -62,8 +62,9 @@ START_TEST(test_every_spec_is_consistent) {
         Config c;
         config_defaults(&c);
         snprintf(c.env, sizeof c.env, "%s", e->alias);
-        ck_assert_msg(config_env_defaults(&c, stderr) == 0, "%s: its defaults do not parse",
-                      e->id);
+        Error why = {0};
+        ck_assert_msg(config_env_defaults(&c, &why) == STATUS_OK,
+                      "%s: its defaults do not parse: %s", e->id, why.msg);
     }
     ck_assert_ptr_null(env_find("pendulum")->defaults); /* the notebook's are the program's */
 }
@@ -74,25 +75,24 @@ START_TEST(test_env_defaults_under_the_command_line) {
     Config c;
     config_defaults(&c);
     char *argv[] = {"ddpg_cuda", "--env", "MountainCarContinuous-v0", NULL};
-    ck_assert_int_eq(config_parse(&c, 3, argv, stdout, stderr), 0);
+    int printed;
+    ck_assert_int_eq(config_parse(&c, 3, argv, stdout, &printed, NULL), STATUS_OK);
     ck_assert_str_eq(c.env, "mountaincar"); /* stored by its alias */
-    ck_assert_int_eq(config_env_defaults(&c, stderr), 0);
+    ck_assert_int_eq(config_env_defaults(&c, NULL), STATUS_OK);
     ck_assert_int_eq(c.noise, NOISE_OU);
     ck_assert_double_eq(c.noise_sigma, 0.5);
     config_defaults(&c);
     char *argv2[] = {"ddpg_cuda", "--noise-sigma", "0.25", "--env", "mountaincar", NULL};
-    ck_assert_int_eq(config_parse(&c, 5, argv2, stdout, stderr), 0);
-    ck_assert_int_eq(config_env_defaults(&c, stderr), 0);
+    ck_assert_int_eq(config_parse(&c, 5, argv2, stdout, &printed, NULL), STATUS_OK);
+    ck_assert_int_eq(config_env_defaults(&c, NULL), STATUS_OK);
     ck_assert_int_eq(c.noise, NOISE_OU);
     ck_assert_double_eq(c.noise_sigma, 0.25);
     config_defaults(&c);
     char *argv3[] = {"ddpg_cuda", "--env", "cartpole", NULL};
-    char msg[512] = "";
-    FILE *err = fmemopen(msg, sizeof msg - 1, "w");
-    ck_assert_int_eq(config_parse(&c, 3, argv3, stdout, err), 2);
-    fclose(err);
-    ck_assert_msg(strstr(msg, "'cartpole' is not an environment") && strstr(msg, "mountaincar"),
-                  "the message does not name the environments: %s", msg);
+    Error e = {0};
+    ck_assert_int_eq(config_parse(&c, 3, argv3, stdout, &printed, &e), STATUS_BAD_INPUT);
+    ck_assert_msg(strstr(e.msg, "'cartpole' is not an environment") && strstr(e.msg, "mountaincar"),
+                  "the message does not name the environments: %s", e.msg);
 }
 END_TEST
 
@@ -208,7 +208,7 @@ static void train_reach(int truncation_as_terminal, int64_t *terms_in_replay,
     Config c;
     config_defaults(&c);
     snprintf(c.env, sizeof c.env, "reach");
-    ck_assert_int_eq(config_env_defaults(&c, stderr), 0);
+    ck_assert_int_eq(config_env_defaults(&c, NULL), STATUS_OK);
     snprintf(c.device, sizeof c.device, "cpu");
     c.total_steps = 3000;
     c.hidden[0] = c.hidden[1] = 32;

@@ -1,4 +1,5 @@
-/* config.h - every setting of a run, its default and its command-line parsing. */
+/* config.h - every setting of a run (the options of options.def.h), its
+ * defaults, and the command line, --config files and saved text that set it. */
 #ifndef DDPG_CONFIG_H
 #define DDPG_CONFIG_H
 
@@ -6,76 +7,56 @@
 #include <stdio.h>
 
 #include "ddpg/backend.h"
+#include "ddpg/options.def.h"
+#include "ddpg/status.h"
 
 #define DDPG_VERSION "0.1.0"
 #define CONFIG_MAX_HIDDEN 8
+#define CONFIG_PATH_MAX 1024
 
+/* A Config field of each TYPE of options.def.h. */
+#define CONFIG_FIELD_INT(f) int f
+#define CONFIG_FIELD_I64(f) int64_t f
+#define CONFIG_FIELD_U64(f) uint64_t f
+#define CONFIG_FIELD_DBL(f) double f
+#define CONFIG_FIELD_FLAG(f) int f
+#define CONFIG_FIELD_ENUM(f) int f
+#define CONFIG_FIELD_NAME(f) char f[32]
+#define CONFIG_FIELD_ENV(f) char f[32]
+#define CONFIG_FIELD_PATH(f) char f[CONFIG_PATH_MAX]
+#define CONFIG_FIELD_HIDDEN(f) int f[CONFIG_MAX_HIDDEN]; int n_##f
+#define CONFIG_FIELD(type, field, ...) CONFIG_FIELD_##type(field);
+
+/* Every setting of a run: one field per option of options.def.h, named
+ * there with its type, default, range and meaning (the ENUMs index
+ * NOISE_NAMES and ALGO_NAMES). */
 typedef struct {
-    char env[32];          /* --env: the environment's alias (pendulum, mountaincar) */
-    int envs;              /* --envs: environments stepped in lockstep */
-    char device[8];        /* --device: auto | cuda | cpu */
-    uint64_t seed;         /* --seed */
-    int64_t total_steps;   /* --total-steps: env steps summed over all envs */
-    int batch_size;        /* --batch-size: minibatch per gradient update */
-    int64_t replay_size;   /* --replay-size: replay capacity in transitions */
-    double gamma;          /* --gamma: discount */
-    double tau;            /* --tau: Polyak rate of the target networks */
-    double actor_lr;       /* --actor-lr: Adam step size, actor */
-    double critic_lr;      /* --critic-lr: Adam step size, critic */
-    int64_t start_steps;   /* --start-steps: uniform random actions before this */
-    int64_t update_after;  /* --update-after: no gradient updates before this */
-    int updates_per_step;  /* --updates-per-step: updates per vectorized step */
-    double noise_sigma;    /* --noise-sigma: exploration std in action units */
-    NoiseKind noise;       /* --noise: gaussian | ou */
-    double ou_theta;       /* --ou-theta: OU mean reversion rate */
-    int hidden[CONFIG_MAX_HIDDEN]; /* --hidden: hidden layer widths */
-    int n_hidden;
-    int layer_norm;        /* --layer-norm: LayerNorm after each hidden linear layer */
-    int algo;              /* --algo: ALGO_DDPG | ALGO_TD3 */
-    double target_noise;   /* --target-noise: TD3's target smoothing std (a bound of 1) */
-    double target_noise_clip; /* --target-noise-clip: ... and its clip */
-    int policy_delay;      /* --policy-delay: TD3's critic updates per actor update */
-    double grad_clip;      /* --grad-clip: global-norm clip per network, 0 = off */
-    int probe_n;           /* --probe-n: fixed probe states, 0 = off */
-    int probe_every;       /* --probe-every: snapshot every this many episodes */
-    int64_t eval_every;    /* --eval-every: env steps between evaluations, 0 = off */
-    int eval_episodes;     /* --eval-episodes: episodes per evaluation */
-    int threads;           /* --threads: CPU backend threads, 0 = one per core */
-    int truncation_as_terminal; /* --truncation-as-terminal: the notebook's done bug */
-    int stop_when_solved;  /* --stop-when-solved: end at the first eval at or above the
-                              environment's threshold (Pendulum: -200) */
-    int quiet;             /* --quiet: no progress lines */
-    char out[1024];        /* --out: run directory ("" = none) */
-    int64_t save_every;    /* --save-every: env steps between checkpoints, 0 = at the end only */
-    int save_replay;       /* --save-replay: checkpoints hold the replay ring */
-    char resume[1024];     /* --resume: continue the run in this directory ("" = no) */
-    char eval_only[1024];  /* --eval-only: evaluate this checkpoint's actor ("" = no) */
-    int overwrite;         /* --overwrite: replace the run in --out */
-    int no_out;            /* --no-out: no run directory at all */
-    char config_file[1024]; /* --config: options read from this file first */
-    uint64_t set;          /* bit i: the command line set option i (config.c's table) */
+    CONFIG_OPTIONS(CONFIG_FIELD)
+    uint64_t set; /* bit i: the command line or --config set option i (OPTIONS[i]) */
 } Config;
 
+/* Every field at its default (options.def.h), nothing marked set. */
 void config_defaults(Config *c);
 
 /* Parses argv into c: first the file of --config when there is one, then
- * the command line, which wins. Returns 0 to run, 1 when --help/--version
- * was printed (exit 0), 2 on bad input after printing a message naming the
- * option (or FILE:LINE) to err. */
-int config_parse(Config *c, int argc, char **argv, FILE *out, FILE *err);
+ * the command line, which wins. Sets *printed to 1 when it printed --help or
+ * --version on out (nothing more to do: exit 0), else to 0. On bad input
+ * returns STATUS_BAD_INPUT with e's message naming the option (or
+ * FILE:LINE). */
+Status config_parse(Config *c, int argc, char **argv, FILE *out, int *printed, Error *e);
 
 /* Reads options from path into c, marking them set: "key = value" lines
  * with the long option names ('#' starts a comment; a flag takes true or
- * false), or a run's config.json. 0, or 2 after a message naming
- * path:line. */
-int config_read_file(Config *c, const char *path, FILE *err);
+ * false), or a run's config.json. STATUS_OK, or STATUS_BAD_INPUT with a
+ * message naming path:line. */
+Status config_read_file(Config *c, const char *path, Error *e);
 
 /* The environment's own defaults (its spec's "key = value" lines) for the
- * options that neither the command line nor --config set. 0, or 2 after a
- * message (an environment whose defaults name no option). */
-int config_env_defaults(Config *c, FILE *err);
+ * options that neither the command line nor --config set. STATUS_OK, or
+ * STATUS_BAD_INPUT (an environment whose defaults name no option). */
+Status config_env_defaults(Config *c, Error *e);
 
-/* The defaults that scale with --envs (src/config_scale.c): s gets the
+/* The defaults that scale with --envs (src/config/scale.c): s gets the
  * defaults of a run of `envs` environments (at 1, the notebook's). */
 void config_scaled_values(int envs, Config *s);
 /* Sets those of them that neither the command line nor --config set, from
@@ -87,31 +68,30 @@ void config_print_scaled(FILE *f);
 
 /* Refuses what can never run as asked (a batch larger than the replay,
  * --stop-when-solved without evaluations, a path that starts with --, ...):
- * 0, or 2 after a message. */
-int config_validate(const Config *c, FILE *err);
+ * STATUS_OK, or STATUS_BAD_INPUT with the reason. */
+Status config_validate(const Config *c, Error *e);
 
-/* Warns, on err, about what will not go as the options suggest (no update
+/* Warns, on warn, about what will not go as the options suggest (no update
  * will ever run, --total-steps not a multiple of --envs, more threads than
  * cores), and rounds total_steps up to whole vectorized steps. */
-void config_settle(Config *c, FILE *err);
+void config_settle(Config *c, FILE *warn);
 
 void config_print_help(FILE *f);
 
-
 /* The run's options as command-line words, one per line ("--seed\n42\n..."):
- * every option but --out, --resume, --eval-only and --quiet. What
+ * every option of scope RUN or RESUMABLE, a flag only when on. What
  * checkpoints store. Returns the length, or -1 when buf is too small. */
 int config_to_text(const Config *c, char *buf, size_t len);
-/* Defaults, then the words of text (config_to_text's form). 0, or 2 after
- * a message to err. */
-int config_from_text(Config *c, const char *text, FILE *err);
+/* Defaults, then the words of text (config_to_text's form). STATUS_OK, or
+ * STATUS_BAD_INPUT with the reason. */
+Status config_from_text(Config *c, const char *text, Error *e);
 
 /* A resumed run's configuration: saved (the checkpoint's) with what the
- * command line cli may change on a resume (--total-steps, --device,
- * --threads, --save-every, --save-replay, --quiet). Any other option that
- * cli sets to another value than saved's is an error naming both values
- * (exit 2). Returns 0 with *merged filled, or 2. */
-int config_merge_resume(const Config *saved, const Config *cli, Config *merged, FILE *err);
+ * command line cli may change on a resume (the RESUMABLE options, and
+ * --quiet). Any RUN option that cli sets to another value than saved's is
+ * an error naming both values. STATUS_OK with *merged filled, or
+ * STATUS_BAD_INPUT. */
+Status config_merge_resume(const Config *saved, const Config *cli, Config *merged, Error *e);
 
 /* The --noise names, indexed by NoiseKind; the --algo names, by Algo. */
 extern const char *const NOISE_NAMES[2];

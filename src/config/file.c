@@ -1,6 +1,5 @@
-/* config_file.c - a configuration as text: the words a checkpoint saves,
- * --config files (key = value lines, or a run's config.json), and the
- * configuration of a resumed run. */
+/* file.c - --config files (key = value lines, or a run's config.json) and
+ * the configuration of a resumed run. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -8,112 +7,48 @@
 #include <string.h>
 
 #include "ddpg/config.h"
-#include "options.h"
+#include "ddpg/options.h"
 
-int config_to_text(const Config *c, char *buf, size_t len) {
-    size_t k = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < N_OPTIONS; i++) {
-        const Option *o = &OPTIONS[i];
-        char v[1100];
-        option_value_text(o, c, v, sizeof v);
-        if (o->scope == SCOPE_COMMAND || (o->type == OPT_FLAG && strcmp(v, "off") == 0))
-            continue;
-        int n = o->type == OPT_FLAG ? snprintf(buf + k, len - k, "--%s\n", o->name)
-                                    : snprintf(buf + k, len - k, "--%s\n%s\n", o->name, v);
-        if (n < 0 || (size_t)n >= len - k) return -1;
-        k += (size_t)n;
-    }
-    return (int)k;
-}
-
-int config_from_text(Config *c, const char *text, FILE *err) {
-    enum { MAX_WORDS = 2 * 64 + 1 };
-    char *copy = strdup(text), *argv[MAX_WORDS];
-    if (!copy) {
-        fprintf(err, "error: out of host memory\n");
-        return 2;
-    }
-    int argc = 0;
-    argv[argc++] = "ddpg_cuda";
-    for (char *w = strtok(copy, "\n"); w; w = strtok(NULL, "\n")) {
-        if (argc == MAX_WORDS) {
-            fprintf(err, "error: the saved configuration has too many words\n");
-            free(copy);
-            return 2;
-        }
-        argv[argc++] = w;
-    }
-    config_defaults(c);
-    int rc = config_parse(c, argc, argv, err, err);
-    c->set = 0;
-    free(copy);
-    return rc == 0 ? 0 : 2;
-}
-
-int config_merge_resume(const Config *saved, const Config *cli, Config *merged, FILE *err) {
+Status config_merge_resume(const Config *saved, const Config *cli, Config *merged, Error *e) {
     *merged = *saved;
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const Option *o = &OPTIONS[i];
-        if (!(cli->set >> i & 1) || o->scope == SCOPE_COMMAND) continue;
+        if (!option_was_set(cli, o) || !option_is_saved(o)) continue;
         if (o->scope == SCOPE_RESUMABLE) { /* the command line's value */
-            memcpy((char *)merged + o->offset, (const char *)cli + o->offset, o->size);
+            memcpy(option_field(merged, o), option_cfield(cli, o), o->size);
             continue;
         }
-        char a[1100], b[1100];
+        char a[CONFIG_PATH_MAX + 64], b[CONFIG_PATH_MAX + 64];
         option_value_text(o, saved, a, sizeof a);
         option_value_text(o, cli, b, sizeof b);
-        if (strcmp(a, b) != 0) {
-            fprintf(err, "error: --%s %s contradicts the checkpoint's --%s %s (a resumed run "
-                         "keeps its configuration)\n", o->name, b, o->name, a);
-            return 2;
-        }
+        if (strcmp(a, b) != 0)
+            return error_set(e, STATUS_BAD_INPUT,
+                             "--%s %s contradicts the checkpoint's --%s %s (a resumed run "
+                             "keeps its configuration)", o->name, b, o->name, a);
     }
     merged->quiet = cli->quiet;
     snprintf(merged->resume, sizeof merged->resume, "%s", cli->resume);
     snprintf(merged->out, sizeof merged->out, "%s", cli->resume);
     merged->set = cli->set;
-    return 0;
+    return STATUS_OK;
 }
-
 
 /* ---- --config FILE ---- */
 
-/* Applies name = value from file:line (text of the value; a flag takes
- * true/false, on/off, 1/0). 0, or 2 after a message naming file:line. */
-static int apply(Config *c, const char *name, const char *value, const char *file, int line,
-                 FILE *err) {
+/* Applies name = value from file:line (option_parse's words; a flag takes
+ * true/false, on/off, 1/0); the message names file:line. */
+static Status apply(Config *c, const char *name, const char *value, const char *file, int line,
+                    Error *e) {
     const Option *o = option_find(name);
-    if (!o || !strcmp(name, "config")) {
-        fprintf(err, "error: %s:%d: %s '%s'\n", file, line,
-                o ? "a file cannot name another file:" : "unknown option", name);
-        return 2;
-    }
-    if (o->type == OPT_FLAG) {
-        int on = !strcmp(value, "true") || !strcmp(value, "on") || !strcmp(value, "1");
-        int off = !strcmp(value, "false") || !strcmp(value, "off") || !strcmp(value, "0");
-        if (!on && !off) {
-            fprintf(err, "error: %s:%d: %s takes true or false, not '%s'\n", file, line, name,
-                    value);
-            return 2;
-        }
-        *(int *)((char *)c + o->offset) = on;
-        option_mark_set(c, o);
-        return 0;
-    }
-    /* option_parse's message, behind the place it came from */
-    char *msg = NULL;
-    size_t len = 0;
-    FILE *m = open_memstream(&msg, &len);
-    int rc = m ? option_parse(c, o, value, m) : 2;
-    if (m) fclose(m);
-    if (rc)
-        fprintf(err, "error: %s:%d: %s", file, line,
-                msg && strncmp(msg, "error: ", 7) == 0 ? msg + 7 : "cannot read the value\n");
-    else
-        option_mark_set(c, o);
-    free(msg);
-    return rc;
+    if (!o || !strcmp(name, "config"))
+        return error_set(e, STATUS_BAD_INPUT, "%s:%d: %s '%s'", file, line,
+                         o ? "a file cannot name another file:" : "unknown option", name);
+    Error why;
+    error_clear(&why);
+    if (option_parse(c, o, value, &why))
+        return error_set(e, why.status, "%s:%d: %s", file, line, why.msg);
+    option_mark_set(c, o);
+    return STATUS_OK;
 }
 
 static char *trim(char *s) {
@@ -123,35 +58,32 @@ static char *trim(char *s) {
     return s;
 }
 
-static int read_lines(Config *c, FILE *f, const char *path, FILE *err) {
+static Status read_lines(Config *c, FILE *f, const char *path, Error *e) {
     char buf[4096];
     for (int line = 1; fgets(buf, sizeof buf, f); line++) {
-        if (!strchr(buf, '\n') && !feof(f)) {
-            fprintf(err, "error: %s:%d: line longer than %zu characters\n", path, line,
-                    sizeof buf - 2);
-            return 2;
-        }
+        if (!strchr(buf, '\n') && !feof(f))
+            return error_set(e, STATUS_BAD_INPUT, "%s:%d: line longer than %zu characters", path,
+                             line, sizeof buf - 2);
         char *hash = strchr(buf, '#');
         if (hash) *hash = 0;
         char *s = trim(buf);
         if (!*s) continue;
         char *eq = strchr(s, '=');
-        if (!eq) {
-            fprintf(err, "error: %s:%d: not 'key = value': %s\n", path, line, s);
-            return 2;
-        }
+        if (!eq)
+            return error_set(e, STATUS_BAD_INPUT, "%s:%d: not 'key = value': %s", path, line, s);
         *eq = 0;
         char *key = trim(s), *value = trim(eq + 1);
         if (strncmp(key, "--", 2) == 0) key += 2;
         for (char *p = key; *p; p++) /* batch_size as config.json writes it, or batch-size */
             if (*p == '_') *p = '-';
-        if (apply(c, key, value, path, line, err)) return 2;
+        Status st = apply(c, key, value, path, line, e);
+        if (st) return st;
     }
-    return 0;
+    return STATUS_OK;
 }
 
 /* The keys of a run's config.json that are not options (what the run was,
- * not what it asks for). */
+ * not what it asks for: runlog_write_config). */
 static int informational(const char *key) {
     static const char *const keys[] = {"backend", "device", "device_name", "version", "out",
                                        "env_id", "solved_return", NULL};
@@ -160,61 +92,66 @@ static int informational(const char *key) {
     return 0;
 }
 
-static int read_json(Config *c, const char *path, FILE *err) {
+/* v as the command line would write it, in text; 0, or -1 for a JSON value
+ * that no option takes. */
+static int json_value_text(json_t *v, char *text, size_t len) {
+    if (json_is_string(v))
+        snprintf(text, len, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(text, len, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(text, len, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v))
+        snprintf(text, len, "%s", json_is_true(v) ? "true" : "false");
+    else if (json_is_array(v)) { /* hidden: [256, 256] */
+        size_t k = 0, i;
+        json_t *x;
+        text[0] = 0;
+        json_array_foreach(v, i, x)
+            k += (size_t)snprintf(text + k, len - k, "%s%lld", i ? "," : "",
+                                  (long long)json_integer_value(x));
+    } else
+        return -1;
+    return 0;
+}
+
+static Status read_json(Config *c, const char *path, Error *e) {
     json_error_t je;
     json_t *root = json_load_file(path, 0, &je);
     if (!root || !json_is_object(root)) {
-        fprintf(err, "error: %s:%d: not a JSON object: %s\n", path, root ? 1 : je.line,
-                root ? "" : je.text);
         json_decref(root);
-        return 2;
+        return error_set(e, STATUS_BAD_INPUT, "%s:%d: not a JSON object: %s", path,
+                         root ? 1 : je.line, root ? "" : je.text);
     }
     const char *key;
     json_t *v;
-    int rc = 0;
+    Status s = STATUS_OK;
     json_object_foreach(root, key, v) {
         if (informational(key)) continue;
-        char name[64], text[1100];
-        snprintf(name, sizeof name, "%s", !strcmp(key, "device_requested") ? "device" : key);
-        for (char *p = name; *p; p++)
+        const Option *o = option_find_json(key);
+        char name[64], text[CONFIG_PATH_MAX + 64];
+        snprintf(name, sizeof name, "%s", o ? o->name : key);
+        for (char *p = name; *p; p++) /* an unknown key, named as the option it is not */
             if (*p == '_') *p = '-';
-        if (json_is_string(v))
-            snprintf(text, sizeof text, "%s", json_string_value(v));
-        else if (json_is_integer(v))
-            snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
-        else if (json_is_real(v))
-            snprintf(text, sizeof text, "%.17g", json_real_value(v));
-        else if (json_is_boolean(v))
-            snprintf(text, sizeof text, "%s", json_is_true(v) ? "true" : "false");
-        else if (json_is_array(v)) { /* hidden: [256, 256] */
-            size_t k = 0, i;
-            json_t *x;
-            text[0] = 0;
-            json_array_foreach(v, i, x)
-                k += (size_t)snprintf(text + k, sizeof text - k, "%s%lld", i ? "," : "",
-                                      (long long)json_integer_value(x));
-        } else {
-            fprintf(err, "error: %s: %s: a value this program does not take\n", path, key);
-            rc = 2;
+        if (json_value_text(v, text, sizeof text)) {
+            s = error_set(e, STATUS_BAD_INPUT, "%s: %s: a value this program does not take",
+                          path, key);
             break;
         }
         /* a JSON file has no lines to name per key: line 1 stands for the file */
-        if ((rc = apply(c, name, text, path, 1, err))) break;
+        if ((s = apply(c, name, text, path, 1, e))) break;
     }
     json_decref(root);
-    return rc;
+    return s;
 }
 
-int config_read_file(Config *c, const char *path, FILE *err) {
+Status config_read_file(Config *c, const char *path, Error *e) {
     FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(err, "error: --config %s: %s\n", path, strerror(errno));
-        return 2;
-    }
+    if (!f) return error_set(e, STATUS_BAD_INPUT, "--config %s: %s", path, strerror(errno));
     int first = fgetc(f);
     while (first == ' ' || first == '\t' || first == '\n' || first == '\r') first = fgetc(f);
     rewind(f);
-    int rc = first == '{' ? read_json(c, path, err) : read_lines(c, f, path, err);
+    Status s = first == '{' ? read_json(c, path, e) : read_lines(c, f, path, e);
     fclose(f);
-    return rc;
+    return s;
 }

@@ -1,10 +1,10 @@
-/* config_help.c - --help: every option with what it accepts and its default. */
+/* help.c - --help: every option with what it accepts and its default. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ddpg/config.h"
 #include "ddpg/env.h"
-#include "options.h"
+#include "ddpg/options.h"
 
 /* What o accepts, for --help: "an integer in [1, 8]", "a real in (0, 1]". */
 static void accepts_text(const Option *o, char *buf, size_t len) {
@@ -50,8 +50,8 @@ void config_print_help(FILE *f) {
         const Option *o = &OPTIONS[i];
         char def[64], left[96], accepts[128], text[512];
         option_default_text(o, &d, def, sizeof def);
-        const char *value = o->choices ? o->choices : o->metavar ? o->metavar
-                            : o->type == OPT_DBL ? "R" : o->type == OPT_HIDDEN ? "W,W,..." : "N";
+        const char *value = o->value ? o->value : o->type == OPT_DBL ? "R"
+                            : o->type == OPT_HIDDEN ? "W,W,..." : "N";
         if (o->type == OPT_FLAG)
             snprintf(left, sizeof left, "--%s", o->name);
         else

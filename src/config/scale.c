@@ -1,4 +1,4 @@
-/* config_scale.c - the defaults that scale with --envs.
+/* scale.c - the defaults that scale with --envs.
  *
  * At one environment every default is the notebook's. With many, each
  * vectorized step brings --envs transitions, and what decides the wall time
@@ -29,7 +29,7 @@
 
 #include "ddpg/config.h"
 #include "ddpg/env.h"
-#include "options.h"
+#include "ddpg/options.h"
 
 /* batch, tau and learning rates by tier: the row of the largest min_envs at
  * or below --envs */

@@ -227,7 +227,10 @@ int checkpoint_load(Trainer *t, const char *path, FILE *err) {
 int checkpoint_read_config(const char *path, Config *c, FILE *err) {
     CkptFile f;
     if (open_checked(&f, path, err)) return 2;
-    int rc = config_from_text(c, f.config, err);
+    Error e;
+    error_clear(&e);
+    int rc = config_from_text(c, f.config, &e);
+    error_print(&e, err);
     if (rc) fprintf(err, "error: checkpoint '%s': its configuration does not parse\n", path);
     if (rc == 0) rc = same_env(&f, path, env_find(c->env)->id, err);
     ckpt_close(&f);

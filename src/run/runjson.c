@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ddpg/env.h"
+#include "ddpg/options.h"
 #include "ddpg/runlog.h"
 
 /* Length of the well-formed UTF-8 sequence at s (1..4), or 0 when it is
@@ -77,47 +79,48 @@ static int write_json(const RunLog *l, const char *name, json_t *root) {
     return rc;
 }
 
+/* o's value in c as config.json holds it: a number, a boolean, a list of
+ * widths, or text. */
+static json_t *json_option(const Option *o, const Config *c) {
+    const void *p = option_cfield(c, o);
+    switch (o->type) {
+    case OPT_INT: return json_integer(*(const int *)p);
+    case OPT_I64: return json_integer(*(const int64_t *)p);
+    case OPT_U64: return json_integer((json_int_t)*(const uint64_t *)p);
+    case OPT_DBL: return json_real(*(const double *)p);
+    case OPT_FLAG: return json_boolean(*(const int *)p);
+    case OPT_HIDDEN: {
+        json_t *a = json_array();
+        for (int i = 0; i < c->n_hidden; i++) json_array_append_new(a, json_integer(c->hidden[i]));
+        return a;
+    }
+    default: {
+        char text[CONFIG_PATH_MAX + 64];
+        option_value_text(o, c, text, sizeof text);
+        return json_text(text);
+    }
+    }
+}
+
+/* The options that checkpoints keep, in the table's order, under their keys
+ * (option_json_key): --env followed by what the environment is (env_id,
+ * solved_return), --threads as the threads used; then what the run got. */
 int runlog_write_config(RunLog *l, const Config *c, const char *backend, const char *device_name,
                         int threads) {
-    json_t *o = json_object(), *hidden = json_array();
-    for (int i = 0; i < c->n_hidden; i++) json_array_append_new(hidden, json_integer(c->hidden[i]));
+    json_t *o = json_object();
     const EnvSpec *spec = env_find(c->env);
-    json_object_set_new(o, "env", json_text(c->env));
-    json_object_set_new(o, "env_id", json_text(spec ? spec->id : c->env));
-    json_object_set_new(o, "solved_return",
-                        json_number(spec != NULL, spec ? spec->solved_return : 0.0));
-    json_object_set_new(o, "envs", json_integer(c->envs));
-    json_object_set_new(o, "device_requested", json_text(c->device));
-    json_object_set_new(o, "seed", json_integer((json_int_t)c->seed));
-    json_object_set_new(o, "total_steps", json_integer(c->total_steps));
-    json_object_set_new(o, "batch_size", json_integer(c->batch_size));
-    json_object_set_new(o, "replay_size", json_integer(c->replay_size));
-    json_object_set_new(o, "gamma", json_real(c->gamma));
-    json_object_set_new(o, "tau", json_real(c->tau));
-    json_object_set_new(o, "actor_lr", json_real(c->actor_lr));
-    json_object_set_new(o, "critic_lr", json_real(c->critic_lr));
-    json_object_set_new(o, "start_steps", json_integer(c->start_steps));
-    json_object_set_new(o, "update_after", json_integer(c->update_after));
-    json_object_set_new(o, "updates_per_step", json_integer(c->updates_per_step));
-    json_object_set_new(o, "noise", json_string(NOISE_NAMES[c->noise]));
-    json_object_set_new(o, "noise_sigma", json_real(c->noise_sigma));
-    json_object_set_new(o, "ou_theta", json_real(c->ou_theta));
-    json_object_set_new(o, "hidden", hidden);
-    json_object_set_new(o, "layer_norm", json_boolean(c->layer_norm));
-    json_object_set_new(o, "algo", json_string(ALGO_NAMES[c->algo]));
-    json_object_set_new(o, "target_noise", json_real(c->target_noise));
-    json_object_set_new(o, "target_noise_clip", json_real(c->target_noise_clip));
-    json_object_set_new(o, "policy_delay", json_integer(c->policy_delay));
-    json_object_set_new(o, "grad_clip", json_real(c->grad_clip));
-    json_object_set_new(o, "probe_n", json_integer(c->probe_n));
-    json_object_set_new(o, "probe_every", json_integer(c->probe_every));
-    json_object_set_new(o, "eval_every", json_integer(c->eval_every));
-    json_object_set_new(o, "eval_episodes", json_integer(c->eval_episodes));
-    json_object_set_new(o, "threads", json_integer(threads));
-    json_object_set_new(o, "truncation_as_terminal", json_boolean(c->truncation_as_terminal));
-    json_object_set_new(o, "stop_when_solved", json_boolean(c->stop_when_solved));
-    json_object_set_new(o, "save_every", json_integer(c->save_every));
-    json_object_set_new(o, "save_replay", json_boolean(c->save_replay));
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const Option *opt = &OPTIONS[i];
+        if (!option_is_saved(opt)) continue;
+        char key[64];
+        option_json_key(opt, key, sizeof key);
+        json_object_set_new(o, key, opt->offset == offsetof(Config, threads)
+                                        ? json_integer(threads) : json_option(opt, c));
+        if (opt->offset != offsetof(Config, env)) continue;
+        json_object_set_new(o, "env_id", json_text(spec ? spec->id : c->env));
+        json_object_set_new(o, "solved_return",
+                            json_number(spec != NULL, spec ? spec->solved_return : 0.0));
+    }
     json_object_set_new(o, "version", json_string(DDPG_VERSION));
     json_object_set_new(o, "backend", json_text(backend));
     json_object_set_new(o, "device", json_text(backend));

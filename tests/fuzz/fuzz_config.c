@@ -1,14 +1,15 @@
 /* fuzz_config.c - libFuzzer target: the command-line parser and the --config
- * file reader (config.c, config_file.c) on any bytes.
+ * file reader (src/config/) on any bytes.
  *
  *   make fuzz FUZZ_SECONDS=60
  *
  * The first byte chooses: odd, the rest is command-line words separated by
  * NUL bytes (with --config taken out: it would read a file the input
  * names); even, the rest is the text of a --config file (key = value lines,
- * or JSON). Either way the parser must refuse with a message or accept
- * within the ranges: the sanitizers turn anything else into a crash, and
- * an accepted configuration is checked against the table's promises. */
+ * or JSON). Either way the parser must refuse with a status and a message
+ * or accept within the ranges: the sanitizers turn anything else into a
+ * crash, and an accepted configuration is checked against the table's
+ * promises. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,11 @@ static FILE *devnull(void) {
     static FILE *f;
     if (!f) f = fopen("/dev/null", "w");
     return f;
+}
+
+/* A refusal says why: a status and a message. */
+static void check_refused(Status s, const Error *e) {
+    if (s != STATUS_BAD_INPUT || e->status != s || !e->msg[0]) abort();
 }
 
 static void check_accepted(const Config *c) {
@@ -42,14 +48,22 @@ static void parse_words(const uint8_t *d, size_t n) {
         argv[argc++] = w;
     }
     Config c;
+    Error e;
+    error_clear(&e);
+    int printed;
     config_defaults(&c);
-    if (config_parse(&c, argc, argv, devnull(), devnull()) == 0 &&
-        (config_scale_defaults(&c), config_validate(&c, devnull()) == 0)) {
+    Status s = config_parse(&c, argc, argv, devnull(), &printed, &e);
+    if (s == STATUS_OK && !printed) {
+        config_scale_defaults(&c);
+        s = config_validate(&c, &e);
+    }
+    if (s != STATUS_OK) {
+        check_refused(s, &e);
+    } else if (!printed) {
         check_accepted(&c);
         char text[1 << 16];
         Config back;
-        if (config_to_text(&c, text, sizeof text) >= 0 &&
-            config_from_text(&back, text, devnull()) != 0)
+        if (config_to_text(&c, text, sizeof text) >= 0 && config_from_text(&back, text, &e) != 0)
             abort(); /* the checkpoint's text of an accepted configuration must parse */
     }
     free(buf);
@@ -65,8 +79,14 @@ static void parse_file(const uint8_t *d, size_t n) {
     fwrite(d, 1, n, f);
     fclose(f);
     Config c;
+    Error e;
+    error_clear(&e);
     config_defaults(&c);
-    if (config_read_file(&c, path, devnull()) == 0) check_accepted(&c);
+    Status s = config_read_file(&c, path, &e);
+    if (s == STATUS_OK)
+        check_accepted(&c);
+    else
+        check_refused(s, &e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
