@@ -105,7 +105,11 @@ static int make_report(const char *dir) {
  * episodes from --seed's start states, one JSON line. */
 static int eval_only(const Config *cli) {
     Config c;
-    if (checkpoint_read_config(cli->eval_only, &c, stderr)) return 2;
+    Error err = {STATUS_OK, ""};
+    if (checkpoint_read_config(cli->eval_only, &c, &err)) {
+        error_print(&err, stderr);
+        return 2;
+    }
     c.seed = cli->seed;
     c.eval_episodes = cli->eval_episodes;
     snprintf(c.device, sizeof c.device, "%s", cli->device);
@@ -125,7 +129,8 @@ static int eval_only(const Config *cli) {
     Ddpg d;
     Evaluator e;
     memset(&e, 0, sizeof e);
-    int rc = ddpg_create(&d, be, &p) ? 2 : checkpoint_load_actor(&d, cli->eval_only, stderr);
+    int rc = ddpg_create(&d, be, &p) ? 2 : checkpoint_load_actor(&d, cli->eval_only, &err);
+    error_print(&err, stderr);
     /* the actor alone: the checkpoint's critic is not loaded */
     if (rc == 0) rc = evaluator_create(&e, be, &d, spec, c.eval_episodes, c.seed, 0, stderr);
     if (rc == 0) {
@@ -193,9 +198,12 @@ int main(int argc, char **argv) {
     if (cli.resume[0]) { /* the checkpoint's configuration, and what may change */
         Config saved;
         snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", cli.resume);
-        if (checkpoint_read_config(ckpt, &saved, stderr) ||
-            config_merge_resume(&saved, &cli, &cfg, stderr))
+        Error err = {STATUS_OK, ""};
+        if (checkpoint_read_config(ckpt, &saved, &err)) {
+            error_print(&err, stderr);
             return 2;
+        }
+        if (config_merge_resume(&saved, &cli, &cfg, stderr)) return 2;
     }
     config_settle(&cfg, stderr);
     if (choose_run_dir(&cfg, stderr)) return 2;
@@ -214,7 +222,9 @@ int main(int argc, char **argv) {
     }
     if (rc == 0) rc = trainer_alloc(&tr, stderr);
     if (rc == 0 && ckpt[0]) {
-        rc = checkpoint_load(&tr, ckpt, stderr);
+        Error err = {STATUS_OK, ""};
+        rc = checkpoint_load(&tr, ckpt, &err);
+        error_print(&err, stderr);
         if (rc == 0 && tr.prog.global_step > cfg.total_steps) {
             fprintf(stderr, "error: --total-steps %lld: the run is already at %lld env steps\n",
                     (long long)cfg.total_steps, (long long)tr.prog.global_step);

@@ -234,7 +234,9 @@ static int save(Trainer *t, double wall) {
     }
     char path[1100];
     snprintf(path, sizeof path, "%s/checkpoint.bin", t->log->dir);
-    int rc = checkpoint_save(t, path, stderr);
+    Error e = {STATUS_OK, ""};
+    int rc = checkpoint_save(t, path, &e);
+    if (rc == STATUS_IO) error_print(&e, stderr); /* a divergence is said once, below */
     if (rc == 0) t->checkpoint_step = t->prog.global_step;
     return rc;
 }

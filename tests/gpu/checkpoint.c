@@ -39,10 +39,11 @@ START_TEST(test_resume) {
     ck_assert_int_eq(trainer_run(&a, &s), 0);
     ck_assert_int_eq(trainer_create(&b, &first, p->gpu, NULL, stderr), 0);
     ck_assert_int_eq(trainer_run(&b, &s), 0);
-    ck_assert_int_eq(checkpoint_save(&b, path, stderr), 0);
+    Error e = {STATUS_OK, ""};
+    ck_assert_msg(checkpoint_save(&b, path, &e) == STATUS_OK, "%s", e.msg);
     trainer_destroy(&b);
     ck_assert_int_eq(trainer_create(&c, &rest, p->gpu, NULL, stderr), 0);
-    ck_assert_int_eq(checkpoint_load(&c, path, stderr), 0);
+    ck_assert_msg(checkpoint_load(&c, path, &e) == STATUS_OK, "%s", e.msg);
     ck_assert_int_eq(c.prog.global_step, 1600);
     ck_assert_int_eq(trainer_run(&c, &s), 0);
     ck_assert_int_eq(c.prog.global_step, a.prog.global_step);
