@@ -54,10 +54,12 @@ static int find_report(char *script, size_t len) {
     return -1;
 }
 
-/* Runs report.py on dir (no shell: any bytes in the path are fine). Returns
- * 0, or -1 after a notice with report.py's own message. */
+/* Runs report.py on dir, writing the table's report.html (no shell: any
+ * bytes in the path are fine). Returns 0, or -1 after a notice with
+ * report.py's own message (a missing report is not an error). */
 static int make_report(const char *dir) {
-    char script[PATH_MAX + 64];
+    char script[PATH_MAX + 64], page[RUNDIR_PATH_MAX];
+    rundir_path(dir, RUN_FILE_REPORT, page, sizeof page);
     if (find_report(script, sizeof script) != 0) {
         fprintf(stderr, "notice: no report written: scripts/report.py is not beside the "
                         "program (make install puts it in PREFIX/share/ddpg_cuda)\n");
@@ -70,7 +72,7 @@ static int make_report(const char *dir) {
         dup2(pipefd[1], STDERR_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
-        execlp("python3", "python3", script, "--quiet", dir, (char *)NULL);
+        execlp("python3", "python3", script, "--quiet", "-o", page, dir, (char *)NULL);
         fprintf(stderr, "report: python3 cannot be run: %s\n", strerror(errno));
         _exit(127);
     }
@@ -159,28 +161,13 @@ static int eval_only(const Config *cli) {
     return rc;
 }
 
-/* Where the run writes (--out, the default runs/... or none), never over
- * another run. 0, or 2 after a message. */
-static int choose_run_dir(Config *c, FILE *err) {
-    if (c->resume[0] || c->no_out) return 0;
-    if (!c->out[0]) rundir_default(c, c->out, sizeof c->out);
-    if (!rundir_holds_run(c->out)) return 0;
-    if (c->overwrite) return rundir_clear(c->out, err);
-    char ckpt[1100];
-    struct stat st;
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", c->out);
-    fprintf(err, "error: --out %s already holds a run: %s--overwrite replaces it (only the "
-            "files ddpg_cuda writes are removed)\n", c->out,
-            stat(ckpt, &st) == 0 ? "--resume it continues it from its checkpoint, or " : "");
-    return 2;
-}
-
 /* The closing line: what the run left in its directory. */
 static void say_written(const char *dir, const Trainer *t, int report_ok) {
-    printf("wrote %s: the logs, summary.json", dir);
+    printf("wrote %s: the logs, %s", dir, RUN_FILES[RUN_FILE_SUMMARY].name);
     if (t->checkpoint_step >= 0)
-        printf(", checkpoint.bin (env step %lld)", (long long)t->checkpoint_step);
-    if (report_ok) printf(", report.html");
+        printf(", %s (env step %lld)", RUN_FILES[RUN_FILE_CHECKPOINT].name,
+               (long long)t->checkpoint_step);
+    if (report_ok) printf(", %s", RUN_FILES[RUN_FILE_REPORT].name);
     printf("\n");
 }
 
@@ -194,11 +181,11 @@ int main(int argc, char **argv) {
     if (config_env_defaults(&cli, stderr) || config_validate(&cli, stderr)) return 2;
     if (cli.eval_only[0]) return eval_only(&cli);
     cfg = cli;
-    char ckpt[1100] = "";
+    char ckpt[RUNDIR_PATH_MAX] = "";
+    Error err = {STATUS_OK, ""};
     if (cli.resume[0]) { /* the checkpoint's configuration, and what may change */
         Config saved;
-        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", cli.resume);
-        Error err = {STATUS_OK, ""};
+        rundir_path(cli.resume, RUN_FILE_CHECKPOINT, ckpt, sizeof ckpt);
         if (checkpoint_read_config(ckpt, &saved, &err)) {
             error_print(&err, stderr);
             return 2;
@@ -206,7 +193,10 @@ int main(int argc, char **argv) {
         if (config_merge_resume(&saved, &cli, &cfg, stderr)) return 2;
     }
     config_settle(&cfg, stderr);
-    if (choose_run_dir(&cfg, stderr)) return 2;
+    if (rundir_choose(&cfg, &err)) {
+        error_print(&err, stderr);
+        return 2;
+    }
 
     Backend *be = pick_backend(&cfg, stderr);
     if (!be) return 2;
@@ -217,32 +207,21 @@ int main(int argc, char **argv) {
     rc = trainer_check_memory(&tr, stderr);
     int fresh_dir = 0; /* the run directory is new: a failed start removes it */
     if (rc == 0 && cfg.out[0] && !ckpt[0]) {
-        rc = runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, tr.agent.n_metrics, stderr);
+        rc = runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, tr.agent.n_metrics, &err);
         fresh_dir = rc == 0;
     }
     if (rc == 0) rc = trainer_alloc(&tr, stderr);
     if (rc == 0 && ckpt[0]) {
-        Error err = {STATUS_OK, ""};
         rc = checkpoint_load(&tr, ckpt, &err);
-        error_print(&err, stderr);
-        if (rc == 0 && tr.prog.global_step > cfg.total_steps) {
-            fprintf(stderr, "error: --total-steps %lld: the run is already at %lld env steps\n",
-                    (long long)cfg.total_steps, (long long)tr.prog.global_step);
-            rc = 2;
-        }
-        if (rc == 0) rc = runlog_reopen(&log, cfg.out, tr.prog.csv_bytes, stderr);
-        /* the summary of the run that stopped says no more once it goes on */
-        char summary[1100];
-        snprintf(summary, sizeof summary, "%s/summary.json", cfg.out);
-        if (rc == 0 && unlink(summary) != 0 && errno != ENOENT) {
-            fprintf(stderr, "error: --resume: cannot remove '%s': %s\n", summary,
-                    strerror(errno));
-            rc = 4;
-        }
+        if (rc == 0 && tr.prog.global_step > cfg.total_steps)
+            rc = error_set(&err, STATUS_BAD_INPUT, "--total-steps %lld: the run is already at "
+                           "%lld env steps", (long long)cfg.total_steps,
+                           (long long)tr.prog.global_step);
+        if (rc == 0) rc = runlog_reopen(&log, cfg.out, tr.prog.csv_bytes, &err);
     }
-    if (rc == 0 && cfg.out[0] &&
-        runlog_write_config(&log, &cfg, be->name, be->device_name, be->threads) != 0)
-        rc = 4;
+    if (rc == 0 && cfg.out[0])
+        rc = runlog_write_config(&log, &cfg, be->name, be->device_name, be->threads, &err);
+    error_print(&err, stderr);
     if (rc) {
         if (fresh_dir) runlog_discard(&log);
         trainer_destroy(&tr);
@@ -260,11 +239,10 @@ int main(int argc, char **argv) {
     rc = trainer_run(&tr, &sum);
     int report_ok = 0;
     if (cfg.out[0]) {
-        if (runlog_close(&log) != 0 && rc != 4) {
-            runlog_report_failure(&log, stderr);
+        if (runlog_close(&log, rc == 4 ? NULL : &err) != 0 && rc != 4)
             rc = 4, sum.status = "error", sum.error = "a log file could not be written";
-        }
-        if (runlog_write_summary(&log, &sum) != 0) rc = 4;
+        if (runlog_write_summary(&log, &sum, &err) != 0) rc = 4;
+        error_print(&err, stderr);
         if (rc != 4) report_ok = make_report(cfg.out) == 0;
         if (!cfg.quiet || rc) say_written(cfg.out, &tr, report_ok);
     }

@@ -64,11 +64,11 @@ static char *run_small(const char *dir, uint64_t seed, int envs) {
     Trainer tr;
     RunLog log;
     ck_assert_int_eq(trainer_create(&tr, &c, be, NULL, stderr), 0);
-    ck_assert_int_eq(runlog_open(&log, dir, DDPG_METRIC_NAMES, tr.agent.n_metrics, stderr), 0);
+    ck_assert_int_eq(runlog_open(&log, dir, DDPG_METRIC_NAMES, tr.agent.n_metrics, NULL), 0);
     tr.log = &log;
     RunSummary s;
     ck_assert_int_eq(trainer_run(&tr, &s), 0);
-    runlog_close(&log);
+    runlog_close(&log, NULL);
     trainer_destroy(&tr);
     be->destroy(be);
 

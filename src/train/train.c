@@ -175,7 +175,7 @@ static void progress(Trainer *t, Clock *ck, double now, int final) {
     double ups = dt > 0 ? (g->updates - ck->last_updates) / dt : 0;
     if (t->log) runlog_progress(t->log, g->global_step, wall, g->episodes, sps, ups);
     if (!t->cfg->quiet) print_progress(t, wall, sps, ups, final);
-    if (t->log) runlog_flush(t->log);
+    if (t->log) runlog_flush(t->log, NULL);
     ck->last_progress = now;
     ck->last_steps = g->global_step;
     ck->last_updates = g->updates;
@@ -211,9 +211,10 @@ static void summarize(const Trainer *t, double wall, int rc, RunSummary *s) {
  * summary (a full disk, an I/O error). */
 static void log_failed(Trainer *t) {
     if (t->error[0]) return;
-    runlog_report_failure(t->log, stderr);
-    snprintf(t->error, sizeof t->error, "cannot write '%s': %s", t->log->failed_file,
-             strerror(t->log->failed_errno));
+    Error e = {STATUS_OK, ""};
+    runlog_error(t->log, &e);
+    error_print(&e, stderr);
+    snprintf(t->error, sizeof t->error, "%s", e.msg);
 }
 
 /* After a sync, every finished episode and full metric window into the log;
@@ -228,12 +229,12 @@ static int save(Trainer *t, double wall) {
     if (t->diverged) return 3;
     if (!t->log) return 0;
     t->prog.wall_s = wall;
-    if (t->log->failed || runlog_sync(t->log, t->prog.csv_bytes) != 0) {
+    if (t->log->failed || runlog_sync(t->log, t->prog.csv_bytes, NULL) != 0) {
         log_failed(t);
         return 4; /* no checkpoint of a run whose logs are broken: the last one stays */
     }
     char path[1100];
-    snprintf(path, sizeof path, "%s/checkpoint.bin", t->log->dir);
+    rundir_path(t->log->dir, RUN_FILE_CHECKPOINT, path, sizeof path);
     Error e = {STATUS_OK, ""};
     int rc = checkpoint_save(t, path, &e);
     if (rc == STATUS_IO) error_print(&e, stderr); /* a divergence is said once, below */
@@ -311,7 +312,7 @@ int trainer_run(Trainer *t, RunSummary *s) {
         train_maybe_probe(t, 1);
         if (c->eval_every > 0 && g->last_eval_step != g->global_step) train_eval(t, wall);
     }
-    if (t->log && runlog_flush(t->log) != 0 && (rc == 0 || rc == 4)) {
+    if (t->log && runlog_flush(t->log, NULL) != 0 && (rc == 0 || rc == 4)) {
         log_failed(t);
         rc = 4;
     }
