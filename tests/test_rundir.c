@@ -1,10 +1,12 @@
 /* test_rundir.c - a run directory that never lies: an existing run is never
- * overwritten without --overwrite (which removes only this program's files),
+ * overwritten without --overwrite (which removes only this program's files,
+ * the files of the run directory's table, which are every file a run writes),
  * a run without --out goes to runs/..., --no-out keeps nothing, a full disk
  * stops the run with exit 4 and says so, memory is checked before anything
  * is allocated, --config FILE repeats a run exactly, the report is found
  * through a symlink, and the progress line keeps to the terminal's width. */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ddpg/runlog.h"
 #include "suites.h"
 
 #define SMALL "--device cpu --quiet --hidden 16 --batch-size 16 --start-steps 200 " \
@@ -150,6 +153,75 @@ START_TEST(test_full_disk_exit_4) {
                   "summary: %s", js);
     free(js);
     ck_assert_msg(!exists(run, "checkpoint.bin"), "a checkpoint of a run with broken logs");
+    rm_rf(dir);
+}
+END_TEST
+
+/* The index of name in the run directory's table, or -1. */
+static int table_index(const char *name) {
+    for (int f = 0; f < RUN_FILE_COUNT; f++)
+        if (strcmp(RUN_FILES[f].name, name) == 0) return f;
+    return -1;
+}
+
+/* The names in dir (without . and ..), sorted, one per line. */
+static void listing(const char *dir, char *out, size_t len) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | LC_ALL=C sort", dir);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = 0;
+    ck_assert_int_eq(pclose(p), 0);
+}
+
+static void touch(const char *dir, const char *name) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    fclose(f);
+}
+
+/* The run directory's table is every file a run writes: a run (with a
+ * checkpoint and a report) writes each file of the table and no other; and
+ * rundir_clear (--overwrite) removes exactly those and their temporary
+ * files, leaving the user's files, however alike their names. */
+START_TEST(test_table_is_every_file) {
+    char dir[64], line[2048], out[4096], run[128];
+    tmpdir(dir, sizeof dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --save-every 200 --out run", bin());
+    ck_assert_msg(sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    int seen[RUN_FILE_COUNT] = {0};
+    DIR *d = opendir(run);
+    ck_assert_ptr_nonnull(d);
+    for (struct dirent *de; (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+        int f = table_index(de->d_name);
+        ck_assert_msg(f >= 0, "the run wrote %s, which is not in RUN_FILES", de->d_name);
+        seen[f] = 1;
+    }
+    closedir(d);
+    for (int f = 0; f < RUN_FILE_COUNT; f++)
+        ck_assert_msg(seen[f], "the run did not write %s of RUN_FILES", RUN_FILES[f].name);
+    /* temporary files of a run that was killed, and the user's own */
+    for (int f = 0; f < RUN_FILE_COUNT; f++) {
+        char name[128];
+        snprintf(name, sizeof name, RUN_FILES[f].temp == RUN_TEMP_RANDOM ? ".%s.k3x_9q.tmp"
+                                                                           : ".%s.tmp",
+                 RUN_FILES[f].name);
+        if (RUN_FILES[f].temp != RUN_TEMP_NONE) touch(run, name);
+    }
+    const char *mine[] = {"notes.txt", "config.json.bak", ".notes.tmp", ".report.html.tmp.old",
+                          "episodes.csv~"};
+    for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++) touch(run, mine[i]);
+    Error e = {STATUS_OK, ""};
+    ck_assert_msg(rundir_clear(run, &e) == STATUS_OK, "%s", e.msg);
+    listing(run, out, sizeof out);
+    ck_assert_str_eq(out, ".notes.tmp\n.report.html.tmp.old\nconfig.json.bak\nepisodes.csv~\n"
+                          "notes.txt\n");
+    ck_assert(!rundir_holds_run(run));
     rm_rf(dir);
 }
 END_TEST
@@ -327,6 +399,7 @@ Suite *rundir_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_existing_run_refused);
     tcase_add_test(tc, test_overwrite_removes_only_ours);
+    tcase_add_test(tc, test_table_is_every_file);
     tcase_add_test(tc, test_default_dir_and_no_out);
     tcase_add_test(tc, test_full_disk_exit_4);
     tcase_add_loop_test(tc, test_memory_checked_first, 0, (int)(sizeof HUGE / sizeof HUGE[0]));
