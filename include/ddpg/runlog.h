@@ -41,12 +41,12 @@ typedef enum {
 
 typedef struct {
     const char *name;       /* in the run directory */
-    const char *csv_header; /* a CSV of the run log: its header line (updates.csv's is
-                               "update" and the metric names); NULL: not a CSV */
     RunTemp temp;
     int marks_run;          /* its presence says the directory holds a run */
     int at_start;           /* written before the first step: a start that fails
                                removes it (runlog_discard) */
+    const char *csv_header; /* a CSV of the run log: its header line (updates.csv's is
+                               "update" and the metric names); NULL: not a CSV */
 } RunFileInfo;
 
 /* The table (rundir.c), indexed by RunFile. --overwrite removes every file

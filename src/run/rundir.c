@@ -10,24 +10,23 @@
 
 #include "ddpg/runlog.h"
 
-/* updates.csv's header is "update," and the caller's metric names */
+/* Each row: the name, its temporary file, whether it marks a run, whether it
+ * is written before the first step, and a CSV's header (updates.csv's is
+ * "update", then the caller's metric names). */
 const RunFileInfo RUN_FILES[RUN_FILE_COUNT] = {
-    /* name             CSV header                     temporary file  marks_run at_start */
-    [RUN_FILE_EPISODES] = {"episodes.csv", "episode,env,return,length,global_step,wall_s",
-                           RUN_TEMP_NONE, 0, 1},
-    [RUN_FILE_UPDATES] = {"updates.csv", "update", RUN_TEMP_NONE, 0, 1},
-    [RUN_FILE_PROBES] = {"probes.csv", "episode,probe,action,q", RUN_TEMP_NONE, 0, 1},
-    [RUN_FILE_EVAL] = {"eval.csv",
-                       "global_step,wall_s,mean_return,std_return,min_return,max_return,"
-                       "q_start,discounted_return",
-                       RUN_TEMP_NONE, 0, 1},
-    [RUN_FILE_PROGRESS] = {"progress.csv",
-                           "global_step,wall_s,episodes,env_steps_per_s,updates_per_s",
-                           RUN_TEMP_NONE, 0, 1},
-    [RUN_FILE_CONFIG] = {"config.json", NULL, RUN_TEMP_FIXED, 1, 1},
-    [RUN_FILE_SUMMARY] = {"summary.json", NULL, RUN_TEMP_FIXED, 1, 0},
-    [RUN_FILE_CHECKPOINT] = {"checkpoint.bin", NULL, RUN_TEMP_FIXED, 0, 0},
-    [RUN_FILE_REPORT] = {"report.html", NULL, RUN_TEMP_RANDOM, 0, 0},
+    [RUN_FILE_EPISODES]   = {"episodes.csv",   RUN_TEMP_NONE,   0, 1,
+                             "episode,env,return,length,global_step,wall_s"},
+    [RUN_FILE_UPDATES]    = {"updates.csv",    RUN_TEMP_NONE,   0, 1, "update"},
+    [RUN_FILE_PROBES]     = {"probes.csv",     RUN_TEMP_NONE,   0, 1, "episode,probe,action,q"},
+    [RUN_FILE_EVAL]       = {"eval.csv",       RUN_TEMP_NONE,   0, 1,
+                             "global_step,wall_s,mean_return,std_return,min_return,max_return,"
+                             "q_start,discounted_return"},
+    [RUN_FILE_PROGRESS]   = {"progress.csv",   RUN_TEMP_NONE,   0, 1,
+                             "global_step,wall_s,episodes,env_steps_per_s,updates_per_s"},
+    [RUN_FILE_CONFIG]     = {"config.json",    RUN_TEMP_FIXED,  1, 1, NULL},
+    [RUN_FILE_SUMMARY]    = {"summary.json",   RUN_TEMP_FIXED,  1, 0, NULL},
+    [RUN_FILE_CHECKPOINT] = {"checkpoint.bin", RUN_TEMP_FIXED,  0, 0, NULL},
+    [RUN_FILE_REPORT]     = {"report.html",    RUN_TEMP_RANDOM, 0, 0, NULL},
 };
 
 void rundir_path(const char *dir, RunFile f, char *buf, size_t len) {
