@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ddpg/ckpt_file.h"
 #include "ddpg/runlog.h"
 #include "suites.h"
 
@@ -186,7 +187,8 @@ static void touch(const char *dir, const char *name) {
 /* The run directory's table is every file a run writes: a run (with a
  * checkpoint and a report) writes each file of the table and no other; and
  * rundir_clear (--overwrite) removes exactly those and their temporary
- * files, leaving the user's files, however alike their names. */
+ * files (the checkpoint writer's among them), leaving the user's files,
+ * however alike their names. */
 START_TEST(test_table_is_every_file) {
     char dir[64], line[2048], out[4096], run[128];
     tmpdir(dir, sizeof dir);
@@ -205,6 +207,16 @@ START_TEST(test_table_is_every_file) {
     closedir(d);
     for (int f = 0; f < RUN_FILE_COUNT; f++)
         ck_assert_msg(seen[f], "the run did not write %s of RUN_FILES", RUN_FILES[f].name);
+    /* the checkpoint's temporary file is the one the table names (ckpt_file.c
+     * makes it from any path, without the table) */
+    char ckpt[RUNDIR_PATH_MAX], want[RUNDIR_PATH_MAX];
+    rundir_path(run, RUN_FILE_CHECKPOINT, ckpt, sizeof ckpt);
+    rundir_temp_path(run, RUN_FILE_CHECKPOINT, want, sizeof want);
+    CkptWriter w;
+    Error e = {STATUS_OK, ""};
+    ck_assert_msg(ckpt_begin(&w, ckpt, &e) == STATUS_OK, "%s", e.msg);
+    ck_assert_str_eq(w.tmp, want);
+    ckpt_abort(&w);
     /* temporary files of a run that was killed, and the user's own */
     for (int f = 0; f < RUN_FILE_COUNT; f++) {
         char name[128];
@@ -216,7 +228,6 @@ START_TEST(test_table_is_every_file) {
     const char *mine[] = {"notes.txt", "config.json.bak", ".notes.tmp", ".report.html.tmp.old",
                           "episodes.csv~"};
     for (size_t i = 0; i < sizeof mine / sizeof mine[0]; i++) touch(run, mine[i]);
-    Error e = {STATUS_OK, ""};
     ck_assert_msg(rundir_clear(run, &e) == STATUS_OK, "%s", e.msg);
     listing(run, out, sizeof out);
     ck_assert_str_eq(out, ".notes.tmp\n.report.html.tmp.old\nconfig.json.bak\nepisodes.csv~\n"
