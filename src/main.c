@@ -3,14 +3,17 @@
  *
  * Order matters: every check of the options and of the run directory, and
  * the memory the run needs, come before any large allocation; a run that
- * cannot start leaves nothing behind. */
+ * cannot start leaves nothing behind.
+ *
+ * Errors (status.h): each step returns a Status and fills one Error; main
+ * prints it once, where the program stops, and exits with the status.
+ * Notices and warnings go to stderr as they happen. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,17 +26,18 @@
 #include "ddpg/train.h"
 
 /* --device auto: the GPU when there is one, else the CPU with a notice. */
-static Backend *pick_backend(const Config *c, FILE *err) {
-    if (strcmp(c->device, "cpu") == 0) return backend_cpu_create(c->threads);
-    char why[256] = "";
-    Backend *be = backend_cuda_create(why, sizeof why);
-    if (be) return be;
-    if (strcmp(c->device, "cuda") == 0) {
-        fprintf(err, "error: --device cuda: %s\n", why);
-        return NULL;
+static Status pick_backend(const Config *c, Backend **be, Error *e) {
+    *be = NULL;
+    if (strcmp(c->device, "cpu") != 0) {
+        char why[256] = "";
+        *be = backend_cuda_create(why, sizeof why);
+        if (*be) return STATUS_OK;
+        if (strcmp(c->device, "cuda") == 0)
+            return error_set(e, STATUS_BAD_INPUT, "--device cuda: %s", why);
+        fprintf(stderr, "notice: no usable GPU (%s); running on the CPU\n", why);
     }
-    fprintf(err, "notice: no usable GPU (%s); running on the CPU\n", why);
-    return backend_cpu_create(c->threads);
+    *be = backend_cpu_create(c->threads);
+    return STATUS_OK;
 }
 
 /* scripts/report.py beside the program's real file (a checkout), or in
@@ -54,10 +58,12 @@ static int find_report(char *script, size_t len) {
     return -1;
 }
 
-/* Runs report.py on dir (no shell: any bytes in the path are fine). Returns
- * 0, or -1 after a notice with report.py's own message. */
+/* Runs report.py on dir, writing the table's report.html (no shell: any
+ * bytes in the path are fine). Returns 0, or -1 after a notice with
+ * report.py's own message (a missing report is not an error). */
 static int make_report(const char *dir) {
-    char script[PATH_MAX + 64];
+    char script[PATH_MAX + 64], page[RUNDIR_PATH_MAX];
+    rundir_path(dir, RUN_FILE_REPORT, page, sizeof page);
     if (find_report(script, sizeof script) != 0) {
         fprintf(stderr, "notice: no report written: scripts/report.py is not beside the "
                         "program (make install puts it in PREFIX/share/ddpg_cuda)\n");
@@ -70,7 +76,7 @@ static int make_report(const char *dir) {
         dup2(pipefd[1], STDERR_FILENO);
         close(pipefd[0]);
         close(pipefd[1]);
-        execlp("python3", "python3", script, "--quiet", dir, (char *)NULL);
+        execlp("python3", "python3", script, "--quiet", "-o", page, dir, (char *)NULL);
         fprintf(stderr, "report: python3 cannot be run: %s\n", strerror(errno));
         _exit(127);
     }
@@ -101,202 +107,194 @@ static int make_report(const char *dir) {
     return -1;
 }
 
+/* The returns' statistics as --eval-only's one JSON line. */
+static void print_eval(const char *path, const float *r, int n, uint64_t seed) {
+    double mean = 0, var = 0, lo = r[0], hi = r[0];
+    for (int i = 0; i < n; i++) mean += r[i] / n;
+    for (int i = 0; i < n; i++) {
+        var += (r[i] - mean) * (r[i] - mean) / n;
+        lo = fmin(lo, r[i]), hi = fmax(hi, r[i]);
+    }
+    printf("{\"checkpoint\": \"%s\", \"mean\": %.6g, \"std\": %.6g, \"min\": %.6g, "
+           "\"max\": %.6g, \"episodes\": %d, \"seed\": %llu}\n", path, mean, sqrt(var), lo, hi,
+           n, (unsigned long long)seed);
+}
+
 /* --eval-only PATH: the checkpoint's actor, --eval-episodes deterministic
  * episodes from --seed's start states, one JSON line. */
-static int eval_only(const Config *cli) {
+static Status eval_only(const Config *cli, Error *e) {
     Config c;
-    if (checkpoint_read_config(cli->eval_only, &c, stderr)) return 2;
+    Backend *be = NULL;
+    Status rc = checkpoint_read_config(cli->eval_only, &c, e);
+    if (rc) return rc;
     c.seed = cli->seed;
     c.eval_episodes = cli->eval_episodes;
     snprintf(c.device, sizeof c.device, "%s", cli->device);
     c.threads = cli->threads;
-    Backend *be = pick_backend(&c, stderr);
-    if (!be) return 2;
+    if ((rc = pick_backend(&c, &be, e))) return rc;
     const EnvSpec *spec = env_find(c.env); /* checkpoint_read_config checked it */
     if (!be->env_supported(be, spec)) {
-        fprintf(stderr, "error: --eval-only: the %s backend cannot step %s; --device cpu can\n",
-                be->name, spec->id);
+        rc = error_set(e, STATUS_BAD_INPUT, "--eval-only: the %s backend cannot step %s; "
+                       "--device cpu can", be->name, spec->id);
         be->destroy(be);
-        return 2;
+        return rc;
     }
     DdpgParams p = {.obs_dim = spec->obs_dim, .act_dim = spec->act_dim,
                     .hidden = c.hidden, .n_hidden = c.n_hidden, .bounds = env_bounds(spec),
                     .batch_size = 1, .seed = c.seed, .layer_norm = c.layer_norm};
     Ddpg d;
-    Evaluator e;
-    memset(&e, 0, sizeof e);
-    int rc = ddpg_create(&d, be, &p) ? 2 : checkpoint_load_actor(&d, cli->eval_only, stderr);
+    Evaluator ev;
+    memset(&ev, 0, sizeof ev);
+    float *r = NULL;
     /* the actor alone: the checkpoint's critic is not loaded */
-    if (rc == 0) rc = evaluator_create(&e, be, &d, spec, c.eval_episodes, c.seed, 0, stderr);
-    if (rc == 0) {
-        int n = c.eval_episodes;
-        float *r = malloc(sizeof(float) * (size_t)n);
-        if (!r) {
-            fprintf(stderr, "error: out of host memory\n");
-            rc = 2;
-        } else {
-            evaluator_run(&e, r);
-            double mean = 0, var = 0, lo = r[0], hi = r[0];
-            for (int i = 0; i < n; i++) mean += r[i] / n;
-            for (int i = 0; i < n; i++) {
-                var += (r[i] - mean) * (r[i] - mean) / n;
-                lo = fmin(lo, r[i]), hi = fmax(hi, r[i]);
-            }
-            printf("{\"checkpoint\": \"%s\", \"mean\": %.6g, \"std\": %.6g, \"min\": %.6g, "
-                   "\"max\": %.6g, \"episodes\": %d, \"seed\": %llu}\n", cli->eval_only, mean,
-                   sqrt(var), lo, hi, n, (unsigned long long)c.seed);
-            free(r);
-        }
+    rc = ddpg_create(&d, be, &p) ? STATUS_BAD_INPUT : checkpoint_load_actor(&d, cli->eval_only, e);
+    if (rc == STATUS_OK)
+        rc = evaluator_create(&ev, be, &d, spec, c.eval_episodes, c.seed, 0, stderr);
+    if (rc == STATUS_OK && !(r = malloc(sizeof(float) * (size_t)c.eval_episodes)))
+        rc = error_set(e, STATUS_BAD_INPUT, "out of host memory");
+    if (rc == STATUS_OK) {
+        evaluator_run(&ev, r);
+        print_eval(cli->eval_only, r, c.eval_episodes, c.seed);
     }
-    evaluator_destroy(&e);
+    free(r);
+    evaluator_destroy(&ev);
     ddpg_destroy(&d);
     be->destroy(be);
     return rc;
 }
 
-/* Where the run writes (--out, the default runs/... or none), never over
- * another run. 0, or 2 after a message. */
-static int choose_run_dir(Config *c, FILE *err) {
-    if (c->resume[0] || c->no_out) return 0;
-    if (!c->out[0]) rundir_default(c, c->out, sizeof c->out);
-    if (!rundir_holds_run(c->out)) return 0;
-    if (c->overwrite) return rundir_clear(c->out, err);
-    char ckpt[1100];
-    struct stat st;
-    snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", c->out);
-    fprintf(err, "error: --out %s already holds a run: %s--overwrite replaces it (only the "
-            "files ddpg_cuda writes are removed)\n", c->out,
-            stat(ckpt, &st) == 0 ? "--resume it continues it from its checkpoint, or " : "");
-    return 2;
-}
-
-/* The closing line: what the run left in its directory. */
-static void say_written(const char *dir, const Trainer *t, int report_ok) {
-    printf("wrote %s: the logs, summary.json", dir);
-    if (t->checkpoint_step >= 0)
-        printf(", checkpoint.bin (env step %lld)", (long long)t->checkpoint_step);
-    if (report_ok) printf(", report.html");
-    printf("\n");
-}
-
-/* Trains tr to its end and says what stopped it; then, with a run
- * directory, its logs closed, summary.json and the report written, and the
- * closing line. Returns the exit status. */
-static int train_and_report(Trainer *tr, const Config *cfg, RunLog *log) {
-    Error err = {STATUS_OK, ""};
+/* A training run: what main's steps share. */
+typedef struct {
+    Config cfg;
+    char ckpt[RUNDIR_PATH_MAX]; /* --resume: the checkpoint it continues from, else "" */
+    Backend *be;
+    Trainer tr;
+    RunLog log;
+    int fresh_dir;              /* runlog_open made the run directory's files */
     RunSummary sum;
-    int rc = trainer_run(tr, &sum, &err);
-    /* a stop by a signal is said as such, not as an error */
-    if (rc == STATUS_SIGINT || rc == STATUS_SIGTERM)
-        fprintf(stderr, "%s\n", err.msg);
-    else
-        error_print(&err, stderr);
-    if (!cfg->out[0]) return rc;
-    int report_ok = 0;
-    if (runlog_close(log) != 0 && rc != 4) {
-        runlog_report_failure(log, stderr);
-        rc = 4, sum.status = "error", sum.error = "a log file could not be written";
+} Run;
+
+/* The command line (and --config) into cli, with the scaled and the
+ * environment's defaults, checked. *done: --help or --version was printed. */
+static Status parse(Config *cli, int argc, char **argv, int *done, Error *e) {
+    config_defaults(cli);
+    Status rc = config_parse(cli, argc, argv, stdout, done, e);
+    if (rc || *done) return rc;
+    config_scale_defaults(cli);
+    rc = config_env_defaults(cli, e);
+    return rc ? rc : config_validate(cli, e);
+}
+
+/* The run's configuration (with --resume DIR, the checkpoint's with what the
+ * command line may change), settled, and its directory chosen. */
+static Status configure(const Config *cli, Run *r, Error *e) {
+    r->cfg = *cli;
+    if (cli->resume[0]) {
+        Config saved;
+        rundir_path(cli->resume, RUN_FILE_CHECKPOINT, r->ckpt, sizeof r->ckpt);
+        Status rc = checkpoint_read_config(r->ckpt, &saved, e);
+        if (rc) return rc;
+        if ((rc = config_merge_resume(&saved, cli, &r->cfg, e))) return rc;
     }
-    if (runlog_write_summary(log, &sum) != 0) rc = 4;
-    if (rc != 4) report_ok = make_report(cfg->out) == 0;
-    if (!cfg->quiet || rc) say_written(cfg->out, tr, report_ok);
+    config_settle(&r->cfg, stderr);
+    return rundir_choose(&r->cfg, e);
+}
+
+/* --resume: the checkpoint into the trainer, the logs cut back to it. */
+static Status resume(Run *r, Error *e) {
+    Status rc = checkpoint_load(&r->tr, r->ckpt, e);
+    if (rc) return rc;
+    if (r->tr.prog.global_step > r->cfg.total_steps)
+        return error_set(e, STATUS_BAD_INPUT, "--total-steps %lld: the run is already at %lld "
+                         "env steps", (long long)r->cfg.total_steps,
+                         (long long)r->tr.prog.global_step);
+    return runlog_reopen(&r->log, r->cfg.out, r->tr.prog.csv_bytes, e);
+}
+
+/* Everything before the first step: the backend, the memory check, the run
+ * directory's first files, the buffers, a resume's checkpoint, config.json.
+ * A start that fails removes the files it made. */
+static Status start(Run *r, Error *e) {
+    const Config *c = &r->cfg;
+    Status rc = pick_backend(c, &r->be, e);
+    if (rc) return rc;
+    trainer_init(&r->tr, c, r->be, NULL);
+    rc = trainer_check_memory(&r->tr, e);
+    if (rc == STATUS_OK && c->out[0] && !r->ckpt[0]) {
+        rc = runlog_open(&r->log, c->out, DDPG_METRIC_NAMES, r->tr.agent.n_metrics, e);
+        r->fresh_dir = rc == STATUS_OK;
+    }
+    if (rc == STATUS_OK) rc = trainer_alloc(&r->tr, e);
+    if (rc == STATUS_OK && r->ckpt[0]) rc = resume(r, e);
+    if (rc == STATUS_OK && c->out[0])
+        rc = runlog_write_config(&r->log, c, r->be->name, r->be->device_name, r->be->threads, e);
+    if (rc && r->fresh_dir) runlog_discard(&r->log);
+    if (rc == STATUS_OK && c->out[0]) r->tr.log = &r->log;
     return rc;
 }
 
-/* cli from the command line (and --config), with the scaled and the
- * environment's defaults, checked. -1 to go on, else the exit status: 0
- * after --help or --version, or the error's after its message. */
-static int read_cli(Config *cli, int argc, char **argv) {
-    Error e;
-    error_clear(&e);
-    int printed;
-    config_defaults(cli);
-    Status s = config_parse(cli, argc, argv, stdout, &printed, &e);
-    if (s == STATUS_OK && !printed) {
-        config_scale_defaults(cli);
-        s = config_env_defaults(cli, &e);
-        if (s == STATUS_OK) s = config_validate(cli, &e);
+/* The run to its end, then its logs closed and summary.json written. */
+static Status train(Run *r, Error *e) {
+    const Config *c = &r->cfg;
+    if (!c->quiet) {
+        printf("ddpg_cuda %s | %s (%s) | %d envs | %lld steps%s | hidden %d layers of %d\n",
+               DDPG_VERSION, r->be->name, r->be->device_name, c->envs,
+               (long long)c->total_steps, r->ckpt[0] ? " (resumed)" : "", c->n_hidden,
+               c->hidden[0]);
+        printf("run directory: %s\n", c->out[0] ? c->out : "none (--no-out)");
     }
-    error_print(&e, stderr);
-    return s || printed ? (int)s : -1;
+    Status rc = trainer_run(&r->tr, &r->sum, e);
+    if (!c->out[0]) return rc;
+    if (runlog_close(&r->log, e) && rc != STATUS_IO) {
+        rc = STATUS_IO;
+        r->sum.status = "error", r->sum.error = "a log file could not be written";
+    }
+    if (runlog_write_summary(&r->log, &r->sum, e)) rc = STATUS_IO;
+    return rc;
 }
 
-/* A resumed run's configuration: the checkpoint's, with what cli may
- * change. 0, or the exit status after a message. */
-static int read_resumed(const char *ckpt, const Config *cli, Config *cfg) {
-    Config saved;
-    if (checkpoint_read_config(ckpt, &saved, stderr)) return STATUS_BAD_INPUT;
-    Error e;
-    error_clear(&e);
-    Status s = config_merge_resume(&saved, cli, cfg, &e);
-    error_print(&e, stderr);
-    return s;
+/* The report, and the closing line: what the run left in its directory. */
+static void report(const Run *r, Status rc) {
+    const char *dir = r->cfg.out;
+    if (!dir[0]) return;
+    int report_ok = rc != STATUS_IO && make_report(dir) == 0;
+    if (r->cfg.quiet && rc == STATUS_OK) return;
+    printf("wrote %s: the logs, %s", dir, RUN_FILES[RUN_FILE_SUMMARY].name);
+    if (r->tr.checkpoint_step >= 0)
+        printf(", %s (env step %lld)", RUN_FILES[RUN_FILE_CHECKPOINT].name,
+               (long long)r->tr.checkpoint_step);
+    if (report_ok) printf(", %s", RUN_FILES[RUN_FILE_REPORT].name);
+    printf("\n");
+}
+
+/* Frees what start made (each part only when it was made). */
+static void run_destroy(Run *r) {
+    runlog_close(&r->log, NULL);
+    trainer_destroy(&r->tr);
+    if (r->be) r->be->destroy(r->be);
 }
 
 int main(int argc, char **argv) {
-    Config cli, cfg;
-    int rc = read_cli(&cli, argc, argv);
-    if (rc >= 0) return rc;
-    if (cli.eval_only[0]) return eval_only(&cli);
-    cfg = cli;
-    char ckpt[1100] = "";
-    if (cli.resume[0]) { /* the checkpoint's configuration, and what may change */
-        snprintf(ckpt, sizeof ckpt, "%s/checkpoint.bin", cli.resume);
-        if ((rc = read_resumed(ckpt, &cli, &cfg))) return rc;
-    }
-    config_settle(&cfg, stderr);
-    if (choose_run_dir(&cfg, stderr)) return 2;
-
-    Backend *be = pick_backend(&cfg, stderr);
-    if (!be) return 2;
-    Trainer tr;
-    RunLog log;
-    Error err = {STATUS_OK, ""};
-    memset(&log, 0, sizeof log);
-    trainer_init(&tr, &cfg, be, NULL);
-    rc = trainer_check_memory(&tr, &err);
-    int fresh_dir = 0; /* the run directory is new: a failed start removes it */
-    if (rc == 0 && cfg.out[0] && !ckpt[0]) {
-        rc = runlog_open(&log, cfg.out, DDPG_METRIC_NAMES, tr.agent.n_metrics, stderr);
-        fresh_dir = rc == 0;
-    }
-    if (rc == 0) rc = trainer_alloc(&tr, &err);
-    if (rc == 0 && ckpt[0]) {
-        rc = checkpoint_load(&tr, ckpt, stderr);
-        if (rc == 0 && tr.prog.global_step > cfg.total_steps) {
-            fprintf(stderr, "error: --total-steps %lld: the run is already at %lld env steps\n",
-                    (long long)cfg.total_steps, (long long)tr.prog.global_step);
-            rc = 2;
+    static Run r; /* large, and one per process */
+    Config cli;
+    Error e = {STATUS_OK, ""};
+    int done = 0;
+    Status rc = parse(&cli, argc, argv, &done, &e);
+    if (rc == STATUS_OK && !done && cli.eval_only[0]) {
+        rc = eval_only(&cli, &e);
+    } else if (rc == STATUS_OK && !done) {
+        rc = configure(&cli, &r, &e); /* the configuration and the run directory */
+        if (rc == STATUS_OK) rc = start(&r, &e);
+        if (rc == STATUS_OK) {
+            rc = train(&r, &e);
+            report(&r, rc);
         }
-        if (rc == 0) rc = runlog_reopen(&log, cfg.out, tr.prog.csv_bytes, stderr);
-        /* the summary of the run that stopped says no more once it goes on */
-        char summary[1100];
-        snprintf(summary, sizeof summary, "%s/summary.json", cfg.out);
-        if (rc == 0 && unlink(summary) != 0 && errno != ENOENT) {
-            fprintf(stderr, "error: --resume: cannot remove '%s': %s\n", summary,
-                    strerror(errno));
-            rc = 4;
-        }
+        run_destroy(&r);
     }
-    if (rc == 0 && cfg.out[0] &&
-        runlog_write_config(&log, &cfg, be->name, be->device_name, be->threads) != 0)
-        rc = 4;
-    if (rc) {
-        error_print(&err, stderr);
-        if (fresh_dir) runlog_discard(&log);
-        trainer_destroy(&tr);
-        be->destroy(be);
-        return rc;
-    }
-    if (cfg.out[0]) tr.log = &log;
-    if (!cfg.quiet) {
-        printf("ddpg_cuda %s | %s (%s) | %d envs | %lld steps%s | hidden %d layers of %d\n",
-               DDPG_VERSION, be->name, be->device_name, cfg.envs, (long long)cfg.total_steps,
-               ckpt[0] ? " (resumed)" : "", cfg.n_hidden, cfg.hidden[0]);
-        printf("run directory: %s\n", cfg.out[0] ? cfg.out : "none (--no-out)");
-    }
-    rc = train_and_report(&tr, &cfg, &log);
-    trainer_destroy(&tr);
-    be->destroy(be);
+    /* a stop by a signal is said as such, not as an error */
+    if (rc == STATUS_SIGINT || rc == STATUS_SIGTERM)
+        fprintf(stderr, "%s\n", e.msg);
+    else
+        error_print(&e, stderr);
     return rc;
 }

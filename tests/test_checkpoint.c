@@ -357,8 +357,8 @@ START_TEST(test_signal_writes_checkpoint) {
     free(js);
     snprintf(path, sizeof path, "%s/checkpoint.bin", run_dir);
     CkptFile f;
-    char why[512];
-    ck_assert_msg(ckpt_open(&f, path, why, sizeof why) == 0, "%s", why);
+    Error e = {STATUS_OK, ""};
+    ck_assert_msg(ckpt_open(&f, path, &e) == STATUS_OK, "%s", e.msg);
     ckpt_close(&f);
     rm_rf(dir);
 }
@@ -377,14 +377,15 @@ START_TEST(test_policy_matches_trainer_actor) {
     ck_assert_int_eq(ddpg_policy_obs_dim(pol), 3);
     ck_assert_int_eq(ddpg_policy_act_dim(pol), 1);
     Config c;
-    ck_assert_int_eq(checkpoint_read_config(path, &c, stderr), 0);
+    Error e = {STATUS_OK, ""};
+    ck_assert_msg(checkpoint_read_config(path, &c, &e) == STATUS_OK, "%s", e.msg);
     Backend *be = backend_cpu_create(1);
     DdpgParams p = {.obs_dim = 3, .act_dim = 1, .hidden = c.hidden, .n_hidden = c.n_hidden,
                     .bounds = {1, {-2.0f}, {2.0f}}, .batch_size = 1, .seed = 1,
                     .layer_norm = c.layer_norm};
     Ddpg d;
     ck_assert_int_eq(ddpg_create(&d, be, &p), 0);
-    ck_assert_int_eq(checkpoint_load_actor(&d, path, stderr), 0);
+    ck_assert_msg(checkpoint_load_actor(&d, path, &e) == STATUS_OK, "%s", e.msg);
     enum { N = 64 };
     float obs[N * 3], a_pol[N], a_tr[N];
     for (int i = 0; i < N; i++) {
@@ -429,12 +430,13 @@ START_TEST(test_fuzz_corpus_and_regressions) {
         struct dirent *de;
         while ((de = readdir(dp))) {
             if (de->d_name[0] == '.' || strcmp(de->d_name, "README") == 0) continue;
-            char path[600], why[512];
+            char path[600];
             snprintf(path, sizeof path, "%s/%s", dirs[k], de->d_name);
             CkptFile f;
-            int rc = ckpt_open(&f, path, why, sizeof why);
+            Error e = {STATUS_OK, ""};
+            Status rc = ckpt_open(&f, path, &e);
             if (k == 0) {
-                ck_assert_msg(rc == 0, "seed %s: %s", path, why);
+                ck_assert_msg(rc == STATUS_OK, "seed %s: %s", path, e.msg);
                 seeds++;
             }
             if (rc == 0) ckpt_close(&f);

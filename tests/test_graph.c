@@ -231,14 +231,14 @@ static int64_t run_checked(Trainer *t, int expect_graphs_all) {
 /* The agent's count, and the progress's name for it, in a checkpoint. */
 static void expect_saved_updates(const char *path, int64_t want) {
     CkptFile f;
-    char why[512];
-    ck_assert_msg(ckpt_open(&f, path, why, sizeof why) == 0, "%s", why);
+    Error why = {STATUS_OK, ""};
+    ck_assert_msg(ckpt_open(&f, path, &why) == STATUS_OK, "%s", why.msg);
     const char *names[] = {"updates", "train.updates"};
     for (int i = 0; i < 2; i++) {
         const CkptEntry *e = ckpt_find(&f, names[i]);
         ck_assert_msg(e != NULL, "no %s in the checkpoint", names[i]);
         int64_t v = -1;
-        ck_assert_msg(ckpt_read(&f, e, 0, &v, sizeof v, why, sizeof why) == 0, "%s", why);
+        ck_assert_msg(ckpt_read(&f, e, 0, &v, sizeof v, &why) == STATUS_OK, "%s", why.msg);
         ck_assert_msg(v == want, "%s: %lld, want %lld", names[i], (long long)v, (long long)want);
     }
     ckpt_close(&f);
@@ -268,21 +268,22 @@ START_TEST(test_trainer_graph_per_pattern) {
     RunLog log;
     Trainer a, b;
     ck_assert_msg(trainer_create(&a, &first, be, NULL, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_int_eq(runlog_open(&log, dir, DDPG_METRIC_NAMES, a.agent.n_metrics, stderr), 0);
+    ck_assert_msg(runlog_open(&log, dir, DDPG_METRIC_NAMES, a.agent.n_metrics, &err) == STATUS_OK,
+                  "%s", err.msg);
     a.log = &log;
     run_checked(&a, 1);
     ck_assert_ptr_nonnull(a.graphs.explore.exec);
-    ck_assert_int_eq(runlog_close(&log), 0);
+    ck_assert_msg(runlog_close(&log, &err) == STATUS_OK, "%s", err.msg);
     trainer_destroy(&a);
     expect_saved_updates(path, 5 * k);
 
     ck_assert_msg(trainer_create(&b, &whole, be, NULL, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_int_eq(checkpoint_load(&b, path, stderr), 0);
+    ck_assert_msg(checkpoint_load(&b, path, &err) == STATUS_OK, "%s", err.msg);
     ck_assert_int_eq(b.agent.updates, 5 * k);
-    ck_assert_int_eq(runlog_reopen(&log, dir, b.prog.csv_bytes, stderr), 0);
+    ck_assert_msg(runlog_reopen(&log, dir, b.prog.csv_bytes, &err) == STATUS_OK, "%s", err.msg);
     b.log = &log;
     run_checked(&b, 1);
-    ck_assert_int_eq(runlog_close(&log), 0);
+    ck_assert_msg(runlog_close(&log, &err) == STATUS_OK, "%s", err.msg);
     trainer_destroy(&b);
     be->destroy(be);
     char cmd[128];

@@ -66,11 +66,11 @@ static char *run_small(const char *dir, uint64_t seed, int envs) {
     RunLog log;
     Error err = {STATUS_OK, ""};
     ck_assert_msg(trainer_create(&tr, &c, be, NULL, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_int_eq(runlog_open(&log, dir, DDPG_METRIC_NAMES, tr.agent.n_metrics, stderr), 0);
+    ck_assert_int_eq(runlog_open(&log, dir, DDPG_METRIC_NAMES, tr.agent.n_metrics, NULL), 0);
     tr.log = &log;
     RunSummary s;
     ck_assert_msg(trainer_run(&tr, &s, &err) == STATUS_OK, "%s", err.msg);
-    runlog_close(&log);
+    runlog_close(&log, NULL);
     trainer_destroy(&tr);
     be->destroy(be);
 

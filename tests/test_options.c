@@ -123,7 +123,7 @@ START_TEST(test_config_json_holds_every_saved_option) {
     RunLog l;
     memset(&l, 0, sizeof l);
     ck_assert_ptr_nonnull(mkdtemp(strcpy(l.dir, "/tmp/ddpg_config_json_XXXXXX")));
-    ck_assert_int_eq(runlog_write_config(&l, &x, "cpu", "a CPU", x.threads), 0);
+    ck_assert_int_eq(runlog_write_config(&l, &x, "cpu", "a CPU", x.threads, NULL), 0);
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", l.dir);
     json_t *got = json_load_file(path, 0, NULL);

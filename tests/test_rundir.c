@@ -1,10 +1,12 @@
 /* test_rundir.c - a run directory that never lies: an existing run is never
- * overwritten without --overwrite (which removes only this program's files),
+ * overwritten without --overwrite (which removes only this program's files,
+ * the files of the run directory's table, which are every file a run writes),
  * a run without --out goes to runs/..., --no-out keeps nothing, a full disk
  * stops the run with exit 4 and says so, memory is checked before anything
  * is allocated, --config FILE repeats a run exactly, the report is found
  * through a symlink, and the progress line keeps to the terminal's width. */
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ddpg/ckpt_file.h"
+#include "ddpg/runlog.h"
 #include "suites.h"
 
 #define SMALL "--device cpu --quiet --hidden 16 --batch-size 16 --start-steps 200 " \
@@ -150,6 +154,61 @@ START_TEST(test_full_disk_exit_4) {
                   "summary: %s", js);
     free(js);
     ck_assert_msg(!exists(run, "checkpoint.bin"), "a checkpoint of a run with broken logs");
+    rm_rf(dir);
+}
+END_TEST
+
+/* How many names dir holds (. and .. aside). */
+static int entries(const char *dir) {
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d));)
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static void touch(const char *dir, const char *name) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f && fclose(f) == 0, "cannot create %s", path);
+}
+
+/* The run directory's table is every file a run writes: a run (with a
+ * checkpoint and a report) writes each file of the table and no other; and
+ * rundir_clear (--overwrite) removes exactly those and their temporary files
+ * (the checkpoint writer's among them), leaving the user's look-alikes. */
+START_TEST(test_table_is_every_file) {
+    char dir[64], line[2048], out[4096], run[128], name[64], path[RUNDIR_PATH_MAX];
+    tmpdir(dir, sizeof dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --save-every 200 --out run", bin());
+    ck_assert_msg(sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    for (int f = 0; f < RUN_FILE_COUNT; f++)
+        ck_assert_msg(exists(run, RUN_FILES[f].name), "the run wrote no %s", RUN_FILES[f].name);
+    ck_assert_msg(entries(run) == RUN_FILE_COUNT, "the run wrote a file not in RUN_FILES");
+    CkptWriter w; /* ckpt_file.c names its temporary file from the path alone */
+    Error e = {STATUS_OK, ""};
+    rundir_path(run, RUN_FILE_CHECKPOINT, path, sizeof path);
+    rundir_temp_path(run, RUN_FILE_CHECKPOINT, out, sizeof out);
+    ck_assert_msg(ckpt_begin(&w, path, &e) == STATUS_OK, "%s", e.msg);
+    ck_assert_str_eq(w.tmp, out);
+    ckpt_abort(&w);
+    /* the temporary files of a run that was killed, and the user's own */
+    for (int f = 0; f < RUN_FILE_COUNT; f++) {
+        const char *form = RUN_FILES[f].temp == RUN_TEMP_RANDOM ? ".%s.k3x_9q.tmp" : ".%s.tmp";
+        snprintf(name, sizeof name, form, RUN_FILES[f].name);
+        if (RUN_FILES[f].temp != RUN_TEMP_NONE) touch(run, name);
+    }
+    const char *mine[] = {"notes.txt", "config.json.bak", ".notes.tmp", ".report.html.tmp.old",
+                          "episodes.csv~", ".episodes.csv.tmp"};
+    const int n_mine = (int)(sizeof mine / sizeof mine[0]);
+    for (int i = 0; i < n_mine; i++) touch(run, mine[i]);
+    ck_assert_msg(rundir_clear(run, &e) == STATUS_OK, "%s", e.msg);
+    for (int i = 0; i < n_mine; i++) ck_assert_msg(exists(run, mine[i]), "%s removed", mine[i]);
+    ck_assert_msg(entries(run) == n_mine, "a file of the run or a temporary file is left");
     rm_rf(dir);
 }
 END_TEST
@@ -327,6 +386,7 @@ Suite *rundir_suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_existing_run_refused);
     tcase_add_test(tc, test_overwrite_removes_only_ours);
+    tcase_add_test(tc, test_table_is_every_file);
     tcase_add_test(tc, test_default_dir_and_no_out);
     tcase_add_test(tc, test_full_disk_exit_4);
     tcase_add_loop_test(tc, test_memory_checked_first, 0, (int)(sizeof HUGE / sizeof HUGE[0]));

@@ -3,11 +3,10 @@
 #ifndef DDPG_CHECKPOINT_H
 #define DDPG_CHECKPOINT_H
 
-#include <stdio.h>
-
 #include "ddpg/ckpt_file.h"
 #include "ddpg/config.h"
 #include "ddpg/ddpg.h"
+#include "ddpg/status.h"
 #include "ddpg/train.h"
 
 /* The state a checkpoint holds, in file order: the agent's (networks, Adam,
@@ -17,20 +16,22 @@
 void checkpoint_tensors(Trainer *t, int with_replay, TensorList *l);
 
 /* Writes t's state to path atomically (ckpt_file.h), the replay too with
- * --save-replay. Returns 0; 3 when a tensor is not finite (nothing is
- * written, the last good checkpoint stays; t is marked diverged); 4 on an
- * I/O error. Messages go to err. */
-int checkpoint_save(Trainer *t, const char *path, FILE *err);
+ * --save-replay. STATUS_OK; STATUS_DIVERGED when a tensor is not finite
+ * (nothing is written, the last good checkpoint stays; t is marked
+ * diverged); STATUS_IO when it cannot be written. */
+Status checkpoint_save(Trainer *t, const char *path, Error *e);
 
 /* Loads path into t, created from the checkpoint's configuration: every
  * tensor name, type and count must be the run's. Without a saved replay the
- * ring stays empty and fills again. Returns 0, or 2 after a message. */
-int checkpoint_load(Trainer *t, const char *path, FILE *err);
+ * ring stays empty and fills again. STATUS_OK, or STATUS_BAD_INPUT. */
+Status checkpoint_load(Trainer *t, const char *path, Error *e);
 
-/* The configuration a checkpoint was written with. 0, or 2 after a message. */
-int checkpoint_read_config(const char *path, Config *c, FILE *err);
+/* The configuration a checkpoint was written with. STATUS_OK, or
+ * STATUS_BAD_INPUT. */
+Status checkpoint_read_config(const char *path, Config *c, Error *e);
 
-/* Loads only the actor's parameters of path into d. 0, or 2 after a message. */
-int checkpoint_load_actor(Ddpg *d, const char *path, FILE *err);
+/* Loads only the actor's parameters of path into d. STATUS_OK, or
+ * STATUS_BAD_INPUT. */
+Status checkpoint_load_actor(Ddpg *d, const char *path, Error *e);
 
 #endif

@@ -17,6 +17,10 @@
  * A checkpoint is written to a temporary file in its directory, flushed to
  * disk, and renamed over the old one: a crash never leaves a broken file in
  * place of a good one.
+ *
+ * Errors follow status.h: a bad file is STATUS_BAD_INPUT, a write that fails
+ * STATUS_IO, each with a message "checkpoint 'PATH': ..." in the caller's
+ * Error; nothing here prints.
  */
 #ifndef DDPG_CKPT_FILE_H
 #define DDPG_CKPT_FILE_H
@@ -24,6 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "ddpg/status.h"
 
 #define CKPT_MAGIC "DDPGCKPT"
 #define CKPT_VERSION 1
@@ -75,22 +81,24 @@ uint32_t ckpt_crc32(uint32_t crc, const void *data, size_t n);
 
 /* Opens path and checks all of it before anything is loaded: a directory, an
  * empty or truncated file, the magic, the byte order, a newer version, the
- * layout's sizes, the table, and the checksum. 0 with c filled, or 2 with
- * the reason in err ("checkpoint 'x': ..."). */
-int ckpt_open(CkptFile *c, const char *path, char *err, size_t errlen);
-/* The same over an open stream of `size` bytes (the fuzz target's entry). */
-int ckpt_open_stream(CkptFile *c, FILE *f, uint64_t size, const char *what, char *err,
-                     size_t errlen);
+ * layout's sizes, the table, and the checksum. STATUS_OK with c filled, or
+ * STATUS_BAD_INPUT with the reason in e (c then holds nothing). */
+Status ckpt_open(CkptFile *c, const char *path, Error *e);
+/* The same over an open stream of `size` bytes (the fuzz target's entry),
+ * named `what` in messages; ckpt_close it either way. */
+Status ckpt_open_stream(CkptFile *c, FILE *f, uint64_t size, const char *what, Error *e);
 void ckpt_close(CkptFile *c);
 
 const CkptEntry *ckpt_find(const CkptFile *c, const char *name);
-/* Reads bytes [off, off + n) of entry e into dst. 0, or 2 with the reason. */
-int ckpt_read(const CkptFile *c, const CkptEntry *e, uint64_t off, void *dst, size_t n,
-              char *err, size_t errlen);
+/* Reads bytes [off, off + n) of entry en into dst. STATUS_OK, or
+ * STATUS_BAD_INPUT with the reason. */
+Status ckpt_read(const CkptFile *c, const CkptEntry *en, uint64_t off, void *dst, size_t n,
+                 Error *e);
 
 /* Writing: a temporary file beside path, every write checked and summed,
  * then ckpt_commit (checksum, fsync, rename, fsync of the directory) or
- * ckpt_abort (the temporary file removed, the old checkpoint untouched). */
+ * ckpt_abort (the temporary file removed, the old checkpoint untouched).
+ * ckpt_begin and ckpt_commit: STATUS_OK, or STATUS_IO with the reason. */
 typedef struct {
     FILE *f;
     uint32_t crc;
@@ -99,9 +107,9 @@ typedef struct {
     char path[1100], tmp[1100];
 } CkptWriter;
 
-int ckpt_begin(CkptWriter *w, const char *path, char *err, size_t errlen);
+Status ckpt_begin(CkptWriter *w, const char *path, Error *e);
 void ckpt_write(CkptWriter *w, const void *data, size_t n);
-int ckpt_commit(CkptWriter *w, char *err, size_t errlen);
+Status ckpt_commit(CkptWriter *w, Error *e);
 void ckpt_abort(CkptWriter *w);
 
 #endif

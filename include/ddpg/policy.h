@@ -23,7 +23,7 @@ extern "C" {
 typedef struct DdpgPolicy DdpgPolicy;
 
 /* The actor of the checkpoint at path (every check of a checkpoint file is
- * made first), or NULL with the reason in err. */
+ * made first), or NULL with the reason in err (unless err is NULL). */
 DdpgPolicy *ddpg_policy_load(const char *path, char *err, size_t errlen);
 
 /* Its environment's Gymnasium id, and the sizes of an observation and an action. */

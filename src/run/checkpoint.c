@@ -2,6 +2,7 @@
 #include "ddpg/checkpoint.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,8 +58,48 @@ static void fill_header(const Trainer *t, const TensorList *l, size_t config_byt
     h->flags = (with_replay ? CKPT_FLAG_REPLAY : 0) | (c->layer_norm ? CKPT_FLAG_LAYER_NORM : 0);
 }
 
-int checkpoint_save(Trainer *t, const char *path, FILE *err) {
-    Backend *be = t->be;
+/* The table: each tensor's name, type, count and offset in the body. */
+static void write_table(CkptWriter *w, const TensorList *l) {
+    uint64_t offset = 0;
+    for (int i = 0; i < l->n; i++) {
+        CkptEntry en;
+        memset(&en, 0, sizeof en);
+        snprintf(en.name, sizeof en.name, "%s", l->t[i].name);
+        en.dtype = (uint32_t)l->t[i].dtype;
+        en.elem_size = (uint32_t)l->t[i].elem_size;
+        en.count = l->t[i].count;
+        en.offset = offset;
+        offset += tensor_bytes(&l->t[i]);
+        ckpt_write(w, &en, sizeof en);
+    }
+}
+
+/* The body: every tensor, a backend buffer through the staging copy, each
+ * checked finite on its way (never save a diverged run: t is marked). */
+static Status write_body(Trainer *t, CkptWriter *w, const TensorList *l, char *stage,
+                         const char *path, Error *e) {
+    for (int i = 0; i < l->n; i++) {
+        const Tensor *x = &l->t[i];
+        if (tensor_on_host(x)) {
+            ckpt_write(w, x->host, tensor_bytes(x));
+            continue;
+        }
+        size_t per = STAGE_BYTES / x->elem_size * x->elem_size;
+        for (size_t off = 0; off < tensor_bytes(x); off += per) {
+            size_t n = tensor_bytes(x) - off < per ? tensor_bytes(x) - off : per;
+            t->be->to_host(t->be, stage, (const char *)tensor_ptr(x) + off, n);
+            if (!all_finite(stage, n / x->elem_size, x->dtype)) {
+                train_mark_diverged(t, t->agent.updates, x->name);
+                return error_set(e, STATUS_DIVERGED, "checkpoint '%s' not written: %s is not "
+                                 "finite", path, x->name);
+            }
+            ckpt_write(w, stage, n);
+        }
+    }
+    return STATUS_OK;
+}
+
+Status checkpoint_save(Trainer *t, const char *path, Error *e) {
     int with_replay = t->cfg->save_replay;
     TensorList l;
     tensors_init(&l);
@@ -66,60 +107,23 @@ int checkpoint_save(Trainer *t, const char *path, FILE *err) {
     char config[CKPT_MAX_CONFIG_BYTES];
     int config_bytes = config_to_text(t->cfg, config, sizeof config);
     char *stage = malloc(STAGE_BYTES);
-    char why[512];
     CkptWriter w;
-    int rc = 0;
-    if (config_bytes < 0 || !stage) {
-        fprintf(err, "error: checkpoint '%s': out of host memory\n", path);
-        rc = 4;
-    } else if (ckpt_begin(&w, path, why, sizeof why) != 0) {
-        fprintf(err, "error: %s\n", why);
-        rc = 4;
-    }
-    if (rc) {
-        free(stage);
-        tensors_release(&l);
-        return rc;
-    }
-    CkptHeader h;
-    fill_header(t, &l, (size_t)config_bytes, with_replay, &h);
-    ckpt_write(&w, &h, sizeof h);
-    uint64_t offset = 0;
-    for (int i = 0; i < l.n; i++) {
-        CkptEntry e;
-        memset(&e, 0, sizeof e);
-        snprintf(e.name, sizeof e.name, "%s", l.t[i].name);
-        e.dtype = (uint32_t)l.t[i].dtype;
-        e.elem_size = (uint32_t)l.t[i].elem_size;
-        e.count = l.t[i].count;
-        e.offset = offset;
-        offset += tensor_bytes(&l.t[i]);
-        ckpt_write(&w, &e, sizeof e);
-    }
-    ckpt_write(&w, config, (size_t)config_bytes);
-    for (int i = 0; i < l.n && rc == 0; i++) {
-        const Tensor *x = &l.t[i];
-        if (tensor_on_host(x)) {
-            ckpt_write(&w, x->host, tensor_bytes(x));
-            continue;
-        }
-        size_t per = STAGE_BYTES / x->elem_size * x->elem_size;
-        for (size_t off = 0; off < tensor_bytes(x); off += per) {
-            size_t n = tensor_bytes(x) - off < per ? tensor_bytes(x) - off : per;
-            be->to_host(be, stage, (const char *)tensor_ptr(x) + off, n);
-            if (!all_finite(stage, n / x->elem_size, x->dtype)) { /* never save a diverged run */
-                train_mark_diverged(t, t->agent.updates, x->name);
-                rc = 3;
-                break;
-            }
-            ckpt_write(&w, stage, n);
-        }
-    }
-    if (rc) {
-        ckpt_abort(&w);
-    } else if (ckpt_commit(&w, why, sizeof why) != 0) {
-        fprintf(err, "error: %s\n", why);
-        rc = 4;
+    Status rc = STATUS_OK;
+    if (config_bytes < 0 || !stage)
+        rc = error_set(e, STATUS_IO, "checkpoint '%s': out of host memory", path);
+    else
+        rc = ckpt_begin(&w, path, e);
+    if (rc == STATUS_OK) {
+        CkptHeader h;
+        fill_header(t, &l, (size_t)config_bytes, with_replay, &h);
+        ckpt_write(&w, &h, sizeof h);
+        write_table(&w, &l);
+        ckpt_write(&w, config, (size_t)config_bytes);
+        rc = write_body(t, &w, &l, stage, path, e);
+        if (rc == STATUS_OK)
+            rc = ckpt_commit(&w, e);
+        else
+            ckpt_abort(&w);
     }
     free(stage);
     tensors_release(&l);
@@ -127,93 +131,79 @@ int checkpoint_save(Trainer *t, const char *path, FILE *err) {
 }
 
 /* The file's table is the run's list: names, types and counts, in order. */
-static int same_tensors(const CkptFile *f, const TensorList *l, const char *path, FILE *err) {
-    if ((int)f->h.n_tensors != l->n) {
-        fprintf(err, "error: checkpoint '%s' holds %u tensors; this run has %d\n", path,
-                f->h.n_tensors, l->n);
-        return 2;
-    }
+static Status same_tensors(const CkptFile *f, const TensorList *l, const char *path, Error *e) {
+    if ((int)f->h.n_tensors != l->n)
+        return error_set(e, STATUS_BAD_INPUT, "checkpoint '%s' holds %u tensors; this run has %d",
+                         path, f->h.n_tensors, l->n);
     for (int i = 0; i < l->n; i++) {
-        const CkptEntry *e = &f->table[i];
+        const CkptEntry *en = &f->table[i];
         const Tensor *x = &l->t[i];
-        if (strncmp(e->name, x->name, CKPT_NAME_MAX) != 0 || e->dtype != (uint32_t)x->dtype ||
-            e->count != x->count) {
-            fprintf(err, "error: checkpoint '%s' has tensor %s of %llu elements (type %u) where "
-                    "this run has %s of %zu (type %d)\n", path, e->name,
-                    (unsigned long long)e->count, e->dtype, x->name, x->count, (int)x->dtype);
-            return 2;
-        }
+        if (strncmp(en->name, x->name, CKPT_NAME_MAX) != 0 || en->dtype != (uint32_t)x->dtype ||
+            en->count != x->count)
+            return error_set(e, STATUS_BAD_INPUT, "checkpoint '%s' has tensor %s of %llu "
+                             "elements (type %u) where this run has %s of %zu (type %d)", path,
+                             en->name, (unsigned long long)en->count, en->dtype, x->name,
+                             x->count, (int)x->dtype);
     }
-    return 0;
+    return STATUS_OK;
 }
 
-/* Reads entry e of f into t's tensor x (host data, or a backend buffer
+/* Reads entry en of f into t's tensor x (host data, or a backend buffer
  * through a staging copy). */
-static int load_tensor(Backend *be, const CkptFile *f, const CkptEntry *e, const Tensor *x,
-                       char *stage, FILE *err) {
-    char why[512];
+static Status load_tensor(Backend *be, const CkptFile *f, const CkptEntry *en, const Tensor *x,
+                          char *stage, Error *e) {
     size_t bytes = tensor_bytes(x);
-    if (tensor_on_host(x)) {
-        if (ckpt_read(f, e, 0, x->host, bytes, why, sizeof why)) goto fail;
-        return 0;
-    }
+    if (tensor_on_host(x)) return ckpt_read(f, en, 0, x->host, bytes, e);
     size_t per = STAGE_BYTES / x->elem_size * x->elem_size;
     for (size_t off = 0; off < bytes; off += per) {
         size_t n = bytes - off < per ? bytes - off : per;
-        if (ckpt_read(f, e, off, stage, n, why, sizeof why)) goto fail;
+        Status rc = ckpt_read(f, en, off, stage, n, e);
+        if (rc) return rc;
         be->to_device(be, (char *)tensor_ptr(x) + off, stage, n);
     }
-    return 0;
-fail:
-    fprintf(err, "error: %s\n", why);
-    return 2;
+    return STATUS_OK;
 }
 
 /* Opens path, and checks that it is a checkpoint of an environment and an
  * algorithm this program knows. */
-static int open_checked(CkptFile *f, const char *path, FILE *err) {
-    char why[512];
-    if (ckpt_open(f, path, why, sizeof why)) {
-        fprintf(err, "error: %s\n", why);
-        return 2;
-    }
-    if (!env_find(f->h.env) || (strcmp(f->h.algo, ALGO_NAMES[ALGO_DDPG]) != 0 &&
-                                strcmp(f->h.algo, ALGO_NAMES[ALGO_TD3]) != 0)) {
-        fprintf(err, "error: checkpoint '%s' is of %s (%s); this program trains", path,
-                f->h.env, f->h.algo);
-        for (int i = 0; env_at(i); i++) fprintf(err, "%s %s", i ? "," : "", env_at(i)->id);
-        fprintf(err, " (ddpg, td3)\n");
-        ckpt_close(f);
-        return 2;
-    }
-    return 0;
+static Status open_checked(CkptFile *f, const char *path, Error *e) {
+    Status rc = ckpt_open(f, path, e);
+    if (rc) return rc;
+    if (env_find(f->h.env) && (strcmp(f->h.algo, ALGO_NAMES[ALGO_DDPG]) == 0 ||
+                               strcmp(f->h.algo, ALGO_NAMES[ALGO_TD3]) == 0))
+        return STATUS_OK;
+    char known[512] = "";
+    for (int i = 0, n = 0; env_at(i) && n < (int)sizeof known; i++)
+        n += snprintf(known + n, sizeof known - (size_t)n, "%s %s", i ? "," : "", env_at(i)->id);
+    error_set(e, STATUS_BAD_INPUT, "checkpoint '%s' is of %s (%s); this program trains%s "
+              "(ddpg, td3)", path, f->h.env, f->h.algo, known);
+    ckpt_close(f);
+    return STATUS_BAD_INPUT;
 }
 
 /* The file's environment is the run's (its header against its configuration,
  * or a trainer's). */
-static int same_env(const CkptFile *f, const char *path, const char *id, FILE *err) {
-    if (strcmp(f->h.env, id) == 0) return 0;
-    fprintf(err, "error: checkpoint '%s' is of %s, and its run of %s\n", path, f->h.env, id);
-    return 2;
+static Status same_env(const CkptFile *f, const char *path, const char *id, Error *e) {
+    if (strcmp(f->h.env, id) == 0) return STATUS_OK;
+    return error_set(e, STATUS_BAD_INPUT, "checkpoint '%s' is of %s, and its run of %s", path,
+                     f->h.env, id);
 }
 
-int checkpoint_load(Trainer *t, const char *path, FILE *err) {
+Status checkpoint_load(Trainer *t, const char *path, Error *e) {
     CkptFile f;
-    if (open_checked(&f, path, err)) return 2;
-    if (same_env(&f, path, t->spec->id, err)) {
-        ckpt_close(&f);
-        return 2;
-    }
+    Status rc = open_checked(&f, path, e);
+    if (rc) return rc;
     int with_replay = (f.h.flags & CKPT_FLAG_REPLAY) != 0;
     TensorList l;
     tensors_init(&l);
     checkpoint_tensors(t, with_replay, &l);
     char *stage = malloc(STAGE_BYTES);
-    int rc = stage ? same_tensors(&f, &l, path, err) : 2;
-    if (!stage) fprintf(err, "error: out of host memory\n");
-    for (int i = 0; i < l.n && rc == 0; i++)
-        rc = load_tensor(t->be, &f, &f.table[i], &l.t[i], stage, err);
-    if (rc == 0) {
+    rc = same_env(&f, path, t->spec->id, e);
+    if (rc == STATUS_OK && !stage) rc = error_set(e, STATUS_BAD_INPUT, "out of host memory");
+    if (rc == STATUS_OK) rc = same_tensors(&f, &l, path, e);
+    for (int i = 0; i < l.n && rc == STATUS_OK; i++)
+        rc = load_tensor(t->be, &f, &f.table[i], &l.t[i], stage, e);
+    if (rc == STATUS_OK) {
         if (!with_replay) t->prog.replay_filled = 0; /* the ring is empty: it fills again */
         t->resumed = 1;
         t->checkpoint_step = t->prog.global_step;
@@ -224,32 +214,35 @@ int checkpoint_load(Trainer *t, const char *path, FILE *err) {
     return rc;
 }
 
-int checkpoint_read_config(const char *path, Config *c, FILE *err) {
+
+Status checkpoint_read_config(const char *path, Config *c, Error *e) {
     CkptFile f;
-    if (open_checked(&f, path, err)) return 2;
-    Error e;
-    error_clear(&e);
-    int rc = config_from_text(c, f.config, &e);
-    error_print(&e, err);
-    if (rc) fprintf(err, "error: checkpoint '%s': its configuration does not parse\n", path);
-    if (rc == 0) rc = same_env(&f, path, env_find(c->env)->id, err);
+    Status rc = open_checked(&f, path, e);
+    if (rc) return rc;
+    Error why;
+    error_clear(&why);
+    if (config_from_text(c, f.config, &why) != STATUS_OK)
+        rc = error_set(e, STATUS_BAD_INPUT, "checkpoint '%s': its configuration does not parse: "
+                       "%s", path, why.msg);
+    if (rc == STATUS_OK) rc = same_env(&f, path, env_find(c->env)->id, e);
     ckpt_close(&f);
     return rc;
 }
 
-int checkpoint_load_actor(Ddpg *d, const char *path, FILE *err) {
+Status checkpoint_load_actor(Ddpg *d, const char *path, Error *e) {
     CkptFile f;
-    if (open_checked(&f, path, err)) return 2;
-    const CkptEntry *e = ckpt_find(&f, "actor.params");
+    Status rc = open_checked(&f, path, e);
+    if (rc) return rc;
+    const CkptEntry *en = ckpt_find(&f, "actor.params");
     size_t n = d->actor.shape.n_params;
-    int rc = 0;
-    if (!e || e->dtype != DT_F32 || e->count != n) {
-        fprintf(err, "error: checkpoint '%s' has no actor of %zu parameters\n", path, n);
-        rc = 2;
+    if (!en || en->dtype != DT_F32 || en->count != n) {
+        rc = error_set(e, STATUS_BAD_INPUT, "checkpoint '%s' has no actor of %zu parameters",
+                       path, n);
     } else {
         char *stage = malloc(STAGE_BYTES);
         Tensor x = {.field = &d->actor.params, .count = n, .elem_size = 4, .dtype = DT_F32};
-        rc = stage ? load_tensor(d->be, &f, e, &x, stage, err) : 2;
+        rc = stage ? load_tensor(d->be, &f, en, &x, stage, e)
+                   : error_set(e, STATUS_BAD_INPUT, "out of host memory");
         free(stage);
     }
     ckpt_close(&f);

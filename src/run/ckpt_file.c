@@ -32,15 +32,20 @@ uint32_t ckpt_crc32(uint32_t crc, const void *data, size_t n) {
     return ~crc;
 }
 
-static int fail(char *err, size_t errlen, const char *what, const char *fmt, ...) {
+/* Fills e with "checkpoint 'WHAT': MESSAGE" and returns s. */
+static Status fail(Error *e, Status s, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static Status fail(Error *e, Status s, const char *what, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(err, errlen, "checkpoint '%s': %s", what, msg);
-    return 2;
+    return error_set(e, s, "checkpoint '%s': %s", what, msg);
 }
+
+/* A file that is not a good checkpoint. */
+#define BAD(...) fail(e, STATUS_BAD_INPUT, __VA_ARGS__)
 
 /* ---- reading ---- */
 
@@ -60,98 +65,97 @@ static int read_summed(FILE *f, void *dst, size_t n, uint32_t *crc) {
 
 /* The table makes sense: names terminated and unique-enough to find, element
  * types known with their sizes, tensors laid out one after the other. */
-static int check_table(const CkptFile *c, const char *what, char *err, size_t errlen) {
+static Status check_table(const CkptFile *c, const char *what, Error *e) {
     uint64_t at = 0;
     for (uint32_t i = 0; i < c->h.n_tensors; i++) {
-        const CkptEntry *e = &c->table[i];
-        if (memchr(e->name, 0, sizeof e->name) == NULL || e->name[0] == 0)
-            return fail(err, errlen, what, "table entry %u has no name", i);
-        size_t es = tensor_dtype_size((TensorDtype)e->dtype);
-        if (es == 0 || e->elem_size != es)
-            return fail(err, errlen, what, "tensor %s has an unknown element type %u (size %u)",
-                        e->name, e->dtype, e->elem_size);
-        if (e->offset != at || e->count > (c->h.body_bytes - at) / es)
-            return fail(err, errlen, what, "tensor %s lies outside the body", e->name);
-        at += e->count * es;
+        const CkptEntry *en = &c->table[i];
+        if (memchr(en->name, 0, sizeof en->name) == NULL || en->name[0] == 0)
+            return BAD(what, "table entry %u has no name", i);
+        size_t es = tensor_dtype_size((TensorDtype)en->dtype);
+        if (es == 0 || en->elem_size != es)
+            return BAD(what, "tensor %s has an unknown element type %u (size %u)",
+                       en->name, en->dtype, en->elem_size);
+        if (en->offset != at || en->count > (c->h.body_bytes - at) / es)
+            return BAD(what, "tensor %s lies outside the body", en->name);
+        at += en->count * es;
     }
     if (at != c->h.body_bytes)
-        return fail(err, errlen, what, "the tensors fill %llu of the body's %llu bytes",
-                    (unsigned long long)at, (unsigned long long)c->h.body_bytes);
-    return 0;
+        return BAD(what, "the tensors fill %llu of the body's %llu bytes",
+                   (unsigned long long)at, (unsigned long long)c->h.body_bytes);
+    return STATUS_OK;
 }
 
-int ckpt_open_stream(CkptFile *c, FILE *f, uint64_t size, const char *what, char *err,
-                     size_t errlen) {
+Status ckpt_open_stream(CkptFile *c, FILE *f, uint64_t size, const char *what, Error *e) {
     memset(c, 0, sizeof *c);
     c->f = f;
     CkptHeader *h = &c->h;
-    if (size == 0) return fail(err, errlen, what, "the file is empty");
+    if (size == 0) return BAD(what, "the file is empty");
     if (size < sizeof *h)
-        return fail(err, errlen, what, "truncated: %llu bytes, less than the %d-byte header",
-                    (unsigned long long)size, CKPT_HEADER_BYTES);
+        return BAD(what, "truncated: %llu bytes, less than the %d-byte header",
+                   (unsigned long long)size, CKPT_HEADER_BYTES);
     uint32_t crc = 0;
     if (read_summed(f, h, sizeof *h, &crc))
-        return fail(err, errlen, what, "cannot read the header");
+        return BAD(what, "cannot read the header");
     if (memcmp(h->magic, CKPT_MAGIC, sizeof h->magic) != 0)
-        return fail(err, errlen, what, "not a ddpg_cuda checkpoint (wrong magic)");
+        return BAD(what, "not a ddpg_cuda checkpoint (wrong magic)");
     if (h->byte_order != CKPT_BYTE_ORDER)
-        return fail(err, errlen, what, "written on a machine of another byte order");
+        return BAD(what, "written on a machine of another byte order");
     if (h->version > CKPT_VERSION)
-        return fail(err, errlen, what,
-                    "format version %u is newer than this program's (%d): update ddpg_cuda",
+        return BAD(what,
+                   "format version %u is newer than this program's (%d): update ddpg_cuda",
                     h->version, CKPT_VERSION);
     if (h->version < 1 || h->header_bytes != CKPT_HEADER_BYTES)
-        return fail(err, errlen, what, "format version %u, header %u bytes: not a valid header",
-                    h->version, h->header_bytes);
+        return BAD(what, "format version %u, header %u bytes: not a valid header",
+                   h->version, h->header_bytes);
     if (h->n_tensors > CKPT_MAX_TENSORS || h->config_bytes > CKPT_MAX_CONFIG_BYTES ||
         memchr(h->env, 0, sizeof h->env) == NULL || memchr(h->algo, 0, sizeof h->algo) == NULL ||
         h->n_hidden < 0 || h->n_hidden > CKPT_MAX_HIDDEN)
-        return fail(err, errlen, what, "the header's fields are out of range");
+        return BAD(what, "the header's fields are out of range");
     /* header + table + configuration + body + crc must be the file */
     uint64_t table_bytes = (uint64_t)h->n_tensors * sizeof(CkptEntry);
     uint64_t fixed = sizeof *h + table_bytes + h->config_bytes + 4;
     if (h->body_bytes > UINT64_MAX - fixed)
-        return fail(err, errlen, what, "the header's sizes are out of range");
+        return BAD(what, "the header's sizes are out of range");
     uint64_t want = fixed + h->body_bytes;
     if (size < want)
-        return fail(err, errlen, what, "truncated: %llu bytes of %llu",
-                    (unsigned long long)size, (unsigned long long)want);
+        return BAD(what, "truncated: %llu bytes of %llu",
+                   (unsigned long long)size, (unsigned long long)want);
     if (size > want)
-        return fail(err, errlen, what, "%llu bytes where the header describes %llu",
-                    (unsigned long long)size, (unsigned long long)want);
+        return BAD(what, "%llu bytes where the header describes %llu",
+                   (unsigned long long)size, (unsigned long long)want);
     c->table = calloc(h->n_tensors ? h->n_tensors : 1, sizeof(CkptEntry));
     c->config = calloc(h->config_bytes + 1, 1);
-    if (!c->table || !c->config) return fail(err, errlen, what, "out of host memory");
+    if (!c->table || !c->config) return BAD(what, "out of host memory");
     if (read_summed(f, c->table, (size_t)table_bytes, &crc) ||
         read_summed(f, c->config, (size_t)h->config_bytes, &crc))
-        return fail(err, errlen, what, "cannot read the table");
+        return BAD(what, "cannot read the table");
     c->body_at = sizeof *h + table_bytes + h->config_bytes;
     /* the checksum, over the body in chunks, before anything is used */
     char buf[1 << 16];
     for (uint64_t left = h->body_bytes; left > 0;) {
         size_t n = left < sizeof buf ? (size_t)left : sizeof buf;
-        if (read_summed(f, buf, n, &crc)) return fail(err, errlen, what, "cannot read the body");
+        if (read_summed(f, buf, n, &crc)) return BAD(what, "cannot read the body");
         left -= n;
     }
     uint32_t stored;
-    if (fread(&stored, 1, 4, f) != 4) return fail(err, errlen, what, "cannot read the checksum");
+    if (fread(&stored, 1, 4, f) != 4) return BAD(what, "cannot read the checksum");
     if (stored != crc)
-        return fail(err, errlen, what, "checksum mismatch (%08x stored, %08x computed): the file "
-                    "is damaged", stored, crc);
+        return BAD(what, "checksum mismatch (%08x stored, %08x computed): the file "
+                   "is damaged", stored, crc);
     if (strlen(c->config) != h->config_bytes)
-        return fail(err, errlen, what, "the configuration text holds a NUL byte");
-    return check_table(c, what, err, errlen);
+        return BAD(what, "the configuration text holds a NUL byte");
+    return check_table(c, what, e);
 }
 
-int ckpt_open(CkptFile *c, const char *path, char *err, size_t errlen) {
+Status ckpt_open(CkptFile *c, const char *path, Error *e) {
     memset(c, 0, sizeof *c);
     struct stat st;
-    if (stat(path, &st) != 0) return fail(err, errlen, path, "%s", strerror(errno));
-    if (S_ISDIR(st.st_mode)) return fail(err, errlen, path, "is a directory, not a file");
-    if (!S_ISREG(st.st_mode)) return fail(err, errlen, path, "not a regular file");
+    if (stat(path, &st) != 0) return BAD(path, "%s", strerror(errno));
+    if (S_ISDIR(st.st_mode)) return BAD(path, "is a directory, not a file");
+    if (!S_ISREG(st.st_mode)) return BAD(path, "not a regular file");
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, errlen, path, "%s", strerror(errno));
-    int rc = ckpt_open_stream(c, f, (uint64_t)st.st_size, path, err, errlen);
+    if (!f) return BAD(path, "%s", strerror(errno));
+    Status rc = ckpt_open_stream(c, f, (uint64_t)st.st_size, path, e);
     if (rc) ckpt_close(c);
     return rc;
 }
@@ -162,31 +166,29 @@ const CkptEntry *ckpt_find(const CkptFile *c, const char *name) {
     return NULL;
 }
 
-int ckpt_read(const CkptFile *c, const CkptEntry *e, uint64_t off, void *dst, size_t n,
-              char *err, size_t errlen) {
-    uint64_t bytes = e->count * e->elem_size;
-    if (off > bytes || n > bytes - off)
-        return fail(err, errlen, e->name, "read past the tensor's end");
-    if (fseeko(c->f, (off_t)(c->body_at + e->offset + off), SEEK_SET) != 0 ||
+Status ckpt_read(const CkptFile *c, const CkptEntry *en, uint64_t off, void *dst, size_t n,
+                 Error *e) {
+    uint64_t bytes = en->count * en->elem_size;
+    if (off > bytes || n > bytes - off) return BAD(en->name, "read past the tensor's end");
+    if (fseeko(c->f, (off_t)(c->body_at + en->offset + off), SEEK_SET) != 0 ||
         fread(dst, 1, n, c->f) != n)
-        return fail(err, errlen, e->name, "cannot read: %s", strerror(errno));
-    return 0;
+        return BAD(en->name, "cannot read: %s", strerror(errno));
+    return STATUS_OK;
 }
 
 /* ---- writing ---- */
 
-int ckpt_begin(CkptWriter *w, const char *path, char *err, size_t errlen) {
+Status ckpt_begin(CkptWriter *w, const char *path, Error *e) {
     memset(w, 0, sizeof *w);
-    if (strlen(path) + 16 >= sizeof w->path)
-        return fail(err, errlen, path, "path too long");
+    if (strlen(path) + 16 >= sizeof w->path) return fail(e, STATUS_IO, path, "path too long");
     snprintf(w->path, sizeof w->path, "%s", path);
     char dir[1100];
     snprintf(dir, sizeof dir, "%s", path);
     snprintf(w->tmp, sizeof w->tmp, "%s/.%s.tmp", dirname(dir), basename(w->path));
     snprintf(w->path, sizeof w->path, "%s", path); /* basename may modify its argument */
     w->f = fopen(w->tmp, "wb");
-    if (!w->f) return fail(err, errlen, w->tmp, "cannot create: %s", strerror(errno));
-    return 0;
+    if (!w->f) return fail(e, STATUS_IO, w->tmp, "cannot create: %s", strerror(errno));
+    return STATUS_OK;
 }
 
 void ckpt_write(CkptWriter *w, const void *data, size_t n) {
@@ -216,24 +218,24 @@ static int sync_dir(const char *path) {
     return rc;
 }
 
-int ckpt_commit(CkptWriter *w, char *err, size_t errlen) {
+Status ckpt_commit(CkptWriter *w, Error *e) {
     uint32_t crc = w->crc;
     ckpt_write(w, &crc, sizeof crc);
     if (!w->failed && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0))
         w->failed = 1, w->errno_at_fail = errno;
     if (w->failed) {
-        int e = w->errno_at_fail;
+        int saved = w->errno_at_fail;
         ckpt_abort(w);
-        return fail(err, errlen, w->tmp, "cannot write: %s", strerror(e));
+        return fail(e, STATUS_IO, w->tmp, "cannot write: %s", strerror(saved));
     }
     int rc = fclose(w->f);
     w->f = NULL;
     if (rc != 0 || rename(w->tmp, w->path) != 0) {
-        int e = errno;
+        int saved = errno;
         unlink(w->tmp);
-        return fail(err, errlen, w->path, "cannot write: %s", strerror(e));
+        return fail(e, STATUS_IO, w->path, "cannot write: %s", strerror(saved));
     }
     if (sync_dir(w->path) != 0)
-        return fail(err, errlen, w->path, "cannot sync its directory: %s", strerror(errno));
-    return 0;
+        return fail(e, STATUS_IO, w->path, "cannot sync its directory: %s", strerror(errno));
+    return STATUS_OK;
 }

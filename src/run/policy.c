@@ -10,6 +10,7 @@
 #include "ddpg/ckpt_file.h"
 #include "ddpg/elem.h"
 #include "ddpg/mlp.h"
+#include "ddpg/status.h"
 #include "ddpg/tensor.h"
 
 struct DdpgPolicy {
@@ -31,55 +32,53 @@ void ddpg_policy_free(DdpgPolicy *p) {
     free(p);
 }
 
-/* Reads float tensor `name` of count elements into dst; 0 or 2. */
-static int read_floats(const CkptFile *f, const char *name, size_t count, float *dst, char *err,
-                       size_t errlen) {
-    const CkptEntry *e = ckpt_find(f, name);
-    if (!e || e->dtype != DT_F32 || e->count != count) {
-        snprintf(err, errlen, "checkpoint: no tensor %s of %zu floats", name, count);
-        return 2;
-    }
-    return ckpt_read(f, e, 0, dst, sizeof(float) * count, err, errlen);
+/* Reads float tensor `name` of count elements into dst. */
+static Status read_floats(const CkptFile *f, const char *name, size_t count, float *dst,
+                          Error *e) {
+    const CkptEntry *en = ckpt_find(f, name);
+    if (!en || en->dtype != DT_F32 || en->count != count)
+        return error_set(e, STATUS_BAD_INPUT, "checkpoint: no tensor %s of %zu floats", name,
+                         count);
+    return ckpt_read(f, en, 0, dst, sizeof(float) * count, e);
 }
 
-DdpgPolicy *ddpg_policy_load(const char *path, char *err, size_t errlen) {
-    CkptFile f;
-    if (ckpt_open(&f, path, err, errlen)) return NULL;
-    const CkptHeader *h = &f.h;
-    DdpgPolicy *p = calloc(1, sizeof *p);
-    int rc = p ? 0 : 2;
-    if (!p) snprintf(err, errlen, "out of host memory");
-    if (rc == 0 && (h->obs_dim < 1 || h->act_dim < 1 || h->act_dim > DDPG_MAX_ACT_DIM ||
-                    h->n_hidden < 1 || h->n_hidden >= MLP_MAX_LAYERS)) {
-        snprintf(err, errlen, "checkpoint '%s': sizes out of range", path);
-        rc = 2;
-    }
+/* The actor's shape and parameters from the open file f into p. */
+static Status read_actor(const CkptFile *f, const char *path, DdpgPolicy *p, Error *e) {
+    const CkptHeader *h = &f->h;
+    if (h->obs_dim < 1 || h->act_dim < 1 || h->act_dim > DDPG_MAX_ACT_DIM || h->n_hidden < 1 ||
+        h->n_hidden >= MLP_MAX_LAYERS)
+        return error_set(e, STATUS_BAD_INPUT, "checkpoint '%s': sizes out of range", path);
+    snprintf(p->env, sizeof p->env, "%s", h->env);
     ActionBounds ab = {h->act_dim, {0}, {0}};
-    if (rc == 0) {
-        snprintf(p->env, sizeof p->env, "%s", h->env);
-        rc = read_floats(&f, "actor.action_low", (size_t)h->act_dim, ab.low, err, errlen) ||
-             read_floats(&f, "actor.action_high", (size_t)h->act_dim, ab.high, err, errlen);
+    Status rc = read_floats(f, "actor.action_low", (size_t)h->act_dim, ab.low, e);
+    if (rc == STATUS_OK) rc = read_floats(f, "actor.action_high", (size_t)h->act_dim, ab.high, e);
+    if (rc) return rc;
+    mlp_shape_init(&p->shape, h->obs_dim, h->hidden, h->n_hidden, h->act_dim, ACT_TANH_SCALE, &ab);
+    if (h->flags & CKPT_FLAG_LAYER_NORM) mlp_shape_layer_norm(&p->shape);
+    for (int l = 0; l <= p->shape.n_layers; l++)
+        if (p->shape.sizes[l] > p->widest) p->widest = p->shape.sizes[l];
+    p->params = malloc(sizeof(float) * p->shape.n_params);
+    p->scratch = malloc(sizeof(float) * 2 * (size_t)p->widest);
+    if (!p->params || !p->scratch) return error_set(e, STATUS_BAD_INPUT, "out of host memory");
+    return read_floats(f, "actor.params", p->shape.n_params, p->params, e);
+}
+
+/* The public contract keeps its (err, errlen) form; inside, status.h's. */
+DdpgPolicy *ddpg_policy_load(const char *path, char *err, size_t errlen) {
+    Error e = {STATUS_OK, ""};
+    CkptFile f;
+    DdpgPolicy *p = NULL;
+    Status rc = ckpt_open(&f, path, &e);
+    if (rc == STATUS_OK) {
+        p = calloc(1, sizeof *p);
+        rc = p ? read_actor(&f, path, p, &e)
+               : error_set(&e, STATUS_BAD_INPUT, "out of host memory");
+        ckpt_close(&f);
     }
-    if (rc == 0) {
-        mlp_shape_init(&p->shape, h->obs_dim, h->hidden, h->n_hidden, h->act_dim, ACT_TANH_SCALE,
-                       &ab);
-        if (h->flags & CKPT_FLAG_LAYER_NORM) mlp_shape_layer_norm(&p->shape);
-        for (int l = 0; l <= p->shape.n_layers; l++)
-            if (p->shape.sizes[l] > p->widest) p->widest = p->shape.sizes[l];
-        p->params = malloc(sizeof(float) * p->shape.n_params);
-        p->scratch = malloc(sizeof(float) * 2 * (size_t)p->widest);
-        if (!p->params || !p->scratch) {
-            snprintf(err, errlen, "out of host memory");
-            rc = 2;
-        }
-    }
-    if (rc == 0) rc = read_floats(&f, "actor.params", p->shape.n_params, p->params, err, errlen);
-    ckpt_close(&f);
-    if (rc) {
-        ddpg_policy_free(p);
-        return NULL;
-    }
-    return p;
+    if (rc == STATUS_OK) return p;
+    ddpg_policy_free(p);
+    if (err && errlen) snprintf(err, errlen, "%s", e.msg);
+    return NULL;
 }
 
 void ddpg_policy_act(const DdpgPolicy *p, const float *obs, int n, float *act) {

@@ -53,28 +53,27 @@ static json_t *json_number(int have, double v) {
 
 static json_t *json_step(int64_t step) { return step >= 0 ? json_integer(step) : json_null(); }
 
-/* Writes root to DIR/name through a temporary file; 0, or -1 after a
- * message naming the file and the error. */
-static int write_json(const RunLog *l, const char *name, json_t *root) {
-    char tmp[1100], path[1100];
-    snprintf(path, sizeof path, "%s/%s", l->dir, name);
-    snprintf(tmp, sizeof tmp, "%s/.%s.tmp", l->dir, name);
-    int rc = -1;
-    FILE *f = root ? fopen(tmp, "w") : NULL;
+/* Writes root (taken) to its file f of the run directory through a
+ * temporary file. STATUS_OK, or STATUS_IO naming the file and the error. */
+static Status write_json(const RunLog *l, RunFile f, json_t *root, Error *e) {
+    char tmp[RUNDIR_PATH_MAX], path[RUNDIR_PATH_MAX];
+    rundir_path(l->dir, f, path, sizeof path);
+    rundir_temp_path(l->dir, f, tmp, sizeof tmp);
+    int ok = 0;
+    FILE *out = root ? fopen(tmp, "w") : NULL;
     if (!root) {
         errno = ENOMEM;
-    } else if (f) {
-        int ok = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
-                 fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
-        int e = errno;
-        ok = fclose(f) == 0 && ok;
-        if (!ok) errno = e ? e : EIO;
-        rc = ok && rename(tmp, path) == 0 ? 0 : -1;
+    } else if (out) {
+        ok = json_dumpf(root, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 &&
+             fputc('\n', out) != EOF && fflush(out) == 0 && fsync(fileno(out)) == 0;
+        int saved = errno;
+        ok = fclose(out) == 0 && ok;
+        if (!ok) errno = saved ? saved : EIO;
+        ok = ok && rename(tmp, path) == 0;
     }
-    if (rc) {
-        fprintf(stderr, "error: cannot write '%s': %s\n", path, strerror(errno));
-        unlink(tmp);
-    }
+    Status rc = ok ? STATUS_OK
+                   : error_set(e, STATUS_IO, "cannot write '%s': %s", path, strerror(errno));
+    if (!ok) unlink(tmp);
     json_decref(root);
     return rc;
 }
@@ -105,8 +104,8 @@ static json_t *json_option(const Option *o, const Config *c) {
 /* The options that checkpoints keep, in the table's order, under their keys
  * (option_json_key): --env followed by what the environment is (env_id,
  * solved_return), --threads as the threads used; then what the run got. */
-int runlog_write_config(RunLog *l, const Config *c, const char *backend, const char *device_name,
-                        int threads) {
+Status runlog_write_config(RunLog *l, const Config *c, const char *backend,
+                           const char *device_name, int threads, Error *e) {
     json_t *o = json_object();
     const EnvSpec *spec = env_find(c->env);
     for (size_t i = 0; i < N_OPTIONS; i++) {
@@ -126,10 +125,10 @@ int runlog_write_config(RunLog *l, const Config *c, const char *backend, const c
     json_object_set_new(o, "device", json_text(backend));
     json_object_set_new(o, "device_name", json_text(device_name));
     json_object_set_new(o, "out", json_text(c->out));
-    return write_json(l, "config.json", o);
+    return write_json(l, RUN_FILE_CONFIG, o, e);
 }
 
-int runlog_write_summary(RunLog *l, const RunSummary *s) {
+Status runlog_write_summary(RunLog *l, const RunSummary *s, Error *e) {
     json_t *o = json_object();
     json_object_set_new(o, "status", json_text(s->status));
     if (s->error) json_object_set_new(o, "error", json_text(s->error));
@@ -155,5 +154,5 @@ int runlog_write_summary(RunLog *l, const RunSummary *s) {
         json_object_set_new(d, "quantity", json_text(s->diverged_what));
     }
     json_object_set_new(o, "diverged", d);
-    return write_json(l, "summary.json", o);
+    return write_json(l, RUN_FILE_SUMMARY, o, e);
 }

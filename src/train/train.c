@@ -19,7 +19,6 @@
 
 #include "ddpg/checkpoint.h"
 #include "ddpg/elem.h"
-#include "error_stream.h"
 
 /* Time step of the Ornstein-Uhlenbeck noise process, as Stable-Baselines3's
  * OrnsteinUhlenbeckActionNoise (dt = 1e-2). */
@@ -151,7 +150,7 @@ static void progress(Trainer *t, Clock *ck, double now, int final) {
     double ups = dt > 0 ? (t->agent.updates - ck->last_updates) / dt : 0;
     if (t->log) runlog_progress(t->log, g->global_step, wall, g->episodes, sps, ups);
     if (!t->cfg->quiet) print_progress(t, wall, sps, ups, final);
-    if (t->log) runlog_flush(t->log);
+    if (t->log) runlog_flush(t->log, NULL);
     ck->last_progress = now;
     ck->last_steps = g->global_step;
     ck->last_updates = t->agent.updates;
@@ -188,10 +187,7 @@ static void summarize(const Trainer *t, double wall, Status st, const Error *err
 
 /* The run log could not be written (a full disk, an I/O error): into err,
  * unless it holds a failure already. */
-static Status log_failed(Trainer *t, Error *err) {
-    return error_set(err, STATUS_IO, "cannot write '%s': %s", t->log->failed_file,
-                     strerror(t->log->failed_errno));
-}
+static Status log_failed(Trainer *t, Error *err) { return runlog_error(t->log, err); }
 
 /* After a sync, every finished episode and full metric window into the log;
  * then, with a run directory, the checkpoint of the run so far into
@@ -205,14 +201,15 @@ static Status save(Trainer *t, double wall, Error *err) {
     if (t->divergence.seen) return STATUS_DIVERGED;
     if (!t->log) return STATUS_OK;
     t->prog.wall_s = wall;
-    if (t->log->failed || runlog_sync(t->log, t->prog.csv_bytes) != 0)
+    if (t->log->failed || runlog_sync(t->log, t->prog.csv_bytes, NULL) != 0)
         return log_failed(t, err); /* no checkpoint of a run whose logs are broken */
     char path[1100];
-    snprintf(path, sizeof path, "%s/checkpoint.bin", t->log->dir);
-    ErrorStream es;
-    int rc = checkpoint_save(t, path, error_stream_open(&es));
-    /* 3 (a tensor not finite) comes without a message: t is marked diverged */
-    error_stream_close(&es, err, rc == STATUS_IO ? STATUS_IO : STATUS_OK);
+    rundir_path(t->log->dir, RUN_FILE_CHECKPOINT, path, sizeof path);
+    Error e;
+    error_clear(&e);
+    Status rc = checkpoint_save(t, path, &e);
+    /* 3 (a tensor not finite) is said once, at the end: t is marked diverged */
+    if (rc == STATUS_IO) error_set(err, STATUS_IO, "%s", e.msg);
     if (rc == 0) t->checkpoint_step = t->prog.global_step;
     return (Status)rc;
 }
@@ -269,10 +266,12 @@ static void final_evaluation(Trainer *t, double wall, Status st) {
 static Status stop_message(const Trainer *t, Status st, Error *err) {
     const TrainDivergence *d = &t->divergence;
     if (d->seen) {
-        char ckpt[1200] = "no checkpoint was written";
-        if (t->checkpoint_step >= 0)
-            snprintf(ckpt, sizeof ckpt, "the last good checkpoint is %s/checkpoint.bin (env "
-                     "step %lld)", t->log->dir, (long long)t->checkpoint_step);
+        char ckpt[1200] = "no checkpoint was written", path[1100];
+        if (t->checkpoint_step >= 0) {
+            rundir_path(t->log->dir, RUN_FILE_CHECKPOINT, path, sizeof path);
+            snprintf(ckpt, sizeof ckpt, "the last good checkpoint is %s (env step %lld)", path,
+                     (long long)t->checkpoint_step);
+        }
         Error before = *err;
         error_clear(err);
         return error_set(err, STATUS_DIVERGED, "diverged: %s is not finite in the updates up "
@@ -292,7 +291,7 @@ static Status run_end(Trainer *t, Clock *ck, Status st, RunSummary *s, Error *er
     double end = now_s(), wall = t->wall_before + (end - ck->t0);
     st = final_save(t, wall, st, err);
     final_evaluation(t, wall, st);
-    if (t->log && runlog_flush(t->log) != 0 && (st == STATUS_OK || st == STATUS_IO))
+    if (t->log && runlog_flush(t->log, NULL) != 0 && (st == STATUS_OK || st == STATUS_IO))
         st = log_failed(t, err);
     st = stop_message(t, st, err);
     t->prog.wall_s = wall;

@@ -19,15 +19,14 @@ static void load(const uint8_t *data, size_t size) {
     FILE *f = fmemopen((void *)data, size, "rb");
     if (!f) return;
     CkptFile c;
-    char err[512];
-    if (ckpt_open_stream(&c, f, size, "fuzz", err, sizeof err) == 0) {
+    Error err = {STATUS_OK, ""};
+    if (ckpt_open_stream(&c, f, size, "fuzz", &err) == STATUS_OK) {
         char buf[256];
         for (uint32_t i = 0; i < c.h.n_tensors; i++) { /* every tensor's first and last bytes */
             const CkptEntry *e = &c.table[i];
             uint64_t bytes = e->count * e->elem_size;
             size_t n = bytes < sizeof buf ? (size_t)bytes : sizeof buf;
-            if (ckpt_read(&c, e, 0, buf, n, err, sizeof err) ||
-                ckpt_read(&c, e, bytes - n, buf, n, err, sizeof err))
+            if (ckpt_read(&c, e, 0, buf, n, &err) || ckpt_read(&c, e, bytes - n, buf, n, &err))
                 abort(); /* a checked file reads in bounds */
         }
         Config cfg;

@@ -40,10 +40,10 @@ START_TEST(test_resume) {
     ck_assert_msg(trainer_run(&a, &s, &err) == STATUS_OK, "%s", err.msg);
     ck_assert_msg(trainer_create(&b, &first, p->gpu, NULL, &err) == STATUS_OK, "%s", err.msg);
     ck_assert_msg(trainer_run(&b, &s, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_int_eq(checkpoint_save(&b, path, stderr), 0);
+    ck_assert_msg(checkpoint_save(&b, path, &err) == STATUS_OK, "%s", err.msg);
     trainer_destroy(&b);
     ck_assert_msg(trainer_create(&c, &rest, p->gpu, NULL, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_int_eq(checkpoint_load(&c, path, stderr), 0);
+    ck_assert_msg(checkpoint_load(&c, path, &err) == STATUS_OK, "%s", err.msg);
     ck_assert_int_eq(c.prog.global_step, 1600);
     ck_assert_msg(trainer_run(&c, &s, &err) == STATUS_OK, "%s", err.msg);
     ck_assert_int_eq(c.prog.global_step, a.prog.global_step);
