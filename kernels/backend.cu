@@ -239,6 +239,41 @@ static void set_err(char *err, size_t errlen, const char *what, const char *why)
     if (err && errlen) snprintf(err, errlen, "%s: %s", what, why);
 }
 
+/* One stream's context: the stream, its event, its scratch and its cuBLAS
+ * handle on a fixed workspace. 0; else 1 (a CUDA call failed, *e) or 2 (a
+ * cuBLAS call, *s), with the call's name in *what. */
+static int stream_ctx_create(CudaStreamCtx *x, const char **what, cudaError_t *e,
+                             cublasStatus_t *s) {
+    *what = "cudaStreamCreateWithFlags";
+    if ((*e = cudaStreamCreateWithFlags(&x->stream, cudaStreamNonBlocking)) != cudaSuccess)
+        return 1;
+    *what = "cudaEventCreateWithFlags";
+    if ((*e = cudaEventCreateWithFlags(&x->mark, cudaEventDisableTiming)) != cudaSuccess)
+        return 1;
+    *what = "cudaMalloc of the backend's scratch";
+    if ((*e = cudaMalloc(&x->cublas_ws, CUBLAS_WS_BYTES)) != cudaSuccess ||
+        (*e = cudaMalloc(&x->partials, sizeof(double) * NORM_MAX_BLOCKS)) != cudaSuccess ||
+        (*e = cudaMalloc(&x->scalars, sizeof(float) * SCALAR_COUNT)) != cudaSuccess ||
+        (*e = cudaMemsetAsync(x->scalars, 0, sizeof(float) * SCALAR_COUNT, x->stream)) !=
+            cudaSuccess)
+        return 1;
+    *what = "cublasCreate";
+    if ((*s = cublasCreate(&x->cublas)) != CUBLAS_STATUS_SUCCESS) return 2;
+    /* cublasSetStream resets the workspace to cuBLAS's own pool: set it after.
+     * A fixed workspace is what makes cuBLAS capturable in a CUDA Graph. */
+    *what = "cublasSetStream";
+    if ((*s = cublasSetStream(x->cublas, x->stream)) != CUBLAS_STATUS_SUCCESS) return 2;
+    *what = "cublasSetWorkspace";
+    if ((*s = cublasSetWorkspace(x->cublas, x->cublas_ws, CUBLAS_WS_BYTES)) !=
+        CUBLAS_STATUS_SUCCESS)
+        return 2;
+    /* default math: FP32 GEMMs stay FP32 (no TF32), for parity with the CPU */
+    *what = "cublasSetMathMode";
+    if ((*s = cublasSetMathMode(x->cublas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
+        return 2;
+    return 0;
+}
+
 /* Any failure here (no device, old driver, device busy or out of memory)
  * returns NULL with the reason, so the caller can fall back to the CPU. */
 extern "C" Backend *backend_cuda_create(char *err, size_t errlen) {
@@ -280,34 +315,9 @@ extern "C" Backend *backend_cuda_create(char *err, size_t errlen) {
         }
     }
     for (int i = 0; i < CUDA_STREAMS; i++) {
-        CudaStreamCtx *x = &c->s[i];
-        what = "cudaStreamCreateWithFlags";
-        if ((e = cudaStreamCreateWithFlags(&x->stream, cudaStreamNonBlocking)) != cudaSuccess)
-            goto cuda_fail;
-        what = "cudaEventCreateWithFlags";
-        if ((e = cudaEventCreateWithFlags(&x->mark, cudaEventDisableTiming)) != cudaSuccess)
-            goto cuda_fail;
-        what = "cudaMalloc of the backend's scratch";
-        if ((e = cudaMalloc(&x->cublas_ws, CUBLAS_WS_BYTES)) != cudaSuccess ||
-            (e = cudaMalloc(&x->partials, sizeof(double) * NORM_MAX_BLOCKS)) != cudaSuccess ||
-            (e = cudaMalloc(&x->scalars, sizeof(float) * SCALAR_COUNT)) != cudaSuccess ||
-            (e = cudaMemsetAsync(x->scalars, 0, sizeof(float) * SCALAR_COUNT, x->stream)) !=
-                cudaSuccess)
-            goto cuda_fail;
-        what = "cublasCreate";
-        if ((s = cublasCreate(&x->cublas)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
-        /* cublasSetStream resets the workspace to cuBLAS's own pool: set it after.
-         * A fixed workspace is what makes cuBLAS capturable in a CUDA Graph. */
-        what = "cublasSetStream";
-        if ((s = cublasSetStream(x->cublas, x->stream)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
-        what = "cublasSetWorkspace";
-        if ((s = cublasSetWorkspace(x->cublas, x->cublas_ws, CUBLAS_WS_BYTES)) !=
-            CUBLAS_STATUS_SUCCESS)
-            goto cublas_fail;
-        /* default math: FP32 GEMMs stay FP32 (no TF32), for parity with the CPU */
-        what = "cublasSetMathMode";
-        if ((s = cublasSetMathMode(x->cublas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS)
-            goto cublas_fail;
+        int failed = stream_ctx_create(&c->s[i], &what, &e, &s);
+        if (failed == 1) goto cuda_fail;
+        if (failed == 2) goto cublas_fail;
     }
     what = "cublasLtCreate";
     if ((s = cublasLtCreate(&c->lt)) != CUBLAS_STATUS_SUCCESS) goto cublas_fail;
