@@ -3,8 +3,8 @@
  *   build/bench/bench_gemm_rows [reps]
  *
  * The CPU backend cuts a GEMM into blocks of 128 rows of C by its shape alone
- * (src/cpu/dense.c), and the update schedule cuts the Q(s, mu(s)) pass at a
- * multiple of 32 rows below two blocks (src/cpu/update.c), because OpenBLAS
+ * (src/backend/cpu/dense.c), and the update schedule cuts the Q(s, mu(s)) pass at a
+ * multiple of 32 rows below two blocks (src/backend/cpu/update.c), because OpenBLAS
  * may round a row differently with the number of rows in its call. For the
  * update's products at 256 hidden units this prints:
  *  - the time of one call against 128- and 64-row blocks (best of reps

@@ -1,7 +1,7 @@
 /* backend.cu - the CUDA backend: device, streams and cuBLAS handles, memory,
  * CUDA Graph capture, and the Backend table over the kernel families
  * (dense.cu, loss.cu, optim.cu, random.cu, env.cu, replay.cu) and the
- * update schedule (update.cu). The mirror of src/cpu/backend.c.
+ * update schedule (update.cu). The mirror of src/backend/cpu/backend.c.
  *
  * Ops are enqueued on the main stream, non-blocking, or where the update
  * schedule puts them, on the side stream, forked from and joined back into

@@ -1,7 +1,7 @@
 /* cuda_common.h - private to kernels/: error checks, launch geometry, the CUDA
  * backend's state and streams, block reductions, and the ops each kernel
  * family exports to the Backend table in backend.cu (the mirror of
- * src/cpu/cpu_common.h).
+ * src/backend/cpu/cpu_common.h).
  *
  * Streams: every op goes to the stream that CudaImpl.cur selects, the main
  * stream except inside the update schedule (update.cu), which puts

@@ -1,7 +1,7 @@
 /* dense.cu - GEMM (cuBLAS), a forward layer (cuBLASLt with a bias epilogue,
  * or GEMM then bias + activation), the activation's derivative, column sums,
  * column concat/slice and fill: the layer pieces of mlp.c. The mirror of
- * src/cpu/dense.c. */
+ * src/backend/cpu/dense.c. */
 #include "cuda_common.h"
 
 /* ------------------------------------------------------------------------ */

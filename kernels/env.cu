@@ -1,5 +1,5 @@
 /* env.cu - N environments, one thread per env, each running env.h's
- * env_step_one exactly as the CPU backend's loop does (src/cpu/env.c). One
+ * env_step_one exactly as the CPU backend's loop does (src/backend/cpu/env.c). One
  * pair of kernels per environment of envs/registry.h, made from its
  * NAME_fns(): the calls to its functions are inlined. */
 #include "cuda_common.h"

@@ -1,6 +1,6 @@
 /* optim.cu - one network's optimizer step on flat buffers: the global
  * gradient norm for clipping, Adam and the soft target update (the mirror
- * of src/cpu/optim.c). Nothing here reads back to the host: the norm, the
+ * of src/backend/cpu/optim.c). Nothing here reads back to the host: the norm, the
  * Adam step and its bias corrections stay in device memory, so a captured
  * CUDA Graph replays them correctly. */
 #include "cuda_common.h"

@@ -1,6 +1,6 @@
 /* replay.cu - the device-resident ring replay buffer: insert a vectorized step,
  * sample a minibatch uniformly over the filled slots (the mirror of
- * src/cpu/replay.c). The ring's cursor (write slot and fill count) stays on
+ * src/backend/cpu/replay.c). The ring's cursor (write slot and fill count) stays on
  * the device and is advanced by a one-thread kernel after the kernels that
  * read it. */
 #include "cuda_rng.h"

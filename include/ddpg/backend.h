@@ -76,7 +76,7 @@ typedef struct Ddpg Ddpg;
 typedef struct TensorList TensorList;
 
 /* A backend's own arrangement of one DDPG update (Backend.schedule): the
- * parts of the generic ddpg_update_batch (src/ddpg.c), run in an order and
+ * parts of the generic ddpg_update_batch (src/agent/ddpg.c), run in an order and
  * a concurrency that suit the hardware, with the same numbers (on the CPU
  * bit for bit, tests/test_schedule.c; on the GPU as its parity cases
  * allow). */

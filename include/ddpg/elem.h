@@ -64,8 +64,8 @@ DDPG_HD float rng_normal(uint32_t a, uint32_t b) {
 
 /* RNG purposes (second counter word) so that streams never overlap. The
  * evaluation envs and the probe states use the purposes of the training
- * envs and the replay draws under keys of their own (src/evaluate.c,
- * src/probe.c). */
+ * envs and the replay draws under keys of their own (src/train/evaluate.c,
+ * src/train/probe.c). */
 enum {
     RNG_INIT = 1,
     RNG_RESET = 2,

@@ -13,15 +13,15 @@
  *    envs, 4 updates per step solved in fewer updates than 1 (and in a
  *    quarter of the env steps), and 4096 envs need no more env steps than 256;
  *  - the replay holds at least 250 vectorized steps; random actions and
- *    the first update wait whole vectorized steps as at one env;
+ *    the first update wait at least as many env steps as at one env, and at
+ *    least 8 and 4 vectorized steps (docs/scaling.md gives the formulas);
  *  - the evaluation runs about every 50 updates, with min(envs, 100)
  *    episodes: 10 fixed start states decide "solved" by their luck (one
  *    seed's 10 were all hard: its policy scored -206 on them and -156 on 100).
  *    An environment with longer episodes evaluates as much less often
  *    (MountainCar's 999 steps: every 250 updates), so that evaluating stays a
- *    small part of the run: at 256 envs, 2000 updates of MountainCar took
- *    14.2 s with an evaluation every 50 updates and 7.9 s without any;
- *    Pendulum's took 9.3 and 8.3 s.
+ *    small part of the run (what it cost at 256 envs:
+ *    bench/results/code_comment_figures.md).
  *
  * A value set on the command line, in --config or by the environment wins. */
 #include <stdio.h>
