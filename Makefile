@@ -82,7 +82,7 @@ endif
 # The build flavour is remembered so that switching CPU=1 on/off relinks.
 FLAVOUR := $(BUILD)/.flavour-$(WITH_CUDA)$(STATIC)
 
-TEST_SRCS := $(sort $(wildcard tests/test_*.c tests/gpu/*.c))
+TEST_SRCS := $(sort $(wildcard tests/test_*.c tests/gpu/*.c)) tests/helpers.c
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)

@@ -17,37 +17,13 @@
 #include "ddpg/checkpoint.h"
 #include "ddpg/ckpt_file.h"
 #include "ddpg/policy.h"
+#include "helpers.h"
 #include "suites.h"
 
 /* A small, quick run: 32 x 32 networks, updates from step 400, windows of one
  * update in updates.csv (so that every row is one update). */
 #define SMALL "--device cpu --quiet --hidden 32,32 --batch-size 32 --start-steps 400 " \
               "--update-after 400 --eval-every 400 --eval-episodes 3 --probe-n 4 "
-
-/* Runs ./ddpg_cuda with args (output into out when given); the exit status. */
-static int run(const char *args, char *out, size_t len) {
-    char cmd[4096];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", test_bin(), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    char sink[4096];
-    size_t n = fread(out ? out : sink, 1, (out ? len : sizeof sink) - 1, p);
-    (out ? out : sink)[n] = 0;
-    while (fread(sink, 1, sizeof sink, p) > 0) {}
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void tmpdir(char *dir, size_t len) {
-    snprintf(dir, len, "/tmp/ddpg_ckpt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void rm_rf(const char *dir) {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
 
 /* The text of path with column `skip` (0-based; -1: none) left out of every
  * line: wall_s is the one column a resumed run may write differently. */
@@ -79,6 +55,16 @@ static void expect_same_csv(const char *a_dir, const char *b_dir, const char *fi
     free(x), free(y);
 }
 
+/* A short run (SMALL, extra, total_steps) into DIR/run, DIR a new temporary
+ * directory (its path in dir). */
+static void small_run(const char *extra, int total_steps, char *dir, size_t len) {
+    char args[1024];
+    tmpdir_create(dir, len, "ckpt");
+    snprintf(args, sizeof args, SMALL "%s --total-steps %d --out %s/run", extra, total_steps,
+             dir);
+    ck_assert_int_eq(run_program(args, NULL, 0), 0);
+}
+
 /* 2400 steps in one run; and 1300 steps (not on the evaluation grid: its
  * last evaluation and probes come after the checkpoint) resumed to 2400: the
  * same episodes, evaluations, updates and probes. On every environment
@@ -91,16 +77,16 @@ static const char *const RESUME_RUNS[] = {"--env pendulum", "--env mountaincar",
 START_TEST(test_resume_is_exact) {
     char dir[64], args[1024];
     const char *env = RESUME_RUNS[_i];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "ckpt");
     snprintf(args, sizeof args, SMALL "%s --save-replay --total-steps 2400 --out %s/whole", env,
              dir);
-    ck_assert_int_eq(run(args, NULL, 0), 0);
+    ck_assert_int_eq(run_program(args, NULL, 0), 0);
     snprintf(args, sizeof args, SMALL "%s --save-replay --total-steps 1300 --out %s/parts", env,
              dir);
-    ck_assert_int_eq(run(args, NULL, 0), 0);
+    ck_assert_int_eq(run_program(args, NULL, 0), 0);
     snprintf(args, sizeof args, "--resume %s/parts --total-steps 2400 --quiet", dir);
     char out[4096];
-    ck_assert_msg(run(args, out, sizeof out) == 0, "resume failed: %s", out);
+    ck_assert_msg(run_program(args, out, sizeof out) == 0, "resume failed: %s", out);
     char whole[128], parts[128];
     snprintf(whole, sizeof whole, "%s/whole", dir);
     snprintf(parts, sizeof parts, "%s/parts", dir);
@@ -116,11 +102,9 @@ END_TEST
  * continue where they were, with no row twice. */
 START_TEST(test_resume_without_replay_continues) {
     char dir[64], args[1024], path[1200];
-    tmpdir(dir, sizeof dir);
-    snprintf(args, sizeof args, SMALL "--total-steps 1000 --out %s/run", dir);
-    ck_assert_int_eq(run(args, NULL, 0), 0);
+    small_run("", 1000, dir, sizeof dir);
     snprintf(args, sizeof args, "--resume %s/run --total-steps 2000 --quiet", dir);
-    ck_assert_int_eq(run(args, NULL, 0), 0);
+    ck_assert_int_eq(run_program(args, NULL, 0), 0);
     snprintf(path, sizeof path, "%s/run/episodes.csv", dir);
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
@@ -136,8 +120,7 @@ START_TEST(test_resume_without_replay_continues) {
     }
     fclose(f);
     ck_assert_int_eq(rows, 10); /* 2000 steps of 200-step episodes */
-    snprintf(path, sizeof path, "%s/run/summary.json", dir);
-    char *js = csv_without(path, -1);
+    char *js = file_read("%s/run/summary.json", dir);
     /* 601 updates before (steps 400-1000); after, the emptied ring holds a
      * batch of 32 again at step 1032: 969 more */
     ck_assert_msg(strstr(js, "\"env_steps\": 2000") && strstr(js, "\"checkpoint_step\": 2000") &&
@@ -150,18 +133,16 @@ END_TEST
 /* A resumed run keeps its configuration: another value names both. */
 START_TEST(test_resume_refuses_contradictions) {
     char dir[64], args[1024], out[4096];
-    tmpdir(dir, sizeof dir);
-    snprintf(args, sizeof args, SMALL "--total-steps 800 --out %s/run", dir);
-    ck_assert_int_eq(run(args, NULL, 0), 0);
+    small_run("", 800, dir, sizeof dir);
     snprintf(args, sizeof args, "--resume %s/run --hidden 64,64", dir);
-    ck_assert_int_eq(run(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "--hidden 64,64") && strstr(out, "--hidden 32,32"),
                   "the message does not name both values: %s", out);
     snprintf(args, sizeof args, "--resume %s/run --total-steps 400", dir);
-    ck_assert_int_eq(run(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "--total-steps") && strstr(out, "800"), "message: %s", out);
     snprintf(args, sizeof args, "--resume %s/nothing", dir);
-    ck_assert_int_eq(run(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "checkpoint.bin"), "message: %s", out);
     rm_rf(dir);
 }
@@ -170,10 +151,7 @@ END_TEST
 /* A checkpoint of a short run, shared by the bad-file cases (in dir). */
 static void small_checkpoint_of(const char *extra, char *dir, size_t len, char *path,
                                 size_t plen) {
-    tmpdir(dir, len);
-    char args[1024];
-    snprintf(args, sizeof args, SMALL "%s --total-steps 800 --out %s/run", extra, dir);
-    ck_assert_int_eq(run(args, NULL, 0), 0);
+    small_run(extra, 800, dir, len);
     snprintf(path, plen, "%s/run/checkpoint.bin", dir);
 }
 
@@ -190,7 +168,7 @@ START_TEST(test_eval_only) {
     char dir[64], path[200], args[512], out[4096];
     small_checkpoint_of(POLICY_RUNS[_i], dir, sizeof dir, path, sizeof path);
     snprintf(args, sizeof args, "--eval-only %s --device cpu --eval-episodes 3", path);
-    ck_assert_int_eq(run(args, out, sizeof out), 0);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 0);
     double mean, std, lo, hi;
     int episodes;
     const char *js = strstr(out, "\"mean\"");
@@ -199,9 +177,7 @@ START_TEST(test_eval_only) {
                   "not the JSON line: %s", out);
     ck_assert_int_eq(episodes, 3);
     ck_assert(lo <= mean && mean <= hi && std >= 0);
-    char eval[200];
-    snprintf(eval, sizeof eval, "%s/run/eval.csv", dir);
-    char *rows = csv_without(eval, -1), *last = strrchr(rows, '\n');
+    char *rows = file_read("%s/run/eval.csv", dir), *last = strrchr(rows, '\n');
     while (last > rows && last[-1] != '\n') last--; /* the last row */
     double run_mean;
     ck_assert_int_eq(sscanf(strchr(strchr(last, ',') + 1, ',') + 1, "%lf", &run_mean), 1);
@@ -269,7 +245,7 @@ START_TEST(test_bad_file) {
     snprintf(bad, sizeof bad, "%s/bad.bin", dir);
     copy_edited(path, bad, BAD[_i].edit);
     snprintf(args, sizeof args, "--eval-only %s --device cpu", bad);
-    int rc = run(args, out, sizeof out);
+    int rc = run_program(args, out, sizeof out);
     ck_assert_msg(rc == 2, "%s: exit %d: %s", BAD[_i].what, rc, out);
     ck_assert_msg(strstr(out, BAD[_i].needle) && strstr(out, "error"),
                   "%s: the message lacks '%s': %s", BAD[_i].what, BAD[_i].needle, out);
@@ -278,11 +254,11 @@ START_TEST(test_bad_file) {
     ck_assert_int_eq(rename(bad, path), 0);
     char episodes[300];
     snprintf(episodes, sizeof episodes, "%s/run/episodes.csv", dir);
-    char *before = csv_without(episodes, -1);
+    char *before = file_read("%s", episodes);
     snprintf(args, sizeof args, "--resume %s/run --total-steps 1600", dir);
-    ck_assert_int_eq(run(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, BAD[_i].needle), "--resume, %s: %s", BAD[_i].what, out);
-    char *after = csv_without(episodes, -1);
+    char *after = file_read("%s", episodes);
     ck_assert_msg(strcmp(before, after) == 0, "a refused resume changed episodes.csv");
     free(before), free(after);
     rm_rf(dir);
@@ -291,36 +267,33 @@ END_TEST
 
 START_TEST(test_bad_file_directory) {
     char dir[64], args[300], out[4096];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "ckpt");
     snprintf(args, sizeof args, "--eval-only %s --device cpu", dir);
-    ck_assert_int_eq(run(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "is a directory"), "message: %s", out);
     rm_rf(dir);
 }
 END_TEST
 
-static char *read_file(const char *path) { return csv_without(path, -1); }
-
 /* An absurd learning rate, once updates start (after the checkpoint at step
  * 400): exit 3, the divergence named in the message and in summary.json,
  * and the checkpoint of step 400 still there and good. */
 START_TEST(test_divergence_keeps_last_good_checkpoint) {
-    char dir[64], args[1024], out[4096], path[200];
-    tmpdir(dir, sizeof dir);
+    char dir[64], args[1024], out[4096];
+    tmpdir_create(dir, sizeof dir, "ckpt");
     snprintf(args, sizeof args,
              "--device cpu --quiet --hidden 32,32 --batch-size 32 --start-steps 400 "
              "--update-after 401 --eval-every 0 --actor-lr 1000 --critic-lr 1000 "
              "--total-steps 2000 --save-every 400 --out %s/run", dir);
-    ck_assert_int_eq(run(args, out, sizeof out), 3);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 3);
     ck_assert_msg(strstr(out, "diverged") && strstr(out, "checkpoint.bin (env step 400)"),
                   "message: %s", out);
-    snprintf(path, sizeof path, "%s/run/summary.json", dir);
-    char *js = read_file(path);
+    char *js = file_read("%s/run/summary.json", dir);
     ck_assert_msg(strstr(js, "\"status\": \"diverged\"") && strstr(js, "\"quantity\"") &&
                   strstr(js, "\"checkpoint_step\": 400"), "summary: %s", js);
     free(js);
     snprintf(args, sizeof args, "--eval-only %s/run/checkpoint.bin --device cpu", dir);
-    ck_assert_msg(run(args, out, sizeof out) == 0, "the kept checkpoint: %s", out);
+    ck_assert_msg(run_program(args, out, sizeof out) == 0, "the kept checkpoint: %s", out);
     rm_rf(dir);
 }
 END_TEST
@@ -330,7 +303,7 @@ END_TEST
 START_TEST(test_signal_writes_checkpoint) {
     const int sig = _i ? SIGINT : SIGTERM, want = _i ? 130 : 143;
     char dir[64], run_dir[128], path[200];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "ckpt");
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
@@ -350,8 +323,7 @@ START_TEST(test_signal_writes_checkpoint) {
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == want, "exit %d, want %d",
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1, want);
-    snprintf(path, sizeof path, "%s/summary.json", run_dir);
-    char *js = read_file(path);
+    char *js = file_read("%s/summary.json", run_dir);
     ck_assert_msg(strstr(js, "\"status\": \"interrupted\"") && !strstr(js, "\"checkpoint_step\": null"),
                   "summary: %s", js);
     free(js);
@@ -409,12 +381,9 @@ START_TEST(test_policy_matches_trainer_actor) {
     be->destroy(be);
     ddpg_policy_free(pol);
     char cmd[400];
-    snprintf(cmd, sizeof cmd, "%s/examples/embed_policy %s 2>&1", test_build(), path);
-    FILE *ex = popen(cmd, "r");
-    ck_assert_ptr_nonnull(ex);
-    size_t n = fread(out, 1, sizeof out - 1, ex);
-    out[n] = 0;
-    ck_assert_msg(pclose(ex) == 0 && strstr(out, "return over 200 steps"), "example: %s", out);
+    snprintf(cmd, sizeof cmd, "%s/examples/embed_policy %s", test_build(), path);
+    ck_assert_msg(run_sh(NULL, cmd, out, sizeof out) == 0 && strstr(out, "return over 200 steps"),
+                  "example: %s", out);
     rm_rf(dir);
 }
 END_TEST

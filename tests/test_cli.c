@@ -5,30 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ddpg/backend.h"
 #include "ddpg/config.h"
+#include "helpers.h"
 #include "suites.h"
-
-/* Runs ./ddpg_cuda with args; returns the exit status, output in buf. */
-static int run_cli(const char *args, char *buf, size_t len) {
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", test_bin(), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(buf, 1, len - 1, p);
-    buf[n] = 0;
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int exists(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0;
-}
 
 /* Each refusal: args, a word the message must contain. */
 static const struct {
@@ -88,57 +70,48 @@ static const struct {
 };
 
 START_TEST(test_refusal) {
-    char out[4096], args[1024];
-    char dir[] = "/tmp/ddpg_cli_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char out[4096], args[1024], dir[64];
+    tmpdir_create(dir, sizeof dir, "cli");
     char run_dir[600];
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
     /* --out goes first so that the refusal must come before it is created */
     snprintf(args, sizeof args, "--out %s %s", run_dir, REFUSALS[_i].args);
-    int rc = run_cli(args, out, sizeof out);
+    int rc = run_program(args, out, sizeof out);
     ck_assert_msg(rc == 2, "'%s' exited %d, want 2; output: %s", REFUSALS[_i].args, rc, out);
     ck_assert_msg(strstr(out, REFUSALS[_i].needle) != NULL,
                   "'%s': message does not name '%s': %s", REFUSALS[_i].args,
                   REFUSALS[_i].needle, out);
     ck_assert_msg(strstr(out, "error") != NULL, "no 'error' in: %s", out);
-    ck_assert_msg(!exists(run_dir), "'%s' left a run directory behind", REFUSALS[_i].args);
+    ck_assert_msg(!path_exists("%s", run_dir), "'%s' left a run directory behind",
+                  REFUSALS[_i].args);
     rmdir(dir);
 }
 END_TEST
 
 START_TEST(test_out_uncreatable) {
-    char out[4096];
+    char out[4096], dir[64];
     /* a path below a regular file cannot be a directory */
-    char dir[] = "/tmp/ddpg_cli_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tmpdir_create(dir, sizeof dir, "cli");
     char file[600], args[1400];
     snprintf(file, sizeof file, "%s/afile", dir);
-    FILE *f = fopen(file, "w");
-    ck_assert_ptr_nonnull(f);
-    fclose(f);
+    file_write("", "%s", file);
     snprintf(args, sizeof args, "--device cpu --total-steps 10 --out %s/sub/run", file);
-    int rc = run_cli(args, out, sizeof out);
+    int rc = run_program(args, out, sizeof out);
     ck_assert_msg(rc == 2, "exit %d, want 2: %s", rc, out);
     ck_assert_msg(strstr(out, "--out") != NULL, "message does not name --out: %s", out);
-    unlink(file);
-    char cleanup[700];
-    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cleanup), 0);
+    rm_rf(dir);
 }
 END_TEST
 
 START_TEST(test_out_partial_levels_removed) {
     /* --out a/b/FILE/c: 'a' and 'b' get created, then FILE blocks; both are
      * removed again so nothing is left behind. */
-    char out[4096], args[1400], path[700];
-    char dir[] = "/tmp/ddpg_cli_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char out[4096], args[1400], path[700], dir[64];
+    tmpdir_create(dir, sizeof dir, "cli");
     snprintf(path, sizeof path, "%s/blocker", dir);
-    FILE *f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fclose(f);
+    file_write("", "%s", path);
     snprintf(args, sizeof args, "--device cpu --total-steps 10 --out %s/blocker/x/y", dir);
-    int rc = run_cli(args, out, sizeof out);
+    int rc = run_program(args, out, sizeof out);
     ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
     unlink(path);
     ck_assert_msg(rmdir(dir) == 0, "temporary dir not empty after a refused --out");
@@ -161,18 +134,11 @@ START_TEST(test_out_of_memory_names_option) {
     printf("SKIP cli/out_of_memory: an address-space limit and AddressSanitizer do not mix\n");
     return;
 #endif
-    char out[4096], args[1400];
-    char dir[] = "/tmp/ddpg_cli_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(args, sizeof args, "--device cpu --quiet --out %s/run %s", dir, TOO_BIG[_i].args);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "sh -c 'ulimit -v 1500000; %s %s' 2>&1", test_bin(), args);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    int st = pclose(p);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char out[4096], line[2048], dir[64];
+    tmpdir_create(dir, sizeof dir, "cli");
+    snprintf(line, sizeof line, "ulimit -v 1500000; %s --device cpu --quiet --out %s/run %s",
+             test_bin(), dir, TOO_BIG[_i].args);
+    int rc = run_sh(NULL, line, out, sizeof out);
     ck_assert_msg(rc == 2, "'%s' exited %d, want 2: %s", TOO_BIG[_i].args, rc, out);
     ck_assert_msg(strstr(out, TOO_BIG[_i].needle) && strstr(out, "MiB"),
                   "'%s': the message does not say '%s ... MiB': %s", TOO_BIG[_i].args,
@@ -187,7 +153,7 @@ START_TEST(test_device_cuda_without_gpu) {
     Backend *be = backend_cuda_create(why, sizeof why);
     int have_gpu = be != NULL;
     if (be) be->destroy(be);
-    int rc = run_cli("--device cuda --total-steps 200 --eval-every 0 --quiet", out, sizeof out);
+    int rc = run_program("--device cuda --total-steps 200 --eval-every 0 --quiet", out, sizeof out);
     if (have_gpu) {
         ck_assert_msg(rc == 0, "GPU present but --device cuda exited %d: %s", rc, out);
     } else {
@@ -199,7 +165,7 @@ END_TEST
 
 START_TEST(test_help_lists_every_option) {
     char out[16384];
-    int rc = run_cli("--help", out, sizeof out);
+    int rc = run_program("--help", out, sizeof out);
     ck_assert_int_eq(rc, 0);
     const char *opts[] = {"--env ", "--envs", "--device", "--seed", "--total-steps",
                           "--batch-size", "--replay-size", "--gamma", "--tau", "--actor-lr",
@@ -252,7 +218,7 @@ END_TEST
 
 START_TEST(test_version) {
     char out[1024];
-    ck_assert_int_eq(run_cli("--version", out, sizeof out), 0);
+    ck_assert_int_eq(run_program("--version", out, sizeof out), 0);
     ck_assert_msg(strstr(out, DDPG_VERSION) != NULL, "version missing: %s", out);
 }
 END_TEST
@@ -266,26 +232,20 @@ static int file_starts_with(const char *path, const char *prefix) {
     return ok && strncmp(line, prefix, strlen(prefix)) == 0;
 }
 
-static int count_lines(const char *path) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    int n = 0, c;
-    while ((c = fgetc(f)) != EOF) n += c == '\n';
-    fclose(f);
-    return n;
-}
-
-/* Each {file, text} of want: dir/file holds text. */
-static void expect_files_hold(const char *dir, const char *const (*want)[2], size_t n) {
-    char path[1200], text[8192];
+/* A run of args into DIR/run, DIR a new temporary directory (its path in
+ * dir): it exits 0, and each {file, text} of want is a file of DIR/run that
+ * holds the text. */
+static void expect_run_writes(char *dir, size_t len, const char *args,
+                              const char *const (*want)[2], size_t n) {
+    char line[1400], out[8192];
+    tmpdir_create(dir, len, "cli");
+    snprintf(line, sizeof line, "%s --out %s/run", args, dir);
+    int rc = run_program(line, out, sizeof out);
+    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     for (size_t i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, want[i][0]);
-        FILE *f = fopen(path, "r");
-        ck_assert_msg(f != NULL, "no %s", want[i][0]);
-        size_t k = fread(text, 1, sizeof text - 1, f);
-        text[k] = 0;
-        fclose(f);
+        char *text = file_read("%s/run/%s", dir, want[i][0]);
         ck_assert_msg(strstr(text, want[i][1]), "%s lacks %s", want[i][0], want[i][1]);
+        free(text);
     }
 }
 
@@ -293,15 +253,7 @@ static void expect_files_hold(const char *dir, const char *const (*want)[2], siz
  * updates.csv, the critic's view of the evaluations in eval.csv, the
  * algorithm and its options in config.json and the checkpoint. */
 START_TEST(test_td3_layer_norm_run) {
-    char out[8192], args[1024], path[900];
-    char dir[] = "/tmp/ddpg_cli_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(args, sizeof args,
-             "--device cpu --algo td3 --layer-norm --policy-delay 3 --target-noise 0.1 "
-             "--total-steps 900 --start-steps 300 --update-after 300 --batch-size 16 "
-             "--hidden 16 --eval-every 300 --eval-episodes 2 --quiet --out %s/run", dir);
-    int rc = run_cli(args, out, sizeof out);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    char out[8192], args[1024], dir[64];
     const char *const want[][2] = {
         {"updates.csv",
          "update,critic_loss,actor_loss,q_mean,y_mean,critic_grad_norm,actor_grad_norm,q2_mean"},
@@ -310,29 +262,22 @@ START_TEST(test_td3_layer_norm_run) {
         {"config.json", "\"layer_norm\": true"},
         {"config.json", "\"policy_delay\": 3"},
         {"config.json", "\"target_noise\": 0.1"}};
-    snprintf(path, sizeof path, "%s/run", dir);
-    expect_files_hold(path, want, sizeof want / sizeof want[0]);
+    expect_run_writes(dir, sizeof dir,
+                      "--device cpu --algo td3 --layer-norm --policy-delay 3 --target-noise 0.1 "
+                      "--total-steps 900 --start-steps 300 --update-after 300 --batch-size 16 "
+                      "--hidden 16 --eval-every 300 --eval-episodes 2 --quiet",
+                      want, sizeof want / sizeof want[0]);
     snprintf(args, sizeof args, "--resume %s/run --algo ddpg", dir);
-    ck_assert_int_eq(run_cli(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "--algo ddpg contradicts the checkpoint's --algo td3"), "%s", out);
-    char cleanup[700];
-    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cleanup), 0);
+    rm_rf(dir);
 }
 END_TEST
 
 /* --env by its Gymnasium id: stored by its alias, its defaults applied, its
  * id and threshold in config.json and summary.json; terminations logged. */
 START_TEST(test_mountaincar_run) {
-    char out[8192], args[1024], path[900];
-    char dir[] = "/tmp/ddpg_cli_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(args, sizeof args,
-             "--device cpu --env MountainCarContinuous-v0 --total-steps 1200 --start-steps 300 "
-             "--update-after 300 --batch-size 16 --hidden 16 --eval-every 600 --eval-episodes 2 "
-             "--quiet --out %s/run", dir);
-    int rc = run_cli(args, out, sizeof out);
-    ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
+    char dir[64];
     const char *const want[][2] = {{"config.json", "\"env\": \"mountaincar\""},
                              {"config.json", "\"env_id\": \"MountainCarContinuous-v0\""},
                              {"config.json", "\"solved_return\": 90.0"},
@@ -341,24 +286,24 @@ START_TEST(test_mountaincar_run) {
                              {"summary.json", "\"env_id\": \"MountainCarContinuous-v0\""},
                              {"summary.json", "\"solved_return\": 90.0"},
                              {"episodes.csv", "episode,env,return,length,global_step,wall_s"}};
-    snprintf(path, sizeof path, "%s/run", dir);
-    expect_files_hold(path, want, sizeof want / sizeof want[0]);
-    char cleanup[700];
-    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cleanup), 0);
+    expect_run_writes(dir, sizeof dir,
+                      "--device cpu --env MountainCarContinuous-v0 --total-steps 1200 "
+                      "--start-steps 300 --update-after 300 --batch-size 16 --hidden 16 "
+                      "--eval-every 600 --eval-episodes 2 --quiet",
+                      want, sizeof want / sizeof want[0]);
+    rm_rf(dir);
 }
 END_TEST
 
 START_TEST(test_good_run_writes_run_directory) {
-    char out[8192], args[1024], path[900];
-    char dir[] = "/tmp/ddpg_cli_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char out[8192], args[1024], path[900], dir[64];
+    tmpdir_create(dir, sizeof dir, "cli");
     snprintf(args, sizeof args,
              "--device cpu --envs 2 --total-steps 1200 --start-steps 400 --update-after 400 "
              "--batch-size 32 --hidden 32,32 --eval-every 400 --eval-episodes 3 --probe-n 4 "
              "--probe-every 1 --quiet --out=%s/run",
              dir);
-    int rc = run_cli(args, out, sizeof out);
+    int rc = run_program(args, out, sizeof out);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     struct {
         const char *file, *header;
@@ -374,31 +319,22 @@ START_TEST(test_good_run_writes_run_directory) {
         snprintf(path, sizeof path, "%s/run/%s", dir, files[i].file);
         ck_assert_msg(file_starts_with(path, files[i].header), "%s: bad or missing header",
                       files[i].file);
-        ck_assert_msg(count_lines(path) >= files[i].min_lines, "%s: only %d lines",
-                      files[i].file, count_lines(path));
+        ck_assert_msg(file_lines("%s", path) >= files[i].min_lines, "%s: only %d lines",
+                      files[i].file, file_lines("%s", path));
     }
     /* 2 envs x 1200 steps = 6 episodes of 200 steps, + the header */
-    snprintf(path, sizeof path, "%s/run/episodes.csv", dir);
-    ck_assert_int_eq(count_lines(path), 1 + 6);
+    ck_assert_int_eq(file_lines("%s/run/episodes.csv", dir), 1 + 6);
     /* 3 evaluations (0, 400, 800) + the final one at 1200 */
-    snprintf(path, sizeof path, "%s/run/eval.csv", dir);
-    ck_assert_int_eq(count_lines(path), 1 + 4);
-    snprintf(path, sizeof path, "%s/run/summary.json", dir);
-    FILE *f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    char js[4096];
-    size_t n = fread(js, 1, sizeof js - 1, f);
-    js[n] = 0;
-    fclose(f);
+    ck_assert_int_eq(file_lines("%s/run/eval.csv", dir), 1 + 4);
+    char *js = file_read("%s/run/summary.json", dir);
     const char *keys[] = {"\"device\"", "\"envs\": 2", "\"env_steps\": 1200", "\"updates\": 401",
                           "\"wall_s\"", "\"env_steps_per_s\"", "\"updates_per_s\"",
                           "\"final_eval_return\"", "\"best_eval_return\"", "\"solved_step\"",
                           "\"solved_wall_s\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(strstr(js, keys[i]) != NULL, "summary.json lacks %s:\n%s", keys[i], js);
-    char cleanup[700];
-    snprintf(cleanup, sizeof cleanup, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cleanup), 0);
+    free(js);
+    rm_rf(dir);
 }
 END_TEST
 

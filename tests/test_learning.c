@@ -9,6 +9,7 @@
 #include "ddpg/backend.h"
 #include "ddpg/config.h"
 #include "ddpg/train.h"
+#include "helpers.h"
 #include "suites.h"
 
 START_TEST(test_learns_pendulum) {
@@ -90,11 +91,10 @@ static char *run_small(const char *dir, uint64_t seed, int envs) {
 }
 
 START_TEST(test_same_seed_same_episodes) {
-    char d1[] = "/tmp/ddpg_det_XXXXXX", d2[] = "/tmp/ddpg_det_XXXXXX",
-         d3[] = "/tmp/ddpg_det_XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(d1));
-    ck_assert_ptr_nonnull(mkdtemp(d2));
-    ck_assert_ptr_nonnull(mkdtemp(d3));
+    char d1[64], d2[64], d3[64];
+    tmpdir_create(d1, sizeof d1, "det");
+    tmpdir_create(d2, sizeof d2, "det");
+    tmpdir_create(d3, sizeof d3, "det");
     char *a = run_small(d1, 7, 2), *b = run_small(d2, 7, 2), *c = run_small(d3, 8, 2);
     /* 2400 env steps over 2 envs: 12 episodes and the header */
     int rows = 0;
@@ -103,9 +103,7 @@ START_TEST(test_same_seed_same_episodes) {
     ck_assert_msg(strcmp(a, b) == 0, "same seed, different episodes:\n%s\n---\n%s", a, b);
     ck_assert_msg(strcmp(a, c) != 0, "a different seed gave the same episodes");
     free(a), free(b), free(c);
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s %s %s", d1, d2, d3);
-    ck_assert_int_eq(system(cmd), 0);
+    rm_rf(d1), rm_rf(d2), rm_rf(d3);
 }
 END_TEST
 

@@ -17,22 +17,21 @@
 
 #include "ddpg/ckpt_file.h"
 #include "ddpg/runlog.h"
+#include "helpers.h"
 #include "suites.h"
 
 #define SMALL "--device cpu --quiet --hidden 16 --batch-size 16 --start-steps 200 " \
               "--update-after 200 --eval-every 200 --eval-episodes 2 --probe-n 2 "
 
-/* Runs a shell command line (in dir when given); its exit status, output in out. */
-static int sh(const char *dir, const char *line, char *out, size_t len) {
-    char cmd[4096], sink[4096];
-    snprintf(cmd, sizeof cmd, "cd '%s' && %s 2>&1", dir ? dir : ".", line);
-    FILE *p = popen(cmd, "r");
-    ck_assert_ptr_nonnull(p);
-    size_t n = fread(out ? out : sink, 1, (out ? len : sizeof sink) - 1, p);
-    (out ? out : sink)[n] = 0;
-    while (fread(sink, 1, sizeof sink, p) > 0) {}
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+/* run_sh, and the seconds it took in *seconds. */
+static int run_sh_timed(const char *dir, const char *line, char *out, size_t len,
+                        double *seconds) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = run_sh(dir, line, out, len);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    *seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    return rc;
 }
 
 /* The program's absolute path (the tests change directories). */
@@ -42,51 +41,20 @@ static const char *bin(void) {
     return path;
 }
 
-static void tmpdir(char *dir, size_t len) {
-    snprintf(dir, len, "/tmp/ddpg_rundir_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void rm_rf(const char *dir) {
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
-
-static int exists(const char *dir, const char *name) {
-    char path[1200];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0;
-}
-
-static char *slurp(const char *dir, const char *name) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "no %s", path);
-    char *buf = calloc(1, 1 << 20);
-    ck_assert_ptr_nonnull(buf);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 /* A second run into a run directory is refused, names --resume and
  * --overwrite, and changes nothing there. */
 START_TEST(test_existing_run_refused) {
     char dir[64], line[2048], out[4096];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --out run", bin());
-    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
     char run[128];
     snprintf(run, sizeof run, "%s/run", dir);
-    char *before = slurp(run, "episodes.csv");
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 2);
+    char *before = file_read("%s/episodes.csv", run);
+    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "already holds a run") && strstr(out, "--resume") &&
                   strstr(out, "--overwrite"), "message: %s", out);
-    char *after = slurp(run, "episodes.csv");
+    char *after = file_read("%s/episodes.csv", run);
     ck_assert_str_eq(before, after);
     free(before), free(after);
     rm_rf(dir);
@@ -96,20 +64,15 @@ END_TEST
 /* --overwrite removes this program's files, not the user's, and runs. */
 START_TEST(test_overwrite_removes_only_ours) {
     char dir[64], line[2048], run[128];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --out run", bin());
-    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
-    char mine[200]; /* a file of the user's beside the run */
-    snprintf(mine, sizeof mine, "%s/notes.txt", run);
-    FILE *f = fopen(mine, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("mine\n", f);
-    fclose(f);
+    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
+    file_write("mine\n", "%s/notes.txt", run); /* a file of the user's beside the run */
     snprintf(line, sizeof line, "%s " SMALL "--total-steps 600 --out run --overwrite", bin());
-    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
-    ck_assert(exists(run, "notes.txt"));
-    char *js = slurp(run, "summary.json");
+    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
+    ck_assert(path_exists("%s/notes.txt", run));
+    char *js = file_read("%s/summary.json", run);
     ck_assert_msg(strstr(js, "\"env_steps\": 600"), "summary: %s", js);
     free(js);
     rm_rf(dir);
@@ -120,10 +83,10 @@ END_TEST
  * the end; --no-out: nothing at all. */
 START_TEST(test_default_dir_and_no_out) {
     char dir[64], line[2048], out[8192];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(line, sizeof line, "%s --device cpu --hidden 16 --batch-size 16 --start-steps 200 "
              "--update-after 200 --total-steps 400 --seed 7", bin());
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
     const char *named = strstr(out, "run directory: runs/");
     ck_assert_msg(named && strstr(named, "-pendulum-s7") && strstr(out, "wrote runs/"),
                   "output: %s", out);
@@ -133,7 +96,7 @@ START_TEST(test_default_dir_and_no_out) {
     ck_assert_int_eq(system(cmd), 0);
     rm_rf(runs);
     snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --no-out", bin());
-    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
     ck_assert_msg(rmdir(dir) == 0, "--no-out left something in the working directory");
 }
 END_TEST
@@ -142,18 +105,18 @@ END_TEST
  * the file and the error named, summary.json says error, never exit 0. */
 START_TEST(test_full_disk_exit_4) {
     char dir[64], line[2048], out[4096], run[128];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(line, sizeof line, "trap '' XFSZ; ulimit -f 40; %s " SMALL "--total-steps 3000 "
              "--out run", bin());
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 4);
+    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 4);
     ck_assert_msg(strstr(out, "cannot write") && strstr(out, "File too large"), "output: %s",
                   out);
     snprintf(run, sizeof run, "%s/run", dir);
-    char *js = slurp(run, "summary.json");
+    char *js = file_read("%s/summary.json", run);
     ck_assert_msg(strstr(js, "\"status\": \"error\"") && strstr(js, "File too large"),
                   "summary: %s", js);
     free(js);
-    ck_assert_msg(!exists(run, "checkpoint.bin"), "a checkpoint of a run with broken logs");
+    ck_assert_msg(!path_exists("%s/checkpoint.bin", run), "a checkpoint of a run with broken logs");
     rm_rf(dir);
 }
 END_TEST
@@ -169,25 +132,19 @@ static int entries(const char *dir) {
     return n;
 }
 
-static void touch(const char *dir, const char *name) {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    ck_assert_msg(f && fclose(f) == 0, "cannot create %s", path);
-}
-
 /* The run directory's table is every file a run writes: a run (with a
  * checkpoint and a report) writes each file of the table and no other; and
  * rundir_clear (--overwrite) removes exactly those and their temporary files
  * (the checkpoint writer's among them), leaving the user's look-alikes. */
 START_TEST(test_table_is_every_file) {
     char dir[64], line[2048], out[4096], run[128], name[64], path[RUNDIR_PATH_MAX];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(run, sizeof run, "%s/run", dir);
     snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --save-every 200 --out run", bin());
-    ck_assert_msg(sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
     for (int f = 0; f < RUN_FILE_COUNT; f++)
-        ck_assert_msg(exists(run, RUN_FILES[f].name), "the run wrote no %s", RUN_FILES[f].name);
+        ck_assert_msg(path_exists("%s/%s", run, RUN_FILES[f].name), "the run wrote no %s",
+                      RUN_FILES[f].name);
     ck_assert_msg(entries(run) == RUN_FILE_COUNT, "the run wrote a file not in RUN_FILES");
     CkptWriter w; /* ckpt_file.c names its temporary file from the path alone */
     Error e = {STATUS_OK, ""};
@@ -200,14 +157,15 @@ START_TEST(test_table_is_every_file) {
     for (int f = 0; f < RUN_FILE_COUNT; f++) {
         const char *form = RUN_FILES[f].temp == RUN_TEMP_RANDOM ? ".%s.k3x_9q.tmp" : ".%s.tmp";
         snprintf(name, sizeof name, form, RUN_FILES[f].name);
-        if (RUN_FILES[f].temp != RUN_TEMP_NONE) touch(run, name);
+        if (RUN_FILES[f].temp != RUN_TEMP_NONE) file_write("", "%s/%s", run, name);
     }
     const char *mine[] = {"notes.txt", "config.json.bak", ".notes.tmp", ".report.html.tmp.old",
                           "episodes.csv~", ".episodes.csv.tmp"};
     const int n_mine = (int)(sizeof mine / sizeof mine[0]);
-    for (int i = 0; i < n_mine; i++) touch(run, mine[i]);
+    for (int i = 0; i < n_mine; i++) file_write("", "%s/%s", run, mine[i]);
     ck_assert_msg(rundir_clear(run, &e) == STATUS_OK, "%s", e.msg);
-    for (int i = 0; i < n_mine; i++) ck_assert_msg(exists(run, mine[i]), "%s removed", mine[i]);
+    for (int i = 0; i < n_mine; i++)
+        ck_assert_msg(path_exists("%s/%s", run, mine[i]), "%s removed", mine[i]);
     ck_assert_msg(entries(run) == n_mine, "a file of the run or a temporary file is left");
     rm_rf(dir);
 }
@@ -237,17 +195,14 @@ START_TEST(test_memory_checked_first) {
         return;
     }
     char dir[64], line[2048], out[4096];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(line, sizeof line, "%s --device cpu %s --out run", bin(), HUGE[_i].args);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 2);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s;
+    ck_assert_int_eq(run_sh_timed(dir, line, out, sizeof out, &s), 2);
     ck_assert_msg(strstr(out, HUGE[_i].needle) && strstr(out, "MiB") &&
                   strstr(out, "available"), "message: %s", out);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     ck_assert_msg(s < 5.0, "the refusal took %.1f s: something was allocated first", s);
-    ck_assert_msg(!exists(dir, "run"), "a refused run left its directory");
+    ck_assert_msg(!path_exists("%s/run", dir), "a refused run left its directory");
     rm_rf(dir);
 }
 END_TEST
@@ -258,12 +213,9 @@ START_TEST(test_bad_out_before_allocation) {
     char line[2048], out[4096];
     snprintf(line, sizeof line, "%s --device cpu --replay-size 40000000 --out "
              "/proc/no/such/dir", bin());
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    ck_assert_int_eq(sh(NULL, line, out, sizeof out), 2);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double s;
+    ck_assert_int_eq(run_sh_timed(NULL, line, out, sizeof out, &s), 2);
     ck_assert_msg(strstr(out, "--out"), "message: %s", out);
-    double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     ck_assert_msg(s < 1.0, "the refusal took %.2f s: the replay was allocated first", s);
 }
 END_TEST
@@ -272,37 +224,30 @@ END_TEST
  * works and the command line wins; a bad line is named file:line. */
 START_TEST(test_config_file) {
     char dir[64], line[2048], out[4096];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(line, sizeof line, "%s " SMALL "--total-steps 800 --seed 3 --noise ou --out a", bin());
-    ck_assert_int_eq(sh(dir, line, NULL, 0), 0);
+    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
     snprintf(line, sizeof line, "%s --config a/config.json --quiet --out b", bin());
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
     char a[128], b[128];
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
-    char *ua = slurp(a, "updates.csv"), *ub = slurp(b, "updates.csv");
+    char *ua = file_read("%s/updates.csv", a), *ub = file_read("%s/updates.csv", b);
     ck_assert_msg(strlen(ua) > 100 && strcmp(ua, ub) == 0, "the repeated run differs");
     free(ua), free(ub);
-    char conf[200];
-    snprintf(conf, sizeof conf, "%s/c.conf", dir);
-    FILE *f = fopen(conf, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs("# a run of mine\ntotal-steps = 400\nbatch_size = 16\nhidden = 8\nquiet = true\n"
-          "seed = 5  # overridden below\n", f);
-    fclose(f);
+    file_write("# a run of mine\ntotal-steps = 400\nbatch_size = 16\nhidden = 8\nquiet = true\n"
+               "seed = 5  # overridden below\n", "%s/c.conf", dir);
     snprintf(line, sizeof line, "%s --config c.conf --device cpu --seed 9 --out c", bin());
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
     char c[128];
     snprintf(c, sizeof c, "%s/c", dir);
-    char *js = slurp(c, "config.json");
+    char *js = file_read("%s/config.json", c);
     ck_assert_msg(strstr(js, "\"seed\": 9") && strstr(js, "\"total_steps\": 400") &&
                   strstr(js, "\"batch_size\": 16"), "config.json: %s", js);
     free(js);
-    f = fopen(conf, "w");
-    fputs("total-steps = 400\n\nbatch-size = many\n", f);
-    fclose(f);
+    file_write("total-steps = 400\n\nbatch-size = many\n", "%s/c.conf", dir);
     snprintf(line, sizeof line, "%s --config c.conf --device cpu --no-out", bin());
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 2);
+    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 2);
     ck_assert_msg(strstr(out, "c.conf:3") && strstr(out, "--batch-size"), "message: %s", out);
     rm_rf(dir);
 }
@@ -313,16 +258,16 @@ END_TEST
  * JSON; config.json records the threads used. */
 START_TEST(test_report_through_symlink_odd_path) {
     char dir[64], line[2048], out[8192];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     char link[200];
     snprintf(link, sizeof link, "%s/ddpg", dir);
     ck_assert_int_eq(symlink(bin(), link), 0);
     snprintf(line, sizeof line, "./ddpg " SMALL "--total-steps 400 --threads 3 --out "
              "\"it's $(printf 'caf\\351')\"");
-    ck_assert_msg(sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
     char run[128];
     snprintf(run, sizeof run, "%s/it's caf\xe9", dir);
-    ck_assert_msg(exists(run, "report.html"), "no report through the symlink: %s", out);
+    ck_assert_msg(path_exists("%s/report.html", run), "no report through the symlink: %s", out);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "python3 -c \"import json,sys; d=json.load(open(sys.argv[1],"
              "encoding='utf-8')); sys.exit(0 if d['threads'] == 3 else 1)\" \"%s/config.json\"",
@@ -330,14 +275,14 @@ START_TEST(test_report_through_symlink_odd_path) {
     ck_assert_msg(system(cmd) == 0, "config.json is not valid JSON, or threads is not 3");
     /* through PATH, the report is found too */
     snprintf(line, sizeof line, "PATH=\"%s:$PATH\" ddpg " SMALL "--total-steps 400 --out p", dir);
-    ck_assert_msg(sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
     char p[128];
     snprintf(p, sizeof p, "%s/p", dir);
-    ck_assert_msg(exists(p, "report.html"), "no report through PATH: %s", out);
+    ck_assert_msg(path_exists("%s/report.html", p), "no report through PATH: %s", out);
     /* without python3 the notice says so, and the run still succeeds */
     snprintf(line, sizeof line, "PATH=/nonexistent %s/ddpg " SMALL "--total-steps 400 --out q",
              dir);
-    ck_assert_msg(sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
     ck_assert_msg(strstr(out, "no report written") && strstr(out, "python3 cannot be run"),
                   "the notice does not name the cause: %s", out);
     rm_rf(dir);
@@ -347,11 +292,11 @@ END_TEST
 /* On an 60-column terminal the progress line never runs past the edge. */
 START_TEST(test_progress_fits_terminal) {
     char dir[64], line[2048], out[1 << 16];
-    tmpdir(dir, sizeof dir);
+    tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(line, sizeof line, "script -qec \"stty cols 60 rows 20; %s --device cpu --hidden 64 "
              "--total-steps 6000 --update-after 200 --start-steps 200 --eval-every 1000 "
              "--no-out\" /dev/null", bin());
-    ck_assert_int_eq(sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
     int redraws = 0;
     for (char *p = strstr(out, "\r\033[K"); p; p = strstr(p + 1, "\r\033[K")) {
         char *q = p + 4;
@@ -370,12 +315,12 @@ START_TEST(test_warnings) {
     char out[4096], line[2048];
     snprintf(line, sizeof line, "%s --device cpu --envs 1000 --total-steps 10 --hidden 8 "
              "--eval-every 0 --probe-n 0 --no-out", bin());
-    ck_assert_int_eq(sh(NULL, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(NULL, line, out, sizeof out), 0);
     ck_assert_msg(strstr(out, "not a multiple of --envs 1000") && strstr(out, "1000 env steps") &&
                   strstr(out, "100.0%") && !strstr(out, "10000.0%"), "output: %s", out);
     snprintf(line, sizeof line, "%s --device cpu --update-after 5000 --total-steps 1000 "
              "--hidden 8 --no-out --quiet", bin());
-    ck_assert_int_eq(sh(NULL, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(NULL, line, out, sizeof out), 0);
     ck_assert_msg(strstr(out, "no gradient update will run"), "output: %s", out);
 }
 END_TEST
