@@ -17,13 +17,9 @@
 #include "suites.h"
 
 #define FIXTURE_PATH "tests/fixtures/mountain_car.csv"
-#define FIXTURE_HEADER                                                                        \
-    "seed,episode,t,f64,position,velocity,obs0,obs1,action,next_position,next_velocity,"     \
-    "next_obs0,next_obs1,reward,terminated,truncated"
-#define FIXTURE_COLS 16
 #define FIXTURE_HAND_SEED 300 /* HAND_SEED of the generator: the hand-set states */
 
-typedef struct {
+struct FixtureRow {
     int seed, episode, t;
     int f64; /* the state before the step is reset's float64 one */
     double position, velocity; /* state before the step */
@@ -33,33 +29,31 @@ typedef struct {
     float next_obs[2];
     double reward; /* Gymnasium's Python float */
     int terminated, truncated;
-} FixtureRow;
+};
 
-typedef struct {
-    FixtureRow *rows;
-    int n;
-} Fixture;
+/* The file's columns, in order, and the fields they fill. */
+static const FixtureCol COLS[] = {
+    FIXTURE_COL("seed", seed, COL_INT),
+    FIXTURE_COL("episode", episode, COL_INT),
+    FIXTURE_COL("t", t, COL_INT),
+    FIXTURE_COL("f64", f64, COL_INT),
+    FIXTURE_COL("position", position, COL_F64),
+    FIXTURE_COL("velocity", velocity, COL_F64),
+    FIXTURE_COL("obs0", obs[0], COL_F32),
+    FIXTURE_COL("obs1", obs[1], COL_F32),
+    FIXTURE_COL("action", action, COL_F32),
+    FIXTURE_COL("next_position", next_position, COL_F64),
+    FIXTURE_COL("next_velocity", next_velocity, COL_F64),
+    FIXTURE_COL("next_obs0", next_obs[0], COL_F32),
+    FIXTURE_COL("next_obs1", next_obs[1], COL_F32),
+    FIXTURE_COL("reward", reward, COL_F64),
+    FIXTURE_COL("terminated", terminated, COL_INT),
+    FIXTURE_COL("truncated", truncated, COL_INT),
+};
 
 static Fixture fixture_load(void) {
-    /* float32 columns: the observations, the action */
-    static const int f32[FIXTURE_COLS] = {[6] = 1, [7] = 1, [8] = 1, [11] = 1, [12] = 1};
-    FixtureCsv csv = fixture_csv_load(FIXTURE_PATH, FIXTURE_HEADER, FIXTURE_COLS, f32,
-                                      "scripts/gen_mountain_car_fixtures.py");
-    Fixture f = {malloc(sizeof(FixtureRow) * csv.rows), csv.rows};
-    ck_assert_ptr_nonnull(f.rows);
-    for (int i = 0; i < f.n; i++) {
-        const double *v = csv.v + (size_t)i * FIXTURE_COLS;
-        FixtureRow *r = &f.rows[i];
-        r->seed = (int)v[0], r->episode = (int)v[1], r->t = (int)v[2], r->f64 = (int)v[3];
-        r->position = v[4], r->velocity = v[5];
-        r->obs[0] = (float)v[6], r->obs[1] = (float)v[7];
-        r->action = (float)v[8];
-        r->next_position = v[9], r->next_velocity = v[10];
-        r->next_obs[0] = (float)v[11], r->next_obs[1] = (float)v[12];
-        r->reward = v[13], r->terminated = (int)v[14], r->truncated = (int)v[15];
-    }
-    free(csv.v);
-    return f;
+    return fixture_csv_load(FIXTURE_PATH, COLS, (int)(sizeof COLS / sizeof COLS[0]),
+                            sizeof(FixtureRow), "scripts/gen_mountain_car_fixtures.py");
 }
 
 /* ---- Gymnasium, step by step ----------------------------------------- */

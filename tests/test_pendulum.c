@@ -17,9 +17,6 @@
 #include "suites.h"
 
 #define FIXTURE_PATH "tests/fixtures/pendulum.csv"
-#define FIXTURE_HEADER                                                                    \
-    "seed,episode,t,th,thdot,action,next_th,next_thdot,obs0,obs1,obs2,reward,terminated," \
-    "truncated"
 /* Element level: the state is float64 in both, so the C matches to rounding. */
 #define STATE_RTOL 1e-9
 /* Trajectory level, on the float32 observation and reward a learner sees. */
@@ -28,7 +25,7 @@
 /* The states of a batch of Pendulums (host memory on the CPU backend). */
 #define PST(e) ((Pendulum *)(e)->state)
 
-typedef struct {
+struct FixtureRow {
     int seed, episode, t;
     double th, thdot; /* state before the step */
     float action;
@@ -36,30 +33,29 @@ typedef struct {
     float obs[3]; /* float32 observation after the step */
     double reward;
     int terminated, truncated;
-} FixtureRow;
+};
 
-typedef struct {
-    FixtureRow *rows;
-    int n;
-} Fixture;
+/* The file's columns, in order, and the fields they fill. */
+static const FixtureCol COLS[] = {
+    FIXTURE_COL("seed", seed, COL_INT),
+    FIXTURE_COL("episode", episode, COL_INT),
+    FIXTURE_COL("t", t, COL_INT),
+    FIXTURE_COL("th", th, COL_F64),
+    FIXTURE_COL("thdot", thdot, COL_F64),
+    FIXTURE_COL("action", action, COL_F32),
+    FIXTURE_COL("next_th", next_th, COL_F64),
+    FIXTURE_COL("next_thdot", next_thdot, COL_F64),
+    FIXTURE_COL("obs0", obs[0], COL_F32),
+    FIXTURE_COL("obs1", obs[1], COL_F32),
+    FIXTURE_COL("obs2", obs[2], COL_F32),
+    FIXTURE_COL("reward", reward, COL_F64),
+    FIXTURE_COL("terminated", terminated, COL_INT),
+    FIXTURE_COL("truncated", truncated, COL_INT),
+};
 
 static Fixture fixture_load(void) {
-    /* float32 columns: the action, the observation */
-    static const int f32[14] = {[5] = 1, [8] = 1, [9] = 1, [10] = 1};
-    FixtureCsv csv = fixture_csv_load(FIXTURE_PATH, FIXTURE_HEADER, 14, f32, "`make fixtures`");
-    Fixture f = {malloc(sizeof(FixtureRow) * csv.rows), csv.rows};
-    ck_assert_ptr_nonnull(f.rows);
-    for (int i = 0; i < f.n; i++) {
-        const double *v = csv.v + (size_t)i * 14;
-        FixtureRow *r = &f.rows[i];
-        r->seed = (int)v[0], r->episode = (int)v[1], r->t = (int)v[2];
-        r->th = v[3], r->thdot = v[4], r->action = (float)v[5];
-        r->next_th = v[6], r->next_thdot = v[7];
-        for (int j = 0; j < 3; j++) r->obs[j] = (float)v[8 + j];
-        r->reward = v[11], r->terminated = (int)v[12], r->truncated = (int)v[13];
-    }
-    free(csv.v);
-    return f;
+    return fixture_csv_load(FIXTURE_PATH, COLS, (int)(sizeof COLS / sizeof COLS[0]),
+                            sizeof(FixtureRow), "`make fixtures`");
 }
 
 /* Distance in units in the last place between two finite floats. */
