@@ -92,88 +92,95 @@ START_TEST(test_insert_and_wrap_around) {
 }
 END_TEST
 
-START_TEST(test_sample_only_filled_slots) {
-    Backend *be = backend_cpu_create(1);
+/* What the sampling cases share: a CPU backend, a replay of capacity cap
+ * holding transitions 0..n-1 (wrapped when n > cap), a batch of `batch`
+ * rows and the sampling counter. */
+typedef struct {
+    Backend *be;
     Replay r;
     Batch b;
-    ck_assert_int_eq(replay_create(&r, be, 1000, OD, AD), 0);
-    ck_assert_int_eq(batch_create(&b, be, 64, OD, AD), 0);
-    insert_range(be, &r, 0, 10);
-    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
-    ck_assert_ptr_nonnull(ctr);
+    uint64_t *ctr; /* (1) device */
+} Sampler;
+
+static Sampler sampler_create(int64_t cap, int batch, int n) {
+    Sampler s = {.be = backend_cpu_create(1)};
+    ck_assert_ptr_nonnull(s.be);
+    ck_assert_int_eq(replay_create(&s.r, s.be, cap, OD, AD), 0);
+    ck_assert_int_eq(batch_create(&s.b, s.be, batch, OD, AD), 0);
+    insert_range(s.be, &s.r, 0, n);
+    s.ctr = s.be->alloc(s.be, sizeof(uint64_t));
+    ck_assert_ptr_nonnull(s.ctr);
+    return s;
+}
+
+/* A batch drawn with this seed at the counter's value, into s->b. */
+static void sampler_draw(Sampler *s, uint64_t seed) {
+    s->be->replay_sample(s->be, &s->r, &s->b, seed, s->ctr);
+}
+
+static void sampler_destroy(Sampler *s) {
+    s->be->free(s->be, s->ctr);
+    batch_destroy(&s->b, s->be);
+    replay_destroy(&s->r, s->be);
+    s->be->destroy(s->be);
+}
+
+START_TEST(test_sample_only_filled_slots) {
+    Sampler s = sampler_create(1000, 64, 10);
     int hits[10] = {0};
-    for (int s = 0; s < 200; s++) {
-        be->replay_sample(be, &r, &b, 77, ctr);
-        for (int i = 0; i < b.size; i++) {
-            ck_assert_msg(b.idx[i] >= 0 && b.idx[i] < 10, "sampled slot %lld of 10 filled",
-                          (long long)b.idx[i]);
-            hits[b.idx[i]]++;
+    for (int d = 0; d < 200; d++) {
+        sampler_draw(&s, 77);
+        for (int i = 0; i < s.b.size; i++) {
+            ck_assert_msg(s.b.idx[i] >= 0 && s.b.idx[i] < 10, "sampled slot %lld of 10 filled",
+                          (long long)s.b.idx[i]);
+            hits[s.b.idx[i]]++;
         }
-        check_gathered(&r, &b);
+        check_gathered(&s.r, &s.b);
     }
     for (int k = 0; k < 10; k++) ck_assert_msg(hits[k] > 0, "slot %d never sampled", k);
-    be->free(be, ctr);
-    batch_destroy(&b, be);
-    replay_destroy(&r, be);
-    be->destroy(be);
+    sampler_destroy(&s);
 }
 END_TEST
 
 START_TEST(test_sample_gathers_stored_rows) {
-    Backend *be = backend_cpu_create(1);
-    Replay r;
-    Batch b;
-    ck_assert_int_eq(replay_create(&r, be, 37, OD, AD), 0);
-    ck_assert_int_eq(batch_create(&b, be, 65, OD, AD), 0);
-    insert_range(be, &r, 0, 50); /* wrapped: slots hold transitions 37..49 and 13..36 */
-    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
-    ck_assert_ptr_nonnull(ctr);
-    for (int s = 0; s < 20; s++) {
-        be->replay_sample(be, &r, &b, 5, ctr);
-        check_gathered(&r, &b);
-        for (int i = 0; i < b.size; i++) { /* and the stored row is the newest there */
-            int64_t k = b.idx[i];
+    /* wrapped: slots hold transitions 37..49 and 13..36 */
+    Sampler s = sampler_create(37, 65, 50);
+    for (int d = 0; d < 20; d++) {
+        sampler_draw(&s, 5);
+        check_gathered(&s.r, &s.b);
+        for (int i = 0; i < s.b.size; i++) { /* and the stored row is the newest there */
+            int64_t k = s.b.idx[i];
             ck_assert(k >= 0 && k < 37);
             int t = k < 13 ? 37 + (int)k : (int)k;
-            ck_assert(b.obs[i * OD] == obs_val(t, 0));
-            ck_assert(b.act[i * AD + 1] == act_val(t, 1));
-            ck_assert(b.rew[i] == rew_val(t));
+            ck_assert(s.b.obs[i * OD] == obs_val(t, 0));
+            ck_assert(s.b.act[i * AD + 1] == act_val(t, 1));
+            ck_assert(s.b.rew[i] == rew_val(t));
         }
     }
-    be->free(be, ctr);
-    batch_destroy(&b, be);
-    replay_destroy(&r, be);
-    be->destroy(be);
+    sampler_destroy(&s);
 }
 END_TEST
 
 START_TEST(test_sample_deterministic_counter) {
-    Backend *be = backend_cpu_create(1);
-    Replay r;
-    Batch b;
-    ck_assert_int_eq(replay_create(&r, be, 500, OD, AD), 0);
-    ck_assert_int_eq(batch_create(&b, be, 32, OD, AD), 0);
-    insert_range(be, &r, 0, 500);
-    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
-    ck_assert_ptr_nonnull(ctr);
+    Sampler s = sampler_create(500, 32, 500);
     int64_t first[32], again[32];
 
-    *ctr = 41;
-    be->replay_sample(be, &r, &b, 9, ctr);
-    ck_assert_uint_eq(*ctr, 42); /* advanced by one per call */
-    memcpy(first, b.idx, sizeof first);
-    be->replay_sample(be, &r, &b, 9, ctr);
-    ck_assert_uint_eq(*ctr, 43);
-    ck_assert_int_ne(memcmp(first, b.idx, sizeof first), 0); /* next counter, new draw */
+    *s.ctr = 41;
+    sampler_draw(&s, 9);
+    ck_assert_uint_eq(*s.ctr, 42); /* advanced by one per call */
+    memcpy(first, s.b.idx, sizeof first);
+    sampler_draw(&s, 9);
+    ck_assert_uint_eq(*s.ctr, 43);
+    ck_assert_int_ne(memcmp(first, s.b.idx, sizeof first), 0); /* next counter, new draw */
 
-    *ctr = 41; /* same seed and counter: same indices */
-    be->replay_sample(be, &r, &b, 9, ctr);
-    memcpy(again, b.idx, sizeof again);
+    *s.ctr = 41; /* same seed and counter: same indices */
+    sampler_draw(&s, 9);
+    memcpy(again, s.b.idx, sizeof again);
     ck_assert_mem_eq(again, first, sizeof first);
 
-    *ctr = 41; /* another seed: another draw */
-    be->replay_sample(be, &r, &b, 10, ctr);
-    ck_assert_int_ne(memcmp(first, b.idx, sizeof first), 0);
+    *s.ctr = 41; /* another seed: another draw */
+    sampler_draw(&s, 10);
+    ck_assert_int_ne(memcmp(first, s.b.idx, sizeof first), 0);
 
     int distinct = 0; /* within one batch the rows are independent draws */
     for (int i = 0; i < 32; i++) {
@@ -182,10 +189,7 @@ START_TEST(test_sample_deterministic_counter) {
         distinct += !seen;
     }
     ck_assert_msg(distinct >= 28, "only %d distinct of 32 drawn from 500", distinct);
-    be->free(be, ctr);
-    batch_destroy(&b, be);
-    replay_destroy(&r, be);
-    be->destroy(be);
+    sampler_destroy(&s);
 }
 END_TEST
 
@@ -194,27 +198,17 @@ END_TEST
  * skewed sampler fails), lower bound 50 (p ~ 1e-6: a sampler cycling through
  * the slots in order fails). The draws are deterministic, so the test is too. */
 START_TEST(test_sample_uniform_chi_square) {
-    Backend *be = backend_cpu_create(1);
     enum { CAP = 100, BATCH = 257, DRAWS = 400 };
-    Replay r;
-    Batch b;
-    ck_assert_int_eq(replay_create(&r, be, CAP, OD, AD), 0);
-    ck_assert_int_eq(batch_create(&b, be, BATCH, OD, AD), 0);
-    insert_range(be, &r, 0, CAP + 33);
-    uint64_t *ctr = be->alloc(be, sizeof(uint64_t));
-    ck_assert_ptr_nonnull(ctr);
+    Sampler s = sampler_create(CAP, BATCH, CAP + 33);
     long counts[CAP] = {0};
-    for (int s = 0; s < DRAWS; s++) {
-        be->replay_sample(be, &r, &b, 1234, ctr);
-        for (int i = 0; i < BATCH; i++) counts[b.idx[i]]++;
+    for (int d = 0; d < DRAWS; d++) {
+        sampler_draw(&s, 1234);
+        for (int i = 0; i < BATCH; i++) counts[s.b.idx[i]]++;
     }
     double expect = (double)BATCH * DRAWS / CAP, chi2 = 0.0;
     for (int k = 0; k < CAP; k++) chi2 += (counts[k] - expect) * (counts[k] - expect) / expect;
     ck_assert_msg(chi2 > 50.0 && chi2 < 170.0, "chi-square %.1f over %d slots (99 dof)", chi2, CAP);
-    be->free(be, ctr);
-    batch_destroy(&b, be);
-    replay_destroy(&r, be);
-    be->destroy(be);
+    sampler_destroy(&s);
 }
 END_TEST
 
