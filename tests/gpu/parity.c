@@ -236,6 +236,16 @@ void replay_insert_twin(Pair *p, Replay *rg, Replay *rc, int n) {
     twin_free(p, &to), twin_free(p, &ta), twin_free(p, &tr), twin_free(p, &tn), twin_free(p, &tt);
 }
 
+void replay_twin_create(Pair *p, Replay *rg, Replay *rc, int64_t cap, int obs_dim, int act_dim) {
+    ck_assert_int_eq(replay_create(rg, p->gpu, cap, obs_dim, act_dim), 0);
+    ck_assert_int_eq(replay_create(rc, p->cpu, cap, obs_dim, act_dim), 0);
+}
+
+void replay_twin_destroy(Pair *p, Replay *rg, Replay *rc) {
+    replay_destroy(rg, p->gpu);
+    replay_destroy(rc, p->cpu);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Agents                                                                    */
 
@@ -259,6 +269,26 @@ DdpgParams parity_params(int batch) {
     prm.critic_lr = 1e-3f;
     prm.seed = 2024;
     return prm;
+}
+
+void agent_twin_create(Pair *p, AgentTwin *a, const DdpgParams *prm) {
+    replay_twin_create(p, &a->rg, &a->rc, 1000, prm->obs_dim, prm->act_dim);
+    replay_insert_twin(p, &a->rg, &a->rc, 1000);
+    ck_assert_int_eq(ddpg_create(&a->g, p->gpu, prm), 0);
+    ck_assert_int_eq(ddpg_create(&a->c, p->cpu, prm), 0);
+}
+
+void agent_twin_update(AgentTwin *a, int n) {
+    for (int u = 0; u < n; u++) {
+        ddpg_update(&a->g, &a->rg);
+        ddpg_update(&a->c, &a->rc);
+    }
+}
+
+void agent_twin_destroy(Pair *p, AgentTwin *a) {
+    ddpg_destroy(&a->g);
+    ddpg_destroy(&a->c);
+    replay_twin_destroy(p, &a->rg, &a->rc);
 }
 
 /* One network of each agent: parameters and target within 1e-4 (a tenth of

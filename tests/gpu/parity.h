@@ -113,10 +113,27 @@ ActionBounds test_bounds(int dim);
 /* n random transitions inserted into both rings (obs, act, rew, next_obs, term). */
 void replay_insert_twin(Pair *p, Replay *rg, Replay *rc, int n);
 
+/* Rings of capacity cap on both backends: rg on p->gpu, rc on p->cpu. */
+void replay_twin_create(Pair *p, Replay *rg, Replay *rc, int64_t cap, int obs_dim, int act_dim);
+void replay_twin_destroy(Pair *p, Replay *rg, Replay *rc);
+
 /* ---- agents ---- */
 
 /* A Pendulum agent at hidden 64,64, clipping on, with this batch size. */
 DdpgParams parity_params(int batch);
+
+/* An agent of the same parameters on each backend (the same initial
+ * networks), each with a ring of 1000 holding the same 1000 random
+ * transitions: where the update cases start. */
+typedef struct {
+    Ddpg g, c;     /* on p->gpu, on p->cpu */
+    Replay rg, rc; /* their rings */
+} AgentTwin;
+
+void agent_twin_create(Pair *p, AgentTwin *a, const DdpgParams *prm);
+/* n ddpg_update calls on each side, each from its own ring. */
+void agent_twin_update(AgentTwin *a, int n);
+void agent_twin_destroy(Pair *p, AgentTwin *a);
 
 /* Parameters and targets within 1e-4, gradients and first moments within
  * 1e-2 in relative L2, the metrics, the Adam steps and the sampling counter. */

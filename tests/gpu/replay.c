@@ -31,8 +31,7 @@ START_TEST(test_replay_insert) {
     if (!p) return;
     seed_host_rng(13);
     Replay rg, rc;
-    ck_assert_int_eq(replay_create(&rg, p->gpu, 300, 3, 2), 0);
-    ck_assert_int_eq(replay_create(&rc, p->cpu, 300, 3, 2), 0);
+    replay_twin_create(p, &rg, &rc, 300, 3, 2);
     static const int chunks[] = {65, 257, 1, 700, 65};
     for (int i = 0; i < 5; i++) {
         replay_insert_twin(p, &rg, &rc, chunks[i]);
@@ -44,8 +43,7 @@ START_TEST(test_replay_insert) {
     p->gpu->to_host(p->gpu, &cur, rg.cursor, sizeof cur);
     ck_assert_int_eq(cur.next, (65 + 257 + 1 + 700 + 65) % 300);
     ck_assert_int_eq(cur.filled, 300);
-    replay_destroy(&rg, p->gpu);
-    replay_destroy(&rc, p->cpu);
+    replay_twin_destroy(p, &rg, &rc);
 }
 END_TEST
 
@@ -55,13 +53,11 @@ START_TEST(test_replay_fill_random) {
     Pair *p = parity_pair("replay_fill_random");
     if (!p) return;
     Replay rg, rc;
-    ck_assert_int_eq(replay_create(&rg, p->gpu, 3001, 3, 1), 0);
-    ck_assert_int_eq(replay_create(&rc, p->cpu, 3001, 3, 1), 0);
+    replay_twin_create(p, &rg, &rc, 3001, 3, 1);
     ck_assert_int_eq(env_fill_random(p->gpu, pendulum_spec(), &rg, 10000, 3), 0);
     ck_assert_int_eq(env_fill_random(p->cpu, pendulum_spec(), &rc, 10000, 3), 0);
     expect_replay_equal(p, &rg, &rc, "fill_random 10000 rows");
-    replay_destroy(&rg, p->gpu);
-    replay_destroy(&rc, p->cpu);
+    replay_twin_destroy(p, &rg, &rc);
 }
 END_TEST
 
@@ -74,8 +70,7 @@ START_TEST(test_replay_sample) {
     seed_host_rng(14);
     const int cap = 300, od = 3, ad = 2;
     Replay rg, rc;
-    ck_assert_int_eq(replay_create(&rg, p->gpu, cap, od, ad), 0);
-    ck_assert_int_eq(replay_create(&rc, p->cpu, cap, od, ad), 0);
+    replay_twin_create(p, &rg, &rc, cap, od, ad);
     Twin ctr = twin(p, NULL, sizeof(uint64_t));
     static const int fills[] = {65, 1000};
     for (int f = 0; f < 2; f++) {
@@ -136,8 +131,7 @@ START_TEST(test_replay_sample) {
     }
     ck_assert_int_eq(fetch_i64(p->gpu, ctr.g), 2 * 3 * 10);
     twin_free(p, &ctr);
-    replay_destroy(&rg, p->gpu);
-    replay_destroy(&rc, p->cpu);
+    replay_twin_destroy(p, &rg, &rc);
 }
 END_TEST
 

@@ -22,27 +22,16 @@ START_TEST(test_ddpg_update) {
     if (!p) return;
     seed_host_rng(15);
     DdpgParams prm = parity_params(257);
-    Replay rg, rc;
-    ck_assert_int_eq(replay_create(&rg, p->gpu, 1000, prm.obs_dim, prm.act_dim), 0);
-    ck_assert_int_eq(replay_create(&rc, p->cpu, 1000, prm.obs_dim, prm.act_dim), 0);
-    replay_insert_twin(p, &rg, &rc, 1000);
-    Ddpg dg, dc;
-    ck_assert_int_eq(ddpg_create(&dg, p->gpu, &prm), 0);
-    ck_assert_int_eq(ddpg_create(&dc, p->cpu, &prm), 0);
-    expect_agents_close(p, &dg, &dc, "ddpg_update before");
-    for (int u = 0; u < 3; u++) {
-        ddpg_update(&dg, &rg);
-        ddpg_update(&dc, &rc);
-    }
-    expect_twin_equal(p, "ddpg_update batch idx", dg.batch.idx, dc.batch.idx,
+    AgentTwin a;
+    agent_twin_create(p, &a, &prm);
+    expect_agents_close(p, &a.g, &a.c, "ddpg_update before");
+    agent_twin_update(&a, 3);
+    expect_twin_equal(p, "ddpg_update batch idx", a.g.batch.idx, a.c.batch.idx,
                       sizeof(int64_t) * prm.batch_size);
-    expect_agents_close(p, &dg, &dc, "ddpg_update x3");
-    ck_assert_int_eq(fetch_i64(p->gpu, dg.actor.adam_step), 3);
-    ck_assert_int_eq(fetch_i64(p->gpu, dg.critic[0].adam_step), 3);
-    ddpg_destroy(&dg);
-    ddpg_destroy(&dc);
-    replay_destroy(&rg, p->gpu);
-    replay_destroy(&rc, p->cpu);
+    expect_agents_close(p, &a.g, &a.c, "ddpg_update x3");
+    ck_assert_int_eq(fetch_i64(p->gpu, a.g.actor.adam_step), 3);
+    ck_assert_int_eq(fetch_i64(p->gpu, a.g.critic[0].adam_step), 3);
+    agent_twin_destroy(p, &a);
 }
 END_TEST
 
@@ -62,27 +51,16 @@ START_TEST(test_td3_update) {
     prm.target_noise = 0.2f;
     prm.target_noise_clip = 0.5f;
     prm.policy_delay = 2;
-    Replay rg, rc;
-    ck_assert_int_eq(replay_create(&rg, p->gpu, 1000, prm.obs_dim, prm.act_dim), 0);
-    ck_assert_int_eq(replay_create(&rc, p->cpu, 1000, prm.obs_dim, prm.act_dim), 0);
-    replay_insert_twin(p, &rg, &rc, 1000);
-    Ddpg dg, dc;
-    ck_assert_int_eq(ddpg_create(&dg, p->gpu, &prm), 0);
-    ck_assert_int_eq(ddpg_create(&dc, p->cpu, &prm), 0);
-    ck_assert_ptr_null(dg.plan); /* the GPU's schedule leaves TD3 to the generic path */
-    for (int u = 0; u < 5; u++) {
-        ddpg_update(&dg, &rg);
-        ddpg_update(&dc, &rc);
-    }
-    expect_agents_close(p, &dg, &dc, "td3_update x5");
-    expect_twin_equal(p, "td3_update smooth_ctr", dg.smooth_ctr, dc.smooth_ctr,
+    AgentTwin a;
+    agent_twin_create(p, &a, &prm);
+    ck_assert_ptr_null(a.g.plan); /* the GPU's schedule leaves TD3 to the generic path */
+    agent_twin_update(&a, 5);
+    expect_agents_close(p, &a.g, &a.c, "td3_update x5");
+    expect_twin_equal(p, "td3_update smooth_ctr", a.g.smooth_ctr, a.c.smooth_ctr,
                       sizeof(uint64_t));
-    ck_assert_int_eq(fetch_i64(p->gpu, dg.actor.adam_step), 2);
-    ck_assert_int_eq(fetch_i64(p->gpu, dg.critic[1].adam_step), 5);
-    ddpg_destroy(&dg);
-    ddpg_destroy(&dc);
-    replay_destroy(&rg, p->gpu);
-    replay_destroy(&rc, p->cpu);
+    ck_assert_int_eq(fetch_i64(p->gpu, a.g.actor.adam_step), 2);
+    ck_assert_int_eq(fetch_i64(p->gpu, a.g.critic[1].adam_step), 5);
+    agent_twin_destroy(p, &a);
 }
 END_TEST
 
