@@ -15,25 +15,41 @@
 
 /* ---- running ---- */
 
-int run_sh(const char *dir, const char *line, char *out, size_t len) {
-    char cmd[4096], sink[4096];
-    int k = dir ? snprintf(cmd, sizeof cmd, "cd '%s' && %s 2>&1", dir, line)
-                : snprintf(cmd, sizeof cmd, "%s 2>&1", line);
-    ck_assert_msg(k > 0 && (size_t)k < sizeof cmd, "command line too long: %s", line);
+/* Runs the command line prefix fmt... with stderr joined, as run_sh says. */
+static int run_line(const char *prefix, char *out, size_t len, const char *fmt, va_list ap) {
+    char cmd[8192], sink[4096];
+    int k = snprintf(cmd, sizeof cmd, "%s", prefix);
+    int n = k >= 0 && (size_t)k < sizeof cmd ? vsnprintf(cmd + k, sizeof cmd - k, fmt, ap) : -1;
+    ck_assert_msg(n >= 0 && (size_t)(k + n) + sizeof " 2>&1" <= sizeof cmd,
+                  "command line too long: %s%s", prefix, fmt);
+    strcat(cmd, " 2>&1");
     FILE *p = popen(cmd, "r");
     ck_assert_msg(p != NULL, "cannot run: %s", cmd);
-    size_t n = fread(out ? out : sink, 1, (out ? len : sizeof sink) - 1, p);
-    (out ? out : sink)[n] = 0;
+    size_t got = fread(out ? out : sink, 1, (out ? len : sizeof sink) - 1, p);
+    (out ? out : sink)[got] = 0;
     while (fread(sink, 1, sizeof sink, p) > 0) {}
     int st = pclose(p);
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int run_program(const char *args, char *out, size_t len) {
-    char line[4000];
-    int k = snprintf(line, sizeof line, "%s %s", test_bin(), args);
-    ck_assert_msg(k > 0 && (size_t)k < sizeof line, "arguments too long: %s", args);
-    return run_sh(NULL, line, out, len);
+int run_sh(const char *dir, char *out, size_t len, const char *fmt, ...) {
+    char cd[4200] = "";
+    if (dir) ck_assert((size_t)snprintf(cd, sizeof cd, "cd '%s' && ", dir) < sizeof cd);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_line(cd, out, len, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+int run_program(char *out, size_t len, const char *fmt, ...) {
+    char bin[4200];
+    ck_assert((size_t)snprintf(bin, sizeof bin, "%s ", test_bin()) < sizeof bin);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = run_line(bin, out, len, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* ---- temporary directories ---- */

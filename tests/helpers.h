@@ -9,17 +9,18 @@
 
 #define HELPERS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
-/* ---- running ---- */
+/* ---- running (each command line made printf-style) ---- */
 
-/* Runs the shell command line `line` (in dir when dir is not NULL) with its
+/* Runs the shell command line fmt... (in dir when dir is not NULL) with its
  * stderr joined to stdout. Returns the exit status, or -1 when it did not
  * exit (a signal). The output's first len - 1 bytes go to out, NUL-ended,
  * when out is not NULL; the rest is read and dropped, so that the command
  * never dies writing to a closed pipe. */
-int run_sh(const char *dir, const char *line, char *out, size_t len);
+int run_sh(const char *dir, char *out, size_t len, const char *fmt, ...) HELPERS_PRINTF(4, 5);
 
-/* Runs the program (test_bin(): DDPG_BIN) with args, as run_sh does. */
-int run_program(const char *args, char *out, size_t len);
+/* Runs the program (test_bin(): DDPG_BIN) with the arguments fmt..., as
+ * run_sh does. */
+int run_program(char *out, size_t len, const char *fmt, ...) HELPERS_PRINTF(3, 4);
 
 /* ---- temporary directories ---- */
 

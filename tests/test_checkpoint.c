@@ -58,11 +58,9 @@ static void expect_same_csv(const char *a_dir, const char *b_dir, const char *fi
 /* A short run (SMALL, extra, total_steps) into DIR/run, DIR a new temporary
  * directory (its path in dir). */
 static void small_run(const char *extra, int total_steps, char *dir, size_t len) {
-    char args[1024];
     tmpdir_create(dir, len, "ckpt");
-    snprintf(args, sizeof args, SMALL "%s --total-steps %d --out %s/run", extra, total_steps,
-             dir);
-    ck_assert_int_eq(run_program(args, NULL, 0), 0);
+    ck_assert_int_eq(run_program(NULL, 0, SMALL "%s --total-steps %d --out %s/run", extra,
+                                 total_steps, dir), 0);
 }
 
 /* 2400 steps in one run; and 1300 steps (not on the evaluation grid: its
@@ -75,18 +73,16 @@ static const char *const RESUME_RUNS[] = {"--env pendulum", "--env mountaincar",
                                           "--algo td3 --layer-norm"};
 
 START_TEST(test_resume_is_exact) {
-    char dir[64], args[1024];
+    char dir[64];
     const char *env = RESUME_RUNS[_i];
     tmpdir_create(dir, sizeof dir, "ckpt");
-    snprintf(args, sizeof args, SMALL "%s --save-replay --total-steps 2400 --out %s/whole", env,
-             dir);
-    ck_assert_int_eq(run_program(args, NULL, 0), 0);
-    snprintf(args, sizeof args, SMALL "%s --save-replay --total-steps 1300 --out %s/parts", env,
-             dir);
-    ck_assert_int_eq(run_program(args, NULL, 0), 0);
-    snprintf(args, sizeof args, "--resume %s/parts --total-steps 2400 --quiet", dir);
+    ck_assert_int_eq(run_program(NULL, 0, SMALL "%s --save-replay --total-steps 2400 --out "
+                                 "%s/whole", env, dir), 0);
+    ck_assert_int_eq(run_program(NULL, 0, SMALL "%s --save-replay --total-steps 1300 --out "
+                                 "%s/parts", env, dir), 0);
     char out[4096];
-    ck_assert_msg(run_program(args, out, sizeof out) == 0, "resume failed: %s", out);
+    ck_assert_msg(run_program(out, sizeof out, "--resume %s/parts --total-steps 2400 --quiet",
+                              dir) == 0, "resume failed: %s", out);
     char whole[128], parts[128];
     snprintf(whole, sizeof whole, "%s/whole", dir);
     snprintf(parts, sizeof parts, "%s/parts", dir);
@@ -101,10 +97,9 @@ END_TEST
 /* Without the replay a resume goes on (the ring fills again): the logs
  * continue where they were, with no row twice. */
 START_TEST(test_resume_without_replay_continues) {
-    char dir[64], args[1024], path[1200];
+    char dir[64], path[1200];
     small_run("", 1000, dir, sizeof dir);
-    snprintf(args, sizeof args, "--resume %s/run --total-steps 2000 --quiet", dir);
-    ck_assert_int_eq(run_program(args, NULL, 0), 0);
+    ck_assert_int_eq(run_program(NULL, 0, "--resume %s/run --total-steps 2000 --quiet", dir), 0);
     snprintf(path, sizeof path, "%s/run/episodes.csv", dir);
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
@@ -132,17 +127,14 @@ END_TEST
 
 /* A resumed run keeps its configuration: another value names both. */
 START_TEST(test_resume_refuses_contradictions) {
-    char dir[64], args[1024], out[4096];
+    char dir[64], out[4096];
     small_run("", 800, dir, sizeof dir);
-    snprintf(args, sizeof args, "--resume %s/run --hidden 64,64", dir);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(out, sizeof out, "--resume %s/run --hidden 64,64", dir), 2);
     ck_assert_msg(strstr(out, "--hidden 64,64") && strstr(out, "--hidden 32,32"),
                   "the message does not name both values: %s", out);
-    snprintf(args, sizeof args, "--resume %s/run --total-steps 400", dir);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(out, sizeof out, "--resume %s/run --total-steps 400", dir), 2);
     ck_assert_msg(strstr(out, "--total-steps") && strstr(out, "800"), "message: %s", out);
-    snprintf(args, sizeof args, "--resume %s/nothing", dir);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(out, sizeof out, "--resume %s/nothing", dir), 2);
     ck_assert_msg(strstr(out, "checkpoint.bin"), "message: %s", out);
     rm_rf(dir);
 }
@@ -165,10 +157,10 @@ static const char *const POLICY_RUNS[] = {"", "--algo td3 --layer-norm"};
 /* --eval-only: one JSON line; its mean is the run's last evaluation (same
  * actor, same start states for the same seed). */
 START_TEST(test_eval_only) {
-    char dir[64], path[200], args[512], out[4096];
+    char dir[64], path[200], out[4096];
     small_checkpoint_of(POLICY_RUNS[_i], dir, sizeof dir, path, sizeof path);
-    snprintf(args, sizeof args, "--eval-only %s --device cpu --eval-episodes 3", path);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 0);
+    ck_assert_int_eq(run_program(out, sizeof out, "--eval-only %s --device cpu --eval-episodes 3",
+                                 path), 0);
     double mean, std, lo, hi;
     int episodes;
     const char *js = strstr(out, "\"mean\"");
@@ -240,12 +232,11 @@ static const struct {
 /* Each kind of bad file: exit 2 and a message saying what is wrong, for
  * --eval-only and for --resume (where nothing of the run may change). */
 START_TEST(test_bad_file) {
-    char dir[64], path[200], bad[300], args[600], out[4096];
+    char dir[64], path[200], bad[300], out[4096];
     small_checkpoint(dir, sizeof dir, path, sizeof path);
     snprintf(bad, sizeof bad, "%s/bad.bin", dir);
     copy_edited(path, bad, BAD[_i].edit);
-    snprintf(args, sizeof args, "--eval-only %s --device cpu", bad);
-    int rc = run_program(args, out, sizeof out);
+    int rc = run_program(out, sizeof out, "--eval-only %s --device cpu", bad);
     ck_assert_msg(rc == 2, "%s: exit %d: %s", BAD[_i].what, rc, out);
     ck_assert_msg(strstr(out, BAD[_i].needle) && strstr(out, "error"),
                   "%s: the message lacks '%s': %s", BAD[_i].what, BAD[_i].needle, out);
@@ -255,8 +246,7 @@ START_TEST(test_bad_file) {
     char episodes[300];
     snprintf(episodes, sizeof episodes, "%s/run/episodes.csv", dir);
     char *before = file_read("%s", episodes);
-    snprintf(args, sizeof args, "--resume %s/run --total-steps 1600", dir);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(out, sizeof out, "--resume %s/run --total-steps 1600", dir), 2);
     ck_assert_msg(strstr(out, BAD[_i].needle), "--resume, %s: %s", BAD[_i].what, out);
     char *after = file_read("%s", episodes);
     ck_assert_msg(strcmp(before, after) == 0, "a refused resume changed episodes.csv");
@@ -266,10 +256,9 @@ START_TEST(test_bad_file) {
 END_TEST
 
 START_TEST(test_bad_file_directory) {
-    char dir[64], args[300], out[4096];
+    char dir[64], out[4096];
     tmpdir_create(dir, sizeof dir, "ckpt");
-    snprintf(args, sizeof args, "--eval-only %s --device cpu", dir);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(out, sizeof out, "--eval-only %s --device cpu", dir), 2);
     ck_assert_msg(strstr(out, "is a directory"), "message: %s", out);
     rm_rf(dir);
 }
@@ -279,21 +268,21 @@ END_TEST
  * 400): exit 3, the divergence named in the message and in summary.json,
  * and the checkpoint of step 400 still there and good. */
 START_TEST(test_divergence_keeps_last_good_checkpoint) {
-    char dir[64], args[1024], out[4096];
+    char dir[64], out[4096];
     tmpdir_create(dir, sizeof dir, "ckpt");
-    snprintf(args, sizeof args,
-             "--device cpu --quiet --hidden 32,32 --batch-size 32 --start-steps 400 "
-             "--update-after 401 --eval-every 0 --actor-lr 1000 --critic-lr 1000 "
-             "--total-steps 2000 --save-every 400 --out %s/run", dir);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 3);
+    ck_assert_int_eq(run_program(out, sizeof out,
+                                 "--device cpu --quiet --hidden 32,32 --batch-size 32 "
+                                 "--start-steps 400 --update-after 401 --eval-every 0 "
+                                 "--actor-lr 1000 --critic-lr 1000 --total-steps 2000 "
+                                 "--save-every 400 --out %s/run", dir), 3);
     ck_assert_msg(strstr(out, "diverged") && strstr(out, "checkpoint.bin (env step 400)"),
                   "message: %s", out);
     char *js = file_read("%s/run/summary.json", dir);
     ck_assert_msg(strstr(js, "\"status\": \"diverged\"") && strstr(js, "\"quantity\"") &&
                   strstr(js, "\"checkpoint_step\": 400"), "summary: %s", js);
     free(js);
-    snprintf(args, sizeof args, "--eval-only %s/run/checkpoint.bin --device cpu", dir);
-    ck_assert_msg(run_program(args, out, sizeof out) == 0, "the kept checkpoint: %s", out);
+    ck_assert_msg(run_program(out, sizeof out, "--eval-only %s/run/checkpoint.bin --device cpu",
+                              dir) == 0, "the kept checkpoint: %s", out);
     rm_rf(dir);
 }
 END_TEST
@@ -380,10 +369,8 @@ START_TEST(test_policy_matches_trainer_actor) {
     ddpg_destroy(&d);
     be->destroy(be);
     ddpg_policy_free(pol);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "%s/examples/embed_policy %s", test_build(), path);
-    ck_assert_msg(run_sh(NULL, cmd, out, sizeof out) == 0 && strstr(out, "return over 200 steps"),
-                  "example: %s", out);
+    ck_assert_msg(run_sh(NULL, out, sizeof out, "%s/examples/embed_policy %s", test_build(),
+                         path) == 0 && strstr(out, "return over 200 steps"), "example: %s", out);
     rm_rf(dir);
 }
 END_TEST

@@ -70,13 +70,12 @@ static const struct {
 };
 
 START_TEST(test_refusal) {
-    char out[4096], args[1024], dir[64];
+    char out[4096], dir[64];
     tmpdir_create(dir, sizeof dir, "cli");
     char run_dir[600];
     snprintf(run_dir, sizeof run_dir, "%s/run", dir);
     /* --out goes first so that the refusal must come before it is created */
-    snprintf(args, sizeof args, "--out %s %s", run_dir, REFUSALS[_i].args);
-    int rc = run_program(args, out, sizeof out);
+    int rc = run_program(out, sizeof out, "--out %s %s", run_dir, REFUSALS[_i].args);
     ck_assert_msg(rc == 2, "'%s' exited %d, want 2; output: %s", REFUSALS[_i].args, rc, out);
     ck_assert_msg(strstr(out, REFUSALS[_i].needle) != NULL,
                   "'%s': message does not name '%s': %s", REFUSALS[_i].args,
@@ -92,11 +91,10 @@ START_TEST(test_out_uncreatable) {
     char out[4096], dir[64];
     /* a path below a regular file cannot be a directory */
     tmpdir_create(dir, sizeof dir, "cli");
-    char file[600], args[1400];
+    char file[600];
     snprintf(file, sizeof file, "%s/afile", dir);
     file_write("", "%s", file);
-    snprintf(args, sizeof args, "--device cpu --total-steps 10 --out %s/sub/run", file);
-    int rc = run_program(args, out, sizeof out);
+    int rc = run_program(out, sizeof out, "--device cpu --total-steps 10 --out %s/sub/run", file);
     ck_assert_msg(rc == 2, "exit %d, want 2: %s", rc, out);
     ck_assert_msg(strstr(out, "--out") != NULL, "message does not name --out: %s", out);
     rm_rf(dir);
@@ -106,12 +104,12 @@ END_TEST
 START_TEST(test_out_partial_levels_removed) {
     /* --out a/b/FILE/c: 'a' and 'b' get created, then FILE blocks; both are
      * removed again so nothing is left behind. */
-    char out[4096], args[1400], path[700], dir[64];
+    char out[4096], path[700], dir[64];
     tmpdir_create(dir, sizeof dir, "cli");
     snprintf(path, sizeof path, "%s/blocker", dir);
     file_write("", "%s", path);
-    snprintf(args, sizeof args, "--device cpu --total-steps 10 --out %s/blocker/x/y", dir);
-    int rc = run_program(args, out, sizeof out);
+    int rc = run_program(out, sizeof out, "--device cpu --total-steps 10 --out %s/blocker/x/y",
+                         dir);
     ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
     unlink(path);
     ck_assert_msg(rmdir(dir) == 0, "temporary dir not empty after a refused --out");
@@ -134,11 +132,11 @@ START_TEST(test_out_of_memory_names_option) {
     printf("SKIP cli/out_of_memory: an address-space limit and AddressSanitizer do not mix\n");
     return;
 #endif
-    char out[4096], line[2048], dir[64];
+    char out[4096], dir[64];
     tmpdir_create(dir, sizeof dir, "cli");
-    snprintf(line, sizeof line, "ulimit -v 1500000; %s --device cpu --quiet --out %s/run %s",
-             test_bin(), dir, TOO_BIG[_i].args);
-    int rc = run_sh(NULL, line, out, sizeof out);
+    int rc = run_sh(NULL, out, sizeof out,
+                    "ulimit -v 1500000; %s --device cpu --quiet --out %s/run %s", test_bin(), dir,
+                    TOO_BIG[_i].args);
     ck_assert_msg(rc == 2, "'%s' exited %d, want 2: %s", TOO_BIG[_i].args, rc, out);
     ck_assert_msg(strstr(out, TOO_BIG[_i].needle) && strstr(out, "MiB"),
                   "'%s': the message does not say '%s ... MiB': %s", TOO_BIG[_i].args,
@@ -153,7 +151,7 @@ START_TEST(test_device_cuda_without_gpu) {
     Backend *be = backend_cuda_create(why, sizeof why);
     int have_gpu = be != NULL;
     if (be) be->destroy(be);
-    int rc = run_program("--device cuda --total-steps 200 --eval-every 0 --quiet", out, sizeof out);
+    int rc = run_program(out, sizeof out, "--device cuda --total-steps 200 --eval-every 0 --quiet");
     if (have_gpu) {
         ck_assert_msg(rc == 0, "GPU present but --device cuda exited %d: %s", rc, out);
     } else {
@@ -165,7 +163,7 @@ END_TEST
 
 START_TEST(test_help_lists_every_option) {
     char out[16384];
-    int rc = run_program("--help", out, sizeof out);
+    int rc = run_program(out, sizeof out, "--help");
     ck_assert_int_eq(rc, 0);
     const char *opts[] = {"--env ", "--envs", "--device", "--seed", "--total-steps",
                           "--batch-size", "--replay-size", "--gamma", "--tau", "--actor-lr",
@@ -218,7 +216,7 @@ END_TEST
 
 START_TEST(test_version) {
     char out[1024];
-    ck_assert_int_eq(run_program("--version", out, sizeof out), 0);
+    ck_assert_int_eq(run_program(out, sizeof out, "--version"), 0);
     ck_assert_msg(strstr(out, DDPG_VERSION) != NULL, "version missing: %s", out);
 }
 END_TEST
@@ -237,10 +235,9 @@ static int file_starts_with(const char *path, const char *prefix) {
  * holds the text. */
 static void expect_run_writes(char *dir, size_t len, const char *args,
                               const char *const (*want)[2], size_t n) {
-    char line[1400], out[8192];
+    char out[8192];
     tmpdir_create(dir, len, "cli");
-    snprintf(line, sizeof line, "%s --out %s/run", args, dir);
-    int rc = run_program(line, out, sizeof out);
+    int rc = run_program(out, sizeof out, "%s --out %s/run", args, dir);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     for (size_t i = 0; i < n; i++) {
         char *text = file_read("%s/run/%s", dir, want[i][0]);
@@ -253,7 +250,7 @@ static void expect_run_writes(char *dir, size_t len, const char *args,
  * updates.csv, the critic's view of the evaluations in eval.csv, the
  * algorithm and its options in config.json and the checkpoint. */
 START_TEST(test_td3_layer_norm_run) {
-    char out[8192], args[1024], dir[64];
+    char out[8192], dir[64];
     const char *const want[][2] = {
         {"updates.csv",
          "update,critic_loss,actor_loss,q_mean,y_mean,critic_grad_norm,actor_grad_norm,q2_mean"},
@@ -267,8 +264,7 @@ START_TEST(test_td3_layer_norm_run) {
                       "--total-steps 900 --start-steps 300 --update-after 300 --batch-size 16 "
                       "--hidden 16 --eval-every 300 --eval-episodes 2 --quiet",
                       want, sizeof want / sizeof want[0]);
-    snprintf(args, sizeof args, "--resume %s/run --algo ddpg", dir);
-    ck_assert_int_eq(run_program(args, out, sizeof out), 2);
+    ck_assert_int_eq(run_program(out, sizeof out, "--resume %s/run --algo ddpg", dir), 2);
     ck_assert_msg(strstr(out, "--algo ddpg contradicts the checkpoint's --algo td3"), "%s", out);
     rm_rf(dir);
 }
@@ -296,14 +292,13 @@ START_TEST(test_mountaincar_run) {
 END_TEST
 
 START_TEST(test_good_run_writes_run_directory) {
-    char out[8192], args[1024], path[900], dir[64];
+    char out[8192], path[900], dir[64];
     tmpdir_create(dir, sizeof dir, "cli");
-    snprintf(args, sizeof args,
-             "--device cpu --envs 2 --total-steps 1200 --start-steps 400 --update-after 400 "
-             "--batch-size 32 --hidden 32,32 --eval-every 400 --eval-episodes 3 --probe-n 4 "
-             "--probe-every 1 --quiet --out=%s/run",
-             dir);
-    int rc = run_program(args, out, sizeof out);
+    int rc = run_program(out, sizeof out,
+                         "--device cpu --envs 2 --total-steps 1200 --start-steps 400 "
+                         "--update-after 400 --batch-size 32 --hidden 32,32 --eval-every 400 "
+                         "--eval-episodes 3 --probe-n 4 --probe-every 1 --quiet --out=%s/run",
+                         dir);
     ck_assert_msg(rc == 0, "exit %d: %s", rc, out);
     struct {
         const char *file, *header;

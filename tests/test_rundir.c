@@ -23,12 +23,12 @@
 #define SMALL "--device cpu --quiet --hidden 16 --batch-size 16 --start-steps 200 " \
               "--update-after 200 --eval-every 200 --eval-episodes 2 --probe-n 2 "
 
-/* run_sh, and the seconds it took in *seconds. */
+/* run_sh of line, and the seconds it took in *seconds. */
 static int run_sh_timed(const char *dir, const char *line, char *out, size_t len,
                         double *seconds) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    int rc = run_sh(dir, line, out, len);
+    int rc = run_sh(dir, out, len, "%s", line);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     *seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     return rc;
@@ -47,11 +47,11 @@ START_TEST(test_existing_run_refused) {
     char dir[64], line[2048], out[4096];
     tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --out run", bin());
-    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
+    ck_assert_int_eq(run_sh(dir, NULL, 0, "%s", line), 0);
     char run[128];
     snprintf(run, sizeof run, "%s/run", dir);
     char *before = file_read("%s/episodes.csv", run);
-    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 2);
+    ck_assert_int_eq(run_sh(dir, out, sizeof out, "%s", line), 2);
     ck_assert_msg(strstr(out, "already holds a run") && strstr(out, "--resume") &&
                   strstr(out, "--overwrite"), "message: %s", out);
     char *after = file_read("%s/episodes.csv", run);
@@ -63,14 +63,13 @@ END_TEST
 
 /* --overwrite removes this program's files, not the user's, and runs. */
 START_TEST(test_overwrite_removes_only_ours) {
-    char dir[64], line[2048], run[128];
+    char dir[64], run[128];
     tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(run, sizeof run, "%s/run", dir);
-    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --out run", bin());
-    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
+    ck_assert_int_eq(run_sh(dir, NULL, 0, "%s " SMALL "--total-steps 400 --out run", bin()), 0);
     file_write("mine\n", "%s/notes.txt", run); /* a file of the user's beside the run */
-    snprintf(line, sizeof line, "%s " SMALL "--total-steps 600 --out run --overwrite", bin());
-    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
+    ck_assert_int_eq(run_sh(dir, NULL, 0, "%s " SMALL "--total-steps 600 --out run --overwrite",
+                            bin()), 0);
     ck_assert(path_exists("%s/notes.txt", run));
     char *js = file_read("%s/summary.json", run);
     ck_assert_msg(strstr(js, "\"env_steps\": 600"), "summary: %s", js);
@@ -82,11 +81,11 @@ END_TEST
 /* Without --out: runs/<date>-<time>-<env>-s<seed>, named at the start and at
  * the end; --no-out: nothing at all. */
 START_TEST(test_default_dir_and_no_out) {
-    char dir[64], line[2048], out[8192];
+    char dir[64], out[8192];
     tmpdir_create(dir, sizeof dir, "rundir");
-    snprintf(line, sizeof line, "%s --device cpu --hidden 16 --batch-size 16 --start-steps 200 "
-             "--update-after 200 --total-steps 400 --seed 7", bin());
-    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, out, sizeof out, "%s --device cpu --hidden 16 --batch-size 16 "
+                            "--start-steps 200 --update-after 200 --total-steps 400 --seed 7",
+                            bin()), 0);
     const char *named = strstr(out, "run directory: runs/");
     ck_assert_msg(named && strstr(named, "-pendulum-s7") && strstr(out, "wrote runs/"),
                   "output: %s", out);
@@ -95,8 +94,7 @@ START_TEST(test_default_dir_and_no_out) {
     snprintf(cmd, sizeof cmd, "ls %s/*-pendulum-s7/summary.json > /dev/null", runs);
     ck_assert_int_eq(system(cmd), 0);
     rm_rf(runs);
-    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --no-out", bin());
-    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
+    ck_assert_int_eq(run_sh(dir, NULL, 0, "%s " SMALL "--total-steps 400 --no-out", bin()), 0);
     ck_assert_msg(rmdir(dir) == 0, "--no-out left something in the working directory");
 }
 END_TEST
@@ -104,11 +102,10 @@ END_TEST
 /* A file size limit (a full disk, as far as the program can tell): exit 4,
  * the file and the error named, summary.json says error, never exit 0. */
 START_TEST(test_full_disk_exit_4) {
-    char dir[64], line[2048], out[4096], run[128];
+    char dir[64], out[4096], run[128];
     tmpdir_create(dir, sizeof dir, "rundir");
-    snprintf(line, sizeof line, "trap '' XFSZ; ulimit -f 40; %s " SMALL "--total-steps 3000 "
-             "--out run", bin());
-    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 4);
+    ck_assert_int_eq(run_sh(dir, out, sizeof out, "trap '' XFSZ; ulimit -f 40; %s " SMALL
+                            "--total-steps 3000 --out run", bin()), 4);
     ck_assert_msg(strstr(out, "cannot write") && strstr(out, "File too large"), "output: %s",
                   out);
     snprintf(run, sizeof run, "%s/run", dir);
@@ -137,11 +134,11 @@ static int entries(const char *dir) {
  * rundir_clear (--overwrite) removes exactly those and their temporary files
  * (the checkpoint writer's among them), leaving the user's look-alikes. */
 START_TEST(test_table_is_every_file) {
-    char dir[64], line[2048], out[4096], run[128], name[64], path[RUNDIR_PATH_MAX];
+    char dir[64], out[4096], run[128], name[64], path[RUNDIR_PATH_MAX];
     tmpdir_create(dir, sizeof dir, "rundir");
     snprintf(run, sizeof run, "%s/run", dir);
-    snprintf(line, sizeof line, "%s " SMALL "--total-steps 400 --save-every 200 --out run", bin());
-    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, out, sizeof out, "%s " SMALL "--total-steps 400 --save-every 200 "
+                         "--out run", bin()) == 0, "output: %s", out);
     for (int f = 0; f < RUN_FILE_COUNT; f++)
         ck_assert_msg(path_exists("%s/%s", run, RUN_FILES[f].name), "the run wrote no %s",
                       RUN_FILES[f].name);
@@ -223,12 +220,12 @@ END_TEST
 /* --config with a run's config.json repeats it exactly; a key = value file
  * works and the command line wins; a bad line is named file:line. */
 START_TEST(test_config_file) {
-    char dir[64], line[2048], out[4096];
+    char dir[64], out[4096];
     tmpdir_create(dir, sizeof dir, "rundir");
-    snprintf(line, sizeof line, "%s " SMALL "--total-steps 800 --seed 3 --noise ou --out a", bin());
-    ck_assert_int_eq(run_sh(dir, line, NULL, 0), 0);
-    snprintf(line, sizeof line, "%s --config a/config.json --quiet --out b", bin());
-    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, NULL, 0, "%s " SMALL "--total-steps 800 --seed 3 --noise ou "
+                            "--out a", bin()), 0);
+    ck_assert_int_eq(run_sh(dir, out, sizeof out, "%s --config a/config.json --quiet --out b",
+                            bin()), 0);
     char a[128], b[128];
     snprintf(a, sizeof a, "%s/a", dir);
     snprintf(b, sizeof b, "%s/b", dir);
@@ -237,8 +234,8 @@ START_TEST(test_config_file) {
     free(ua), free(ub);
     file_write("# a run of mine\ntotal-steps = 400\nbatch_size = 16\nhidden = 8\nquiet = true\n"
                "seed = 5  # overridden below\n", "%s/c.conf", dir);
-    snprintf(line, sizeof line, "%s --config c.conf --device cpu --seed 9 --out c", bin());
-    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, out, sizeof out, "%s --config c.conf --device cpu --seed 9 "
+                            "--out c", bin()), 0);
     char c[128];
     snprintf(c, sizeof c, "%s/c", dir);
     char *js = file_read("%s/config.json", c);
@@ -246,8 +243,8 @@ START_TEST(test_config_file) {
                   strstr(js, "\"batch_size\": 16"), "config.json: %s", js);
     free(js);
     file_write("total-steps = 400\n\nbatch-size = many\n", "%s/c.conf", dir);
-    snprintf(line, sizeof line, "%s --config c.conf --device cpu --no-out", bin());
-    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 2);
+    ck_assert_int_eq(run_sh(dir, out, sizeof out, "%s --config c.conf --device cpu --no-out",
+                            bin()), 2);
     ck_assert_msg(strstr(out, "c.conf:3") && strstr(out, "--batch-size"), "message: %s", out);
     rm_rf(dir);
 }
@@ -257,14 +254,13 @@ END_TEST
  * apostrophe and a byte that is not UTF-8 is fine: config.json stays valid
  * JSON; config.json records the threads used. */
 START_TEST(test_report_through_symlink_odd_path) {
-    char dir[64], line[2048], out[8192];
+    char dir[64], out[8192];
     tmpdir_create(dir, sizeof dir, "rundir");
     char link[200];
     snprintf(link, sizeof link, "%s/ddpg", dir);
     ck_assert_int_eq(symlink(bin(), link), 0);
-    snprintf(line, sizeof line, "./ddpg " SMALL "--total-steps 400 --threads 3 --out "
-             "\"it's $(printf 'caf\\351')\"");
-    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, out, sizeof out, "./ddpg " SMALL "--total-steps 400 --threads 3 "
+                         "--out \"it's $(printf 'caf\\351')\"") == 0, "output: %s", out);
     char run[128];
     snprintf(run, sizeof run, "%s/it's caf\xe9", dir);
     ck_assert_msg(path_exists("%s/report.html", run), "no report through the symlink: %s", out);
@@ -274,15 +270,14 @@ START_TEST(test_report_through_symlink_odd_path) {
              run);
     ck_assert_msg(system(cmd) == 0, "config.json is not valid JSON, or threads is not 3");
     /* through PATH, the report is found too */
-    snprintf(line, sizeof line, "PATH=\"%s:$PATH\" ddpg " SMALL "--total-steps 400 --out p", dir);
-    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, out, sizeof out, "PATH=\"%s:$PATH\" ddpg " SMALL
+                         "--total-steps 400 --out p", dir) == 0, "output: %s", out);
     char p[128];
     snprintf(p, sizeof p, "%s/p", dir);
     ck_assert_msg(path_exists("%s/report.html", p), "no report through PATH: %s", out);
     /* without python3 the notice says so, and the run still succeeds */
-    snprintf(line, sizeof line, "PATH=/nonexistent %s/ddpg " SMALL "--total-steps 400 --out q",
-             dir);
-    ck_assert_msg(run_sh(dir, line, out, sizeof out) == 0, "output: %s", out);
+    ck_assert_msg(run_sh(dir, out, sizeof out, "PATH=/nonexistent %s/ddpg " SMALL
+                         "--total-steps 400 --out q", dir) == 0, "output: %s", out);
     ck_assert_msg(strstr(out, "no report written") && strstr(out, "python3 cannot be run"),
                   "the notice does not name the cause: %s", out);
     rm_rf(dir);
@@ -291,12 +286,12 @@ END_TEST
 
 /* On an 60-column terminal the progress line never runs past the edge. */
 START_TEST(test_progress_fits_terminal) {
-    char dir[64], line[2048], out[1 << 16];
+    char dir[64], out[1 << 16];
     tmpdir_create(dir, sizeof dir, "rundir");
-    snprintf(line, sizeof line, "script -qec \"stty cols 60 rows 20; %s --device cpu --hidden 64 "
-             "--total-steps 6000 --update-after 200 --start-steps 200 --eval-every 1000 "
-             "--no-out\" /dev/null", bin());
-    ck_assert_int_eq(run_sh(dir, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(dir, out, sizeof out, "script -qec \"stty cols 60 rows 20; %s "
+                            "--device cpu --hidden 64 --total-steps 6000 --update-after 200 "
+                            "--start-steps 200 --eval-every 1000 --no-out\" /dev/null", bin()),
+                     0);
     int redraws = 0;
     for (char *p = strstr(out, "\r\033[K"); p; p = strstr(p + 1, "\r\033[K")) {
         char *q = p + 4;
@@ -312,15 +307,13 @@ END_TEST
 /* What cannot go as asked is said at the start: --total-steps not a multiple
  * of --envs (and the run keeps to 100%), no update ever. */
 START_TEST(test_warnings) {
-    char out[4096], line[2048];
-    snprintf(line, sizeof line, "%s --device cpu --envs 1000 --total-steps 10 --hidden 8 "
-             "--eval-every 0 --probe-n 0 --no-out", bin());
-    ck_assert_int_eq(run_sh(NULL, line, out, sizeof out), 0);
+    char out[4096];
+    ck_assert_int_eq(run_sh(NULL, out, sizeof out, "%s --device cpu --envs 1000 --total-steps 10 "
+                            "--hidden 8 --eval-every 0 --probe-n 0 --no-out", bin()), 0);
     ck_assert_msg(strstr(out, "not a multiple of --envs 1000") && strstr(out, "1000 env steps") &&
                   strstr(out, "100.0%") && !strstr(out, "10000.0%"), "output: %s", out);
-    snprintf(line, sizeof line, "%s --device cpu --update-after 5000 --total-steps 1000 "
-             "--hidden 8 --no-out --quiet", bin());
-    ck_assert_int_eq(run_sh(NULL, line, out, sizeof out), 0);
+    ck_assert_int_eq(run_sh(NULL, out, sizeof out, "%s --device cpu --update-after 5000 "
+                            "--total-steps 1000 --hidden 8 --no-out --quiet", bin()), 0);
     ck_assert_msg(strstr(out, "no gradient update will run"), "output: %s", out);
 }
 END_TEST
