@@ -113,6 +113,19 @@ char *file_read(const char *fmt, ...) {
     return text;
 }
 
+char *csv_read_without(int col, const char *fmt, ...) {
+    PATH_FROM_ARGS(path, fmt);
+    char *text = file_read("%s", path);
+    size_t n = 0;
+    int k = 0; /* the column of the character at p */
+    for (const char *p = text; *p; p++) {
+        if (*p == '\n' || k != col) text[n++] = *p;
+        k = *p == '\n' ? 0 : k + (*p == ',');
+    }
+    text[n] = 0;
+    return text;
+}
+
 void file_write(const char *text, const char *fmt, ...) {
     PATH_FROM_ARGS(path, fmt);
     FILE *f = fopen(path, "w");

@@ -40,6 +40,11 @@ int path_exists(const char *fmt, ...) HELPERS_PRINTF(1, 2);
  * that it opens. */
 char *file_read(const char *fmt, ...) HELPERS_PRINTF(1, 2);
 
+/* A CSV file's text with column col (0-based) left out of every line, with
+ * the comma after it, the newlines kept (col -1: nothing left out); as
+ * file_read. For the columns a comparison must pass over (wall_s). */
+char *csv_read_without(int col, const char *fmt, ...) HELPERS_PRINTF(2, 3);
+
 /* Writes text as the whole of the file (made or emptied). */
 void file_write(const char *text, const char *fmt, ...) HELPERS_PRINTF(2, 3);
 

@@ -25,32 +25,12 @@
 #define SMALL "--device cpu --quiet --hidden 32,32 --batch-size 32 --start-steps 400 " \
               "--update-after 400 --eval-every 400 --eval-episodes 3 --probe-n 4 "
 
-/* The text of path with column `skip` (0-based; -1: none) left out of every
- * line: wall_s is the one column a resumed run may write differently. */
-static char *csv_without(const char *path, int skip) {
-    FILE *f = fopen(path, "r");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    size_t cap = 1 << 20, n = 0;
-    char *out = malloc(cap), line[4096];
-    ck_assert_ptr_nonnull(out);
-    while (fgets(line, sizeof line, f)) {
-        int col = 0;
-        for (char *c = line; *c; c++) {
-            if (col != skip && n + 2 < cap) out[n++] = *c;
-            if (*c == ',') col++;
-        }
-    }
-    out[n] = 0;
-    fclose(f);
-    return out;
-}
-
+/* a_dir/file and b_dir/file alike but for column skip (-1: none): wall_s is
+ * the one column a resumed run may write differently. */
 static void expect_same_csv(const char *a_dir, const char *b_dir, const char *file, int skip) {
-    char a[1200], b[1200];
-    snprintf(a, sizeof a, "%s/%s", a_dir, file);
-    snprintf(b, sizeof b, "%s/%s", b_dir, file);
-    char *x = csv_without(a, skip), *y = csv_without(b, skip);
-    ck_assert_msg(strlen(x) > 40, "%s is nearly empty", a);
+    char *x = csv_read_without(skip, "%s/%s", a_dir, file);
+    char *y = csv_read_without(skip, "%s/%s", b_dir, file);
+    ck_assert_msg(strlen(x) > 40, "%s/%s is nearly empty", a_dir, file);
     ck_assert_msg(strcmp(x, y) == 0, "%s differs between the run and the resumed run", file);
     free(x), free(y);
 }
