@@ -89,10 +89,9 @@ START_TEST(test_default_dir_and_no_out) {
     const char *named = strstr(out, "run directory: runs/");
     ck_assert_msg(named && strstr(named, "-pendulum-s7") && strstr(out, "wrote runs/"),
                   "output: %s", out);
-    char runs[128], cmd[256];
+    char runs[128];
     snprintf(runs, sizeof runs, "%s/runs", dir);
-    snprintf(cmd, sizeof cmd, "ls %s/*-pendulum-s7/summary.json > /dev/null", runs);
-    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(run_sh(NULL, NULL, 0, "ls %s/*-pendulum-s7/summary.json", runs), 0);
     rm_rf(runs);
     ck_assert_int_eq(run_sh(dir, NULL, 0, "%s " SMALL "--total-steps 400 --no-out", bin()), 0);
     ck_assert_msg(rmdir(dir) == 0, "--no-out left something in the working directory");
@@ -264,11 +263,10 @@ START_TEST(test_report_through_symlink_odd_path) {
     char run[128];
     snprintf(run, sizeof run, "%s/it's caf\xe9", dir);
     ck_assert_msg(path_exists("%s/report.html", run), "no report through the symlink: %s", out);
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "python3 -c \"import json,sys; d=json.load(open(sys.argv[1],"
-             "encoding='utf-8')); sys.exit(0 if d['threads'] == 3 else 1)\" \"%s/config.json\"",
-             run);
-    ck_assert_msg(system(cmd) == 0, "config.json is not valid JSON, or threads is not 3");
+    ck_assert_msg(run_sh(NULL, NULL, 0, "python3 -c \"import json,sys; "
+                         "d=json.load(open(sys.argv[1],encoding='utf-8')); "
+                         "sys.exit(0 if d['threads'] == 3 else 1)\" \"%s/config.json\"",
+                         run) == 0, "config.json is not valid JSON, or threads is not 3");
     /* through PATH, the report is found too */
     ck_assert_msg(run_sh(dir, out, sizeof out, "PATH=\"%s:$PATH\" ddpg " SMALL
                          "--total-steps 400 --out p", dir) == 0, "output: %s", out);
