@@ -11,6 +11,7 @@
 #include "ddpg/checkpoint.h"
 #include "ddpg/graph.h"
 #include "ddpg/train.h"
+#include "helpers.h"
 #include "suites.h"
 
 /* Whether update u (counted from 1) is a policy step (ddpg_policy_step). */
@@ -258,8 +259,7 @@ static const struct {
 START_TEST(test_trainer_graph_per_pattern) {
     int k = CASES[_i].k, delay = CASES[_i].delay;
     char dir[64], path[128];
-    snprintf(dir, sizeof dir, "/tmp/ddpg_graph_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    tmpdir_create(dir, sizeof dir, "graph");
     snprintf(path, sizeof path, "%s/checkpoint.bin", dir);
     Backend *be = fake_backend(0);
     Error err = {STATUS_OK, ""};
@@ -286,9 +286,7 @@ START_TEST(test_trainer_graph_per_pattern) {
     ck_assert_msg(runlog_close(&log, &err) == STATUS_OK, "%s", err.msg);
     trainer_destroy(&b);
     be->destroy(be);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    rm_rf(dir);
 }
 END_TEST
 

@@ -14,6 +14,7 @@
 #include "ddpg/env.h"
 #include "ddpg/options.h"
 #include "ddpg/runlog.h"
+#include "helpers.h"
 #include "suites.h"
 
 /* A value of o other than its default d, as the command line writes it. */
@@ -122,7 +123,7 @@ START_TEST(test_config_json_holds_every_saved_option) {
     config_defaults(&d);
     RunLog l;
     memset(&l, 0, sizeof l);
-    ck_assert_ptr_nonnull(mkdtemp(strcpy(l.dir, "/tmp/ddpg_config_json_XXXXXX")));
+    tmpdir_create(l.dir, sizeof l.dir, "config_json");
     ck_assert_int_eq(runlog_write_config(&l, &x, "cpu", "a CPU", x.threads, NULL), 0);
     char path[1100];
     snprintf(path, sizeof path, "%s/config.json", l.dir);
@@ -161,8 +162,7 @@ START_TEST(test_config_json_holds_every_saved_option) {
         const Option *o = &OPTIONS[i];
         ck_assert_msg(same_value(o, option_is_saved(o) ? &x : &d, &back), "--%s", o->name);
     }
-    unlink(path);
-    rmdir(l.dir);
+    rm_rf(l.dir);
 }
 END_TEST
 
