@@ -1,7 +1,8 @@
-/* test_schedule.c - the CPU backend's schedule of a DDPG update (src/cpu/
- * update.c, passes.c) gives bit for bit the numbers of the generic update
- * (src/ddpg.c) on the same inputs, on 1, 2 and 3 threads, at odd sizes:
- * every parameter, target, gradient, Adam moment and step, and metric. */
+/* test_schedule.c - the CPU backend's schedule of a DDPG or TD3 update, with
+ * and without LayerNorm (src/backend/cpu/update.c, passes.c), gives bit for
+ * bit the numbers of the generic update (src/agent/ddpg.c) on the same
+ * inputs, on 1, 2 and 3 threads, at odd sizes: every parameter, target,
+ * gradient, Adam moment and step, metric and counter. */
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
@@ -18,11 +19,23 @@
 #include "ddpg/envs/pendulum.h"
 #include "suites.h"
 
-static DdpgParams params(const int *hidden, int n_hidden, int batch, float grad_clip) {
-    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM, .act_dim = PENDULUM_ACT_DIM, .hidden = hidden,
-                    .n_hidden = n_hidden, .bounds = {1, {-2.0f}, {2.0f}}, .batch_size = batch,
-                    .gamma = 0.99f, .tau = 0.05f, .grad_clip = grad_clip, .actor_lr = 3e-3f,
-                    .critic_lr = 3e-3f, .seed = 5};
+/* One case: the agent's sizes and features, the updates, the threads. */
+typedef struct {
+    const int *hidden;
+    int n_hidden, batch;
+    float grad_clip;
+    int updates;
+    Algo algo;
+    int layer_norm, policy_delay; /* policy_delay: TD3's, 0 for DDPG */
+} Case;
+
+static DdpgParams params(const Case *c) {
+    DdpgParams p = {.obs_dim = PENDULUM_OBS_DIM, .act_dim = PENDULUM_ACT_DIM,
+                    .hidden = c->hidden, .n_hidden = c->n_hidden, .bounds = {1, {-2.0f}, {2.0f}},
+                    .batch_size = c->batch, .gamma = 0.99f, .tau = 0.05f,
+                    .grad_clip = c->grad_clip, .actor_lr = 3e-3f, .critic_lr = 3e-3f, .seed = 5,
+                    .layer_norm = c->layer_norm, .algo = c->algo, .target_noise = 0.2f,
+                    .target_noise_clip = 0.5f, .policy_delay = c->policy_delay};
     return p;
 }
 
@@ -50,20 +63,24 @@ static void expect_nets_same(const char *config, const char *name, const Net *s,
     expect_same(config, what, s->adam_step, g->adam_step, sizeof(int64_t));
 }
 
+static void describe(char *buf, size_t len, int threads, const Case *c) {
+    int k = snprintf(buf, len, "%s%s, %d thread%s, hidden ", c->algo == ALGO_TD3 ? "TD3" : "DDPG",
+                     c->layer_norm ? "+LayerNorm" : "", threads, threads > 1 ? "s" : "");
+    for (int l = 0; l < c->n_hidden; l++)
+        k += snprintf(buf + k, len - (size_t)k, "%s%d", l ? "," : "", c->hidden[l]);
+    snprintf(buf + k, len - (size_t)k, ", batch %d, clip %g, delay %d, %d updates", c->batch,
+             (double)c->grad_clip, c->policy_delay, c->updates);
+}
+
 /* Updates from the same replay and initial networks: one agent through its
- * backend's schedule (ddpg_update_batch), one through ddpg_update_generic. */
-static void check_schedule(int threads, const int *hidden, int n_hidden, int batch,
-                           float grad_clip, int updates) {
-    char config[128];
-    int k = snprintf(config, sizeof config, "%d thread%s, hidden ", threads,
-                     threads > 1 ? "s" : "");
-    for (int l = 0; l < n_hidden; l++)
-        k += snprintf(config + k, sizeof config - (size_t)k, "%s%d", l ? "," : "", hidden[l]);
-    snprintf(config + k, sizeof config - (size_t)k, ", batch %d, clip %g", batch,
-             (double)grad_clip);
+ * backend's schedule (ddpg_update_batch), one through ddpg_update_generic;
+ * then every network's buffers, the counters and the metrics compared. */
+static void check_schedule(int threads, const Case *c) {
+    char config[160];
+    describe(config, sizeof config, threads, c);
     Backend *be = backend_cpu_create(threads);
     ck_assert_int_eq(cpu_threads(be), threads);
-    DdpgParams p = params(hidden, n_hidden, batch, grad_clip);
+    DdpgParams p = params(c);
     Replay r;
     ck_assert_int_eq(replay_create(&r, be, 3000, p.obs_dim, p.act_dim), 0);
     ck_assert_int_eq(env_fill_random(be, pendulum_spec(), &r, 3000, 9), 0);
@@ -71,16 +88,27 @@ static void check_schedule(int threads, const int *hidden, int n_hidden, int bat
     ck_assert_int_eq(ddpg_create(&sched, be, &p), 0);
     ck_assert_int_eq(ddpg_create(&gen, be, &p), 0);
     ck_assert_msg(sched.plan != NULL, "%s: the CPU schedule did not take the agent", config);
-    for (int u = 0; u < updates; u++) {
+    int policy_steps = 0;
+    for (int u = 0; u < c->updates; u++) {
         ddpg_update(&sched, &r);
         be->replay_sample(be, &r, &gen.batch, gen.p.seed, gen.sample_ctr);
+        gen.updates++; /* as ddpg_update_batch counts: the clock of TD3's delay */
         ddpg_update_generic(&gen);
+        policy_steps += ddpg_policy_step(&gen);
     }
-    expect_same(config, "batch", sched.batch.idx, gen.batch.idx, sizeof(int64_t) * batch);
+    expect_same(config, "batch", sched.batch.idx, gen.batch.idx, sizeof(int64_t) * c->batch);
     expect_nets_same(config, "actor", &sched.actor, &gen.actor);
-    expect_nets_same(config, "critic", &sched.critic[0], &gen.critic[0]);
+    for (int k = 0; k < gen.n_critics; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "critic%d", k);
+        expect_nets_same(config, name, &sched.critic[k], &gen.critic[k]);
+        ck_assert_int_eq(*sched.critic[k].adam_step, c->updates);
+    }
     expect_same(config, "metrics", sched.metrics, gen.metrics, sizeof(float) * gen.n_metrics);
-    ck_assert_int_eq(*sched.actor.adam_step, updates);
+    if (c->algo == ALGO_TD3)
+        expect_same(config, "smooth_ctr", sched.smooth_ctr, gen.smooth_ctr, sizeof(uint64_t));
+    ck_assert_int_eq(*sched.actor.adam_step, policy_steps);
+    ck_assert_int_eq(sched.updates, c->updates);
     ddpg_destroy(&sched);
     ddpg_destroy(&gen);
     replay_destroy(&r, be);
@@ -94,17 +122,52 @@ static const int H17_9[2] = {17, 9};
 
 /* The default networks at batch 128: the lanes fork the 256 x 256 layers
  * and the Q(s, mu(s)) pass is cut in two blocks of 64 rows. Loop: threads. */
-START_TEST(test_schedule_default_sizes) { check_schedule(_i, H256, 2, 128, 1.0f, 3); }
+START_TEST(test_schedule_default_sizes) {
+    Case c = {H256, 2, 128, 1.0f, 3, ALGO_DDPG, 0, 0};
+    check_schedule(_i, &c);
+}
 END_TEST
 
 /* Odd sizes: a batch of 37 (no cut of the Q(s, mu(s)) pass), 65 (cut at 32
  * rows), 300 (cut at a GEMM row block, 128), uneven widths and three hidden
  * layers, clipping active and off. Loop: threads. */
 START_TEST(test_schedule_odd_sizes) {
-    check_schedule(_i, H65_33, 2, 37, 1.0f, 3);
-    check_schedule(_i, H64x3, 3, 65, 0.0f, 3);
-    check_schedule(_i, H17_9, 2, 300, 0.05f, 2);
-    check_schedule(_i, H65_33, 2, 19, 0.0f, 2);
+    const Case cases[] = {{H65_33, 2, 37, 1.0f, 3, ALGO_DDPG, 0, 0},
+                          {H64x3, 3, 65, 0.0f, 3, ALGO_DDPG, 0, 0},
+                          {H17_9, 2, 300, 0.05f, 2, ALGO_DDPG, 0, 0},
+                          {H65_33, 2, 19, 0.0f, 2, ALGO_DDPG, 0, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_schedule(_i, &cases[k]);
+}
+END_TEST
+
+/* LayerNorm: the same sizes, each normalised layer's forward (with the ReLU
+ * mask after it) and backward (its dx in the lanes, its gain and shift
+ * gradients beside dW); the default networks fork their normalised 256 x 256
+ * layers. Loop: threads. */
+START_TEST(test_schedule_layer_norm) {
+    const Case cases[] = {{H256, 2, 128, 1.0f, 3, ALGO_DDPG, 1, 0},
+                          {H65_33, 2, 37, 1.0f, 3, ALGO_DDPG, 1, 0},
+                          {H64x3, 3, 65, 0.0f, 3, ALGO_DDPG, 1, 0},
+                          {H17_9, 2, 300, 0.05f, 2, ALGO_DDPG, 1, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_schedule(_i, &cases[k]);
+}
+END_TEST
+
+/* TD3, with and without LayerNorm: the twin critics' steps side by side,
+ * the actor and the soft updates on policy steps only. Delays 1, 2 and 3
+ * over 4-7 updates, so that the last update is a policy step for some
+ * cases and not for others (the actor's gradient of its last step must
+ * survive the steps between). Loop: threads. */
+START_TEST(test_schedule_td3) {
+    const Case cases[] = {{H256, 2, 128, 1.0f, 4, ALGO_TD3, 0, 2},
+                          {H65_33, 2, 37, 1.0f, 5, ALGO_TD3, 0, 1},
+                          {H64x3, 3, 65, 0.0f, 7, ALGO_TD3, 0, 3},
+                          {H17_9, 2, 300, 0.05f, 5, ALGO_TD3, 0, 2},
+                          {H256, 2, 128, 1.0f, 5, ALGO_TD3, 1, 2},
+                          {H65_33, 2, 37, 1.0f, 7, ALGO_TD3, 1, 3},
+                          {H64x3, 3, 65, 0.0f, 5, ALGO_TD3, 1, 1},
+                          {H17_9, 2, 300, 0.05f, 6, ALGO_TD3, 1, 2}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) check_schedule(_i, &cases[k]);
 }
 END_TEST
 
@@ -192,6 +255,8 @@ Suite *schedule_suite(void) {
     tcase_add_loop_test(tc, test_passes_match_mlp, 1, 4);
     tcase_add_loop_test(tc, test_schedule_default_sizes, 1, 4);
     tcase_add_loop_test(tc, test_schedule_odd_sizes, 1, 4);
+    tcase_add_loop_test(tc, test_schedule_layer_norm, 1, 4);
+    tcase_add_loop_test(tc, test_schedule_td3, 1, 4);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -12,9 +12,11 @@ typedef struct {
     MlpWork w;                          /* activations and gradients (a view of a work) */
     uint32_t *mask[MLP_MAX_LAYERS + 1]; /* ReLU masks of the hidden h[l], else NULL */
     float *dh2[MLP_MAX_LAYERS + 1];     /* the second lane's own dh[l] (l >= 1), or NULL */
+    float *dz2[MLP_MAX_LAYERS + 1];     /* its own dz[l] of normalised layers, or NULL */
 } CpuPass;
 
-/* mlp_forward, also writing the masks. */
+/* mlp_forward, also writing the masks (of ReLU, after LayerNorm where
+ * there is one). */
 float *cpu_pass_forward(Backend *be, const MlpShape *s, const float *params, const float *x,
                         int rows, CpuPass *p);
 
