@@ -6,12 +6,19 @@
  * A row's sums in index order are one chain of dependent double adds, which
  * waits on the adder's latency at every element. NORM_ROWS rows are summed
  * side by side, each still in its own index order (the same numbers), so
- * that their chains overlap; the gain and shift gradients run the rows in
- * the outer loop, so that the adds vectorize across columns. */
+ * that their chains overlap: with AVX2, eight rows' columns are transposed
+ * into vectors (one lane per row) and summed lane by lane, as the scalar
+ * loops would. The gain and shift gradients run the rows in the outer loop,
+ * so that their adds vectorize across columns. tests/test_schedule.c checks
+ * all of it against plain loops, bit for bit. */
+#ifdef __AVX2__
+#include <immintrin.h>
+#endif
+
 #include "cpu_common.h"
 #include "ddpg/elem.h"
 
-#define NORM_ROWS 8     /* rows whose sums run side by side */
+#define NORM_ROWS 8       /* rows whose sums run side by side (AVX2: one lane each) */
 #define NORM_COL_CHUNK 64 /* columns of dgain and dshift summed at once */
 
 typedef struct {
@@ -22,16 +29,83 @@ typedef struct {
     uint32_t *mask; /* the ReLU mask of y (cpu_common.h), or NULL */
 } NormArgs;
 
+#ifdef __AVX2__
+/* t[k] = column j + k of the 8 rows of x (row stride n), lane r from row r. */
+static inline void load_columns8(const float *x, size_t n, int j, __m256 t[8]) {
+    __m256 r[8], u[8], v[8];
+    for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(x + (size_t)k * n + j);
+    for (int k = 0; k < 8; k += 2) {
+        u[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);     /* r0[0] r1[0] r0[1] r1[1] | [4] [5] */
+        u[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]); /* [2] [3] | [6] [7] */
+    }
+    for (int k = 0; k < 8; k += 4) {
+        v[k] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(1, 0, 1, 0));     /* col 0 | 4 */
+        v[k + 1] = _mm256_shuffle_ps(u[k], u[k + 2], _MM_SHUFFLE(3, 2, 3, 2)); /* col 1 | 5 */
+        v[k + 2] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        v[k + 3] = _mm256_shuffle_ps(u[k + 1], u[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        t[k] = _mm256_permute2f128_ps(v[k], v[k + 4], 0x20);
+        t[k + 4] = _mm256_permute2f128_ps(v[k], v[k + 4], 0x31);
+    }
+}
+
+/* The 8 lanes of f as doubles, added to lo (rows 0-3) and hi (rows 4-7). */
+static inline void add_pd8(__m256d *lo, __m256d *hi, __m256 f) {
+    *lo = _mm256_add_pd(*lo, _mm256_cvtps_pd(_mm256_castps256_ps128(f)));
+    *hi = _mm256_add_pd(*hi, _mm256_cvtps_pd(_mm256_extractf128_ps(f, 1)));
+}
+
+/* s[8] = the sums of the 8 rows' columns [0, j), j the returned multiple of 8. */
+static int sums8(const float *x, int n, double *s) {
+    __m256d lo = _mm256_setzero_pd(), hi = lo;
+    int j = 0;
+    for (__m256 t[8]; j + 8 <= n; j += 8) {
+        load_columns8(x, (size_t)n, j, t);
+        for (int k = 0; k < 8; k++) add_pd8(&lo, &hi, t[k]);
+    }
+    _mm256_storeu_pd(s, lo), _mm256_storeu_pd(s + 4, hi);
+    return j;
+}
+
+/* v[8] = the sums of (x - m[r])^2 over the 8 rows' columns [0, j) (d in
+ * float, its square in double). */
+static int squares8(const float *x, int n, const float *m, double *v) {
+    __m256d lo = _mm256_setzero_pd(), hi = lo;
+    __m256 mv = _mm256_loadu_ps(m);
+    int j = 0;
+    for (__m256 t[8]; j + 8 <= n; j += 8) {
+        load_columns8(x, (size_t)n, j, t);
+        for (int k = 0; k < 8; k++) {
+            __m256 d = _mm256_sub_ps(t[k], mv);
+            __m256d dl = _mm256_cvtps_pd(_mm256_castps256_ps128(d));
+            __m256d dh = _mm256_cvtps_pd(_mm256_extractf128_ps(d, 1));
+            lo = _mm256_add_pd(lo, _mm256_mul_pd(dl, dl));
+            hi = _mm256_add_pd(hi, _mm256_mul_pd(dh, dh));
+        }
+    }
+    _mm256_storeu_pd(v, lo), _mm256_storeu_pd(v + 4, hi);
+    return j;
+}
+#endif
+
 /* mean and rstd of nr rows of x (row stride n) at once; nr is a constant
  * where this is inlined, so the sums stay in registers. */
 static inline __attribute__((always_inline)) void row_stats(const float *x, int n, int nr,
                                                             float *mean, float *rstd) {
     double s[NORM_ROWS] = {0}, v[NORM_ROWS] = {0};
-    for (int j = 0; j < n; j++)
+    int j0 = 0;
+#ifdef __AVX2__
+    if (nr == 8) j0 = sums8(x, n, s);
+#endif
+    for (int j = j0; j < n; j++)
         for (int r = 0; r < nr; r++) s[r] += x[(size_t)r * n + j];
     float m[NORM_ROWS];
     for (int r = 0; r < nr; r++) m[r] = (float)(s[r] / n);
-    for (int j = 0; j < n; j++)
+#ifdef __AVX2__
+    if (nr == 8) j0 = squares8(x, n, m, v);
+#endif
+    for (int j = j0; j < n; j++)
         for (int r = 0; r < nr; r++) {
             float d = x[(size_t)r * n + j] - m[r];
             v[r] += (double)d * (double)d;
@@ -82,14 +156,47 @@ typedef struct {
     int rows, cols;
 } NormGradArgs;
 
+#ifdef __AVX2__
+/* sg[8], sgx[8] = the sums of g = dy gain and of g xhat over the 8 rows'
+ * columns [0, j), j the returned multiple of 8 (g and xhat in float, their
+ * product in double). */
+static int grad_sums8(const NormGradArgs *a, size_t i0, double *sg, double *sgx) {
+    int n = a->cols, j = 0;
+    const float *dy = a->dy + i0 * (size_t)n, *x = a->x + i0 * (size_t)n;
+    __m256d gl = _mm256_setzero_pd(), gh = gl, xl = gl, xh = gl;
+    __m256 mv = _mm256_loadu_ps(a->mean + i0), rv = _mm256_loadu_ps(a->rstd + i0);
+    for (__m256 td[8], tx[8]; j + 8 <= n; j += 8) {
+        load_columns8(dy, (size_t)n, j, td);
+        load_columns8(x, (size_t)n, j, tx);
+        for (int k = 0; k < 8; k++) {
+            __m256 g = _mm256_mul_ps(td[k], _mm256_set1_ps(a->gain[j + k]));
+            __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(tx[k], mv), rv);
+            __m256d g_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(g));
+            __m256d g_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(g, 1));
+            __m256d x_lo = _mm256_cvtps_pd(_mm256_castps256_ps128(xhat));
+            __m256d x_hi = _mm256_cvtps_pd(_mm256_extractf128_ps(xhat, 1));
+            gl = _mm256_add_pd(gl, g_lo), gh = _mm256_add_pd(gh, g_hi);
+            xl = _mm256_add_pd(xl, _mm256_mul_pd(g_lo, x_lo));
+            xh = _mm256_add_pd(xh, _mm256_mul_pd(g_hi, x_hi));
+        }
+    }
+    _mm256_storeu_pd(sg, gl), _mm256_storeu_pd(sg + 4, gh);
+    _mm256_storeu_pd(sgx, xl), _mm256_storeu_pd(sgx + 4, xh);
+    return j;
+}
+#endif
+
 /* The row means of g = dy gain and of g xhat for nr rows at once (as row_stats). */
 static inline __attribute__((always_inline)) void grad_row_means(const NormGradArgs *a,
                                                                  size_t i0, int nr, float *mg,
                                                                  float *mgx) {
-    int n = a->cols;
+    int n = a->cols, j0 = 0;
     double sg[NORM_ROWS] = {0}, sgx[NORM_ROWS] = {0};
     const float *dy = a->dy + i0 * (size_t)n, *x = a->x + i0 * (size_t)n;
-    for (int j = 0; j < n; j++)
+#ifdef __AVX2__
+    if (nr == 8) j0 = grad_sums8(a, i0, sg, sgx);
+#endif
+    for (int j = j0; j < n; j++)
         for (int r = 0; r < nr; r++) {
             size_t k = (size_t)r * n + j;
             float g = dy[k] * a->gain[j], xhat = (x[k] - a->mean[i0 + r]) * a->rstd[i0 + r];
