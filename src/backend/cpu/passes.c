@@ -70,7 +70,7 @@ typedef struct {
     int rows;
     const CpuPass *p;
     float *grads, *dx;
-    double *sumsq; /* per layer: the sum of squares of its dW and db, or NULL */
+    double *sumsq; /* per layer: the sum of squares of its dW, db (gain, shift), or NULL */
     int fork;      /* the layer whose dW and dX run as two lanes */
     int pend;      /* layers fork+1..pend have their dW and db still to do */
 } Backward;

@@ -22,7 +22,8 @@ float *cpu_pass_forward(Backend *be, const MlpShape *s, const float *params, con
 
 /* mlp_backward's numbers (tests/test_schedule.c) on the last forward of p;
  * with grads and sumsq, sumsq[l] = the sum of squares of layer l's dW and
- * db, as the norm's parts (cpu_optim_step_sums). */
+ * db (and a normalised layer's gain and shift gradients), as the norm's
+ * parts (cpu_optim_step_sums). */
 void cpu_pass_backward(Backend *be, const MlpShape *s, const float *params, int rows,
                        const CpuPass *p, const float *dy, float *grads, double *sumsq,
                        float *dx);
