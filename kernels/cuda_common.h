@@ -185,6 +185,12 @@ void cuda_layernorm(Backend *be, float *y, const float *x, const float *gain, co
 void cuda_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
                          const float *x, const float *gain, const float *mean, const float *rstd,
                          int rows, int cols);
+/* layernorm_grad's second kernel alone (dgain, dshift; either may be NULL),
+ * for the update schedule, which runs it on the side stream beside dx's
+ * chain: the same kernel on the same inputs as inside layernorm_grad. */
+void cuda_layernorm_dparams(Backend *be, float *dgain, float *dshift, const float *dy,
+                            const float *x, const float *mean, const float *rstd, int rows,
+                            int cols);
 
 /* env.cu */
 int cuda_env_supported(Backend *be, const EnvSpec *spec);
@@ -197,7 +203,7 @@ void cuda_replay_insert(Backend *be, Replay *r, const float *obs, const float *a
                         const float *rew, const float *next_obs, const float *term, int n);
 void cuda_replay_sample(Backend *be, const Replay *r, Batch *b, uint64_t seed, uint64_t *ctr);
 
-/* update.cu: the GPU's schedule of one DDPG update */
+/* update.cu: the GPU's schedule of one DDPG or TD3 update */
 extern const DdpgSchedule CUDA_DDPG_SCHEDULE;
 
 #endif /* DDPG_CUDA_COMMON_H */

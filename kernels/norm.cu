@@ -93,6 +93,16 @@ void cuda_layernorm(Backend *be, float *y, const float *x, const float *gain, co
     cudaCheck(cudaGetLastError());
 }
 
+void cuda_layernorm_dparams(Backend *be, float *dgain, float *dshift, const float *dy,
+                            const float *x, const float *mean, const float *rstd, int rows,
+                            int cols) {
+    if (rows <= 0 || cols <= 0 || (!dgain && !dshift)) return;
+    dim3 block(NORMCOL_TX, NORMCOL_TY);
+    layernorm_dparams_kernel<<<(unsigned)ceil_div(cols, NORMCOL_TX), block, 0, cuda_stream(be)>>>(
+        dgain, dshift, dy, x, mean, rstd, rows, cols);
+    cudaCheck(cudaGetLastError());
+}
+
 void cuda_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
                          const float *x, const float *gain, const float *mean, const float *rstd,
                          int rows, int cols) {
@@ -100,11 +110,5 @@ void cuda_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, co
     layernorm_dx_kernel<<<(unsigned)ceil_div(rows, NORM_WARPS), 32 * NORM_WARPS, 0,
                           cuda_stream(be)>>>(dx, dy, x, gain, mean, rstd, rows, cols);
     cudaCheck(cudaGetLastError());
-    if (dgain || dshift) {
-        dim3 block(NORMCOL_TX, NORMCOL_TY);
-        layernorm_dparams_kernel<<<(unsigned)ceil_div(cols, NORMCOL_TX), block, 0,
-                                   cuda_stream(be)>>>(dgain, dshift, dy, x, mean, rstd, rows,
-                                                      cols);
-        cudaCheck(cudaGetLastError());
-    }
+    cuda_layernorm_dparams(be, dgain, dshift, dy, x, mean, rstd, rows, cols);
 }

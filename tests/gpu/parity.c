@@ -53,6 +53,7 @@ Suite *gpu_parity_suite(void) {
     gpu_norm_cases(s);
     gpu_replay_cases(s);
     gpu_update_cases(s);
+    gpu_schedule_cases(s);
     gpu_checkpoint_cases(s);
     return s;
 }

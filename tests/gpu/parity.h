@@ -53,6 +53,7 @@ void gpu_env_cases(Suite *s);
 void gpu_norm_cases(Suite *s);
 void gpu_replay_cases(Suite *s);
 void gpu_update_cases(Suite *s);
+void gpu_schedule_cases(Suite *s);
 void gpu_checkpoint_cases(Suite *s);
 
 /* ---- host data: deterministic (splitmix64) ---- */

@@ -70,6 +70,8 @@ void cpu_fill(Backend *be, float *x, float v, size_t n);
  * is exactly 1 or 0) and reads 32 times less memory (update.c says why that
  * matters). */
 static inline int relu_mask_words(int cols) { return (cols + 31) / 32; }
+/* one row's mask: m(relu_mask_words(cols)) = the bits y(cols) > 0 */
+void cpu_relu_mask_row(uint32_t *restrict m, const float *restrict y, int cols);
 /* linear_act, and for a ReLU layer the mask of y (mask may be NULL) */
 void cpu_linear_act_mask(Backend *be, float *y, const float *x, const float *w, const float *b,
                          int rows, int in, int out, Activation act, const ActionBounds *ab,
@@ -117,6 +119,19 @@ void cpu_layernorm(Backend *be, float *y, const float *x, const float *gain, con
 void cpu_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
                         const float *x, const float *gain, const float *mean, const float *rstd,
                         int rows, int cols);
+/* For the update schedule: layernorm, and with ACT_RELU the mask of y (mask
+ * may be NULL); and layernorm_grad's two halves, which its passes run on
+ * different lanes: dx (rows) and dgain, dshift (columns; either may be
+ * NULL), the same numbers as layernorm_grad. */
+void cpu_layernorm_mask(Backend *be, float *y, const float *x, const float *gain,
+                        const float *shift, float *mean, float *rstd, int rows, int cols,
+                        Activation act, uint32_t *mask);
+void cpu_layernorm_dx(Backend *be, float *dx, const float *dy, const float *x,
+                      const float *gain, const float *mean, const float *rstd, int rows,
+                      int cols);
+void cpu_layernorm_dparams(Backend *be, float *dgain, float *dshift, const float *dy,
+                           const float *x, const float *mean, const float *rstd, int rows,
+                           int cols);
 
 /* ---- env.c ---- */
 int cpu_env_supported(Backend *be, const EnvSpec *spec);

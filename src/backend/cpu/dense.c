@@ -91,7 +91,7 @@ typedef struct {
 /* ---- ReLU masks (cpu_common.h) ---- */
 
 /* m(relu_mask_words(cols)) = the bits y(cols) > 0. */
-static void relu_mask_row(uint32_t *restrict m, const float *restrict y, int cols) {
+void cpu_relu_mask_row(uint32_t *restrict m, const float *restrict y, int cols) {
     int j = 0, w = 0;
 #ifdef __AVX2__
     const __m256 zero = _mm256_setzero_ps();
@@ -135,7 +135,7 @@ static void bias_act_rows(void *ctx, size_t lo, size_t hi) {
         switch (a->act) {
         case ACT_RELU:
             for (int j = 0; j < cols; j++) row[j] = relu_elem(row[j] + b[j]);
-            if (a->mask_out) relu_mask_row(a->mask_out + i * relu_mask_words(cols), row, cols);
+            if (a->mask_out) cpu_relu_mask_row(a->mask_out + i * relu_mask_words(cols), row, cols);
             break;
         case ACT_TANH_SCALE:
             for (int j = 0; j < cols; j++)

@@ -1,19 +1,22 @@
 /* passes.c - the CPU schedule's MLP passes: mlp_forward and mlp_backward's
  * numbers, arranged for two cores.
  *
- * The forward pass also writes the ReLU masks of the hidden layers. The
- * backward pass runs a large layer's weight gradient (dW, db) beside its
- * input gradient (dX) as two parts on the pool's threads ("lanes"): lane 0
- * takes the dW of the forked layer and of the small layers above it, lane 1
- * the dX and everything below. Both lanes first work out the forked layer's
- * dz from dy, each into its own buffers (lane 1 into dh2): the small layers
- * above cost less twice over than once while the other core waits, or than
- * moving their gradients between the cores. The dX lane reads ReLU's
- * derivative from the masks, 4 KB per 128 x 256 layer, not from the
- * activations the other core wrote (128 KB, whose lines the next forward
- * pass would have to take back). Each layer's dW lane also sums the squares
- * of the gradient it just made, while it is in that core's cache, for the
- * optimizer's norm. Per-phase times are in bench/results/cpu_update.md.
+ * The forward pass also writes the ReLU masks of the hidden layers (of a
+ * normalised layer, the mask of ReLU after its LayerNorm). The backward pass
+ * runs a large layer's weight gradient (dW, db, and a normalised layer's
+ * gain and shift gradients) beside its input gradient (dX) as two parts on
+ * the pool's threads ("lanes"): lane 0 takes the dW of the forked layer and
+ * of the small layers above it, lane 1 the dX and everything below. Both
+ * lanes first work out the forked layer's dz from dy (through its
+ * LayerNorm, when it has one), each into its own buffers (lane 1 into dh2
+ * and dz2): the small layers above cost less twice over than once while
+ * the other core waits, or than moving their gradients between the cores.
+ * The dX lane reads ReLU's derivative from the masks, 4 KB per 128 x 256
+ * layer, not from the activations the other core wrote (128 KB, whose lines
+ * the next forward pass would have to take back). Each layer's dW lane also
+ * sums the squares of the gradient it just made, while it is in that core's
+ * cache, for the optimizer's norm. Per-phase times are in
+ * bench/results/cpu_update.md.
  */
 #include "passes.h"
 
@@ -23,10 +26,20 @@ float *cpu_pass_forward(Backend *be, const MlpShape *s, const float *params, con
                         int rows, CpuPass *p) {
     MlpWork *w = &p->w;
     w->h[0] = (float *)x;
-    for (int l = 0; l < s->n_layers; l++)
-        cpu_linear_act_mask(be, w->h[l + 1], w->h[l], params + s->w_off[l], params + s->b_off[l],
-                            rows, s->sizes[l], s->sizes[l + 1], mlp_layer_act(s, l), &s->bounds,
-                            p->mask[l + 1]);
+    for (int l = 0; l < s->n_layers; l++) {
+        int in = s->sizes[l], out = s->sizes[l + 1];
+        const float *W = params + s->w_off[l], *b = params + s->b_off[l];
+        if (!mlp_layer_normed(s, l)) {
+            cpu_linear_act_mask(be, w->h[l + 1], w->h[l], W, b, rows, in, out,
+                                mlp_layer_act(s, l), &s->bounds, p->mask[l + 1]);
+            continue;
+        }
+        const float *gain = params + s->g_off[l], *shift = gain + out;
+        cpu_linear_act_mask(be, w->z[l + 1], w->h[l], W, b, rows, in, out, ACT_NONE, &s->bounds,
+                            NULL);
+        cpu_layernorm_mask(be, w->h[l + 1], w->z[l + 1], gain, shift, w->mean[l + 1],
+                           w->rstd[l + 1], rows, out, mlp_layer_act(s, l), p->mask[l + 1]);
+    }
     return w->h[s->n_layers];
 }
 
@@ -38,7 +51,11 @@ CpuPass cpu_pass_rows(const CpuPass *p, const MlpShape *s, int row0) {
         size_t off = (size_t)row0 * s->sizes[l];
         v.w.h[l] = w->h[l] + off;
         if (w->dh[l]) v.w.dh[l] = w->dh[l] + off;
+        if (w->z[l]) v.w.z[l] = w->z[l] + off;
+        if (w->dz[l]) v.w.dz[l] = w->dz[l] + off;
+        if (w->mean[l]) v.w.mean[l] = w->mean[l] + row0, v.w.rstd[l] = w->rstd[l] + row0;
         if (p->dh2[l]) v.dh2[l] = p->dh2[l] + off;
+        if (p->dz2[l]) v.dz2[l] = p->dz2[l] + off;
         if (p->mask[l]) v.mask[l] = p->mask[l] + (size_t)row0 * relu_mask_words(s->sizes[l]);
     }
     return v;
@@ -53,7 +70,7 @@ typedef struct {
     int rows;
     const CpuPass *p;
     float *grads, *dx;
-    double *sumsq; /* per layer: the sum of squares of its dW and db, or NULL */
+    double *sumsq; /* per layer: the sum of squares of its dW, db (gain, shift), or NULL */
     int fork;      /* the layer whose dW and dX run as two lanes */
     int pend;      /* layers fork+1..pend have their dW and db still to do */
 } Backward;
@@ -64,6 +81,12 @@ typedef struct {
 
 static float *dh(const Backward *b, int l) { return b->p->w.dh[l]; }
 
+/* Layer l's gradient before its activation and LayerNorm, which its dW and
+ * dX read: dh[l+1], or a normalised layer's dz[l+1]. */
+static float *dz(const Backward *b, int l) {
+    return mlp_layer_normed(b->s, l) ? b->p->w.dz[l + 1] : dh(b, l + 1);
+}
+
 /* Layer l's dW and its dX are worth two lanes: the dX is wanted (l > 0, or
  * the caller asked for dx) and the GEMMs are large. */
 static int layer_forks(const Backward *b, int l) {
@@ -72,22 +95,40 @@ static int layer_forks(const Backward *b, int l) {
            (double)b->rows * s->sizes[l] * s->sizes[l + 1] >= FORK_MIN_MACS;
 }
 
-/* Through layer l's activation: dz = dh[l+1] * act'(h[l+1]), in place. */
+/* Through a normalised layer l's LayerNorm: dz[l+1] from dh[l+1] (dX only). */
+static void through_norm(const Backward *b, int l) {
+    if (!mlp_layer_normed(b->s, l)) return;
+    const MlpWork *w = &b->p->w;
+    cpu_layernorm_dx(b->be, w->dz[l + 1], w->dh[l + 1], w->z[l + 1],
+                     b->params + b->s->g_off[l], w->mean[l + 1], w->rstd[l + 1], b->rows,
+                     b->s->sizes[l + 1]);
+}
+
+/* Through layer l's activation, dh[l+1] *= act'(h[l+1]) in place, and its
+ * LayerNorm: dz(l) is made. */
 static void through_act(const Backward *b, int l) {
     const MlpShape *s = b->s;
     cpu_act_grad_mask(b->be, dh(b, l + 1), b->p->w.h[l + 1], b->rows, s->sizes[l + 1],
                       mlp_layer_act(s, l), &s->bounds, b->p->mask[l + 1]);
+    through_norm(b, l);
 }
 
-/* dW_l (out,in) = dz^T h[l]; db_l = column sums of dz, with dz = dh[l+1]. */
+/* A normalised layer's gain and shift gradients (from dh[l+1], after the
+ * activation); dW_l (out,in) = dz^T h[l]; db_l = column sums of dz. */
 static void layer_param_grads(const Backward *b, int l) {
     const MlpShape *s = b->s;
+    const MlpWork *w = &b->p->w;
     int in = s->sizes[l], out = s->sizes[l + 1];
-    float *dz = dh(b, l + 1);
-    cpu_gemm(b->be, 1, 0, out, in, b->rows, 1.0f, dz, out, b->p->w.h[l], in, 0.0f,
+    if (mlp_layer_normed(s, l)) {
+        float *dgain = b->grads + s->g_off[l];
+        cpu_layernorm_dparams(b->be, dgain, dgain + out, w->dh[l + 1], w->z[l + 1],
+                              w->mean[l + 1], w->rstd[l + 1], b->rows, out);
+    }
+    float *dzl = dz(b, l);
+    cpu_gemm(b->be, 1, 0, out, in, b->rows, 1.0f, dzl, out, w->h[l], in, 0.0f,
              b->grads + s->w_off[l], in);
-    cpu_col_sum(b->be, b->grads + s->b_off[l], dz, b->rows, out);
-    /* W_l and b_l are adjacent in the flat layout: one part of the norm */
+    cpu_col_sum(b->be, b->grads + s->b_off[l], dzl, b->rows, out);
+    /* W_l, b_l (gain_l, shift_l) are adjacent in the flat layout: one part of the norm */
     if (b->sumsq) b->sumsq[l] = cpu_part_sumsq(b->grads + s->w_off[l], mlp_layer_params(s, l));
 }
 
@@ -96,21 +137,22 @@ static void layer_input_grad(const Backward *b, int l) {
     const MlpShape *s = b->s;
     int in = s->sizes[l], out = s->sizes[l + 1];
     float *dst = l > 0 ? dh(b, l) : b->dx;
-    cpu_gemm(b->be, 0, 0, b->rows, in, out, 1.0f, dh(b, l + 1), out, b->params + s->w_off[l], in,
+    cpu_gemm(b->be, 0, 0, b->rows, in, out, 1.0f, dz(b, l), out, b->params + s->w_off[l], in,
              0.0f, dst, in);
 }
 
 /* dh[l] = dz W_l as layer_input_grad, and for a layer with one output
- * (l > 0) also through the activation of layer l - 1, in one op. Returns 1
- * when dh[l] is already that layer's dz. */
+ * (l > 0) also through the activation of layer l - 1, in one op, and its
+ * LayerNorm. Returns 1 when dz(l - 1) is made. */
 static int layer_input_grad_act(const Backward *b, int l) {
     const MlpShape *s = b->s;
     if (l == 0 || s->sizes[l + 1] != 1) {
         layer_input_grad(b, l);
         return 0;
     }
-    cpu_outer_act_grad(b->be, dh(b, l), dh(b, l + 1), b->params + s->w_off[l], b->p->w.h[l],
+    cpu_outer_act_grad(b->be, dh(b, l), dz(b, l), b->params + s->w_off[l], b->p->w.h[l],
                        b->rows, s->sizes[l], mlp_layer_act(s, l - 1), &s->bounds, b->p->mask[l]);
+    through_norm(b, l - 1);
     return 1;
 }
 
@@ -129,7 +171,7 @@ static void backward_lane(void *ctx, int lane) {
     }
 }
 
-/* Layers top..0; dz_ready: dh[top + 1] already went through the activation. */
+/* Layers top..0; dz_ready: dz(top) is already made. */
 static void backward_layers(const Backward *b, int top, int dz_ready) {
     for (int l = top; l >= 0; l--) {
         if (!dz_ready) through_act(b, l);
@@ -173,7 +215,7 @@ typedef struct {
     const float *dy;
 } TopFork;
 
-/* Both lanes work out dz of the fork layer from dy, lane 1 into dh2. Then
+/* Both lanes work out dz of the fork layer from dy, lane 1 into dh2 and dz2. Then
  * lane 0 does the dW and db of the fork layer and those above; lane 1 its
  * dX and everything below. */
 static void top_fork_lane(void *ctx, int lane) {
@@ -186,7 +228,7 @@ static void top_fork_lane(void *ctx, int lane) {
         return;
     }
     CpuPass p2 = *b->p;
-    for (int l = f + 1; l <= L; l++) p2.w.dh[l] = b->p->dh2[l];
+    for (int l = f + 1; l <= L; l++) p2.w.dh[l] = b->p->dh2[l], p2.w.dz[l] = b->p->dz2[l];
     Backward b2 = *b;
     b2.p = &p2;
     dz_down_to(&b2, t->dy, f);
@@ -200,7 +242,9 @@ void cpu_pass_backward(Backend *be, const MlpShape *s, const float *params, int 
     int L = s->n_layers;
     Backward b = {be, s, params, rows, p, grads, dx, grads ? sumsq : NULL, -1, -1};
     b.fork = top_fork_layer(&b);
-    if (b.fork >= 0 && cpu_threads(be) > 1 && p->dh2[L]) {
+    /* inside a pool task (one of TD3's critics) the lanes would run one
+     * after the other: no second lane's copy of the top layers then */
+    if (b.fork >= 0 && cpu_threads(be) > 1 && p->dh2[L] && !pool_in_task()) {
         TopFork t = {&b, dy};
         cpu_run_parts(be, 2, top_fork_lane, &t);
         return;

@@ -12,15 +12,18 @@ typedef struct {
     MlpWork w;                          /* activations and gradients (a view of a work) */
     uint32_t *mask[MLP_MAX_LAYERS + 1]; /* ReLU masks of the hidden h[l], else NULL */
     float *dh2[MLP_MAX_LAYERS + 1];     /* the second lane's own dh[l] (l >= 1), or NULL */
+    float *dz2[MLP_MAX_LAYERS + 1];     /* its own dz[l] of normalised layers, or NULL */
 } CpuPass;
 
-/* mlp_forward, also writing the masks. */
+/* mlp_forward, also writing the masks (of ReLU, after LayerNorm where
+ * there is one). */
 float *cpu_pass_forward(Backend *be, const MlpShape *s, const float *params, const float *x,
                         int rows, CpuPass *p);
 
 /* mlp_backward's numbers (tests/test_schedule.c) on the last forward of p;
  * with grads and sumsq, sumsq[l] = the sum of squares of layer l's dW and
- * db, as the norm's parts (cpu_optim_step_sums). */
+ * db (and a normalised layer's gain and shift gradients), as the norm's
+ * parts (cpu_optim_step_sums). */
 void cpu_pass_backward(Backend *be, const MlpShape *s, const float *params, int rows,
                        const CpuPass *p, const float *dy, float *grads, double *sumsq,
                        float *dx);
