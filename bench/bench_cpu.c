@@ -79,7 +79,7 @@ static void time_rounds(int threads, int batch, int n, int reps, double *t) {
                     .batch_size = batch, .gamma = 0.99f, .tau = 0.005f, .grad_clip = 1.0f,
                     .actor_lr = 1e-3f, .critic_lr = 1e-3f, .seed = 1};
     Ddpg d;
-    if (ddpg_create(&d, be, &p)) {
+    if (ddpg_create(&d, be, &p, NULL)) {
         fprintf(stderr, "out of memory\n");
         exit(1);
     }

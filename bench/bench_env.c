@@ -60,7 +60,7 @@ static double time_env_step(Backend *be, const EnvSpec *spec, int n, int rounds)
     tensors_init(&l);
     step_tensors(&s, spec, n, &l);
     double us = NAN;
-    if (tensors_alloc(be, &l, stderr) == 0) {
+    if (tensors_alloc(be, &l, NULL) == 0) {
         be->env_reset(be, &s.e, s.next_obs);
         be->uniform_actions(be, s.act, n, env_bounds(spec), 5, s.ctr);
         BenchWork w = {be, one_step, &s, NULL, 1, 1};

@@ -36,7 +36,7 @@ static int time_update(Backend *be, int batch, int rounds, double out[3]) {
                     .batch_size = batch, .gamma = 0.99f, .tau = 0.005f, .grad_clip = 1.0f,
                     .actor_lr = 1e-3f, .critic_lr = 1e-3f, .seed = 1};
     UpdateCtx u;
-    if (ddpg_create(&u.d, be, &p)) return -1;
+    if (ddpg_create(&u.d, be, &p, NULL)) return -1;
     if (replay_create(&u.r, be, 100000, 3, 1)) {
         ddpg_destroy(&u.d);
         return -1;

@@ -86,7 +86,7 @@ static int agent_create(Agent *a, Backend *be, const int *hidden, int batch, con
                     .actor_lr = 1e-3f, .critic_lr = 1e-3f, .seed = 1,
                     .layer_norm = f->layer_norm, .algo = f->algo, .target_noise = 0.2f,
                     .target_noise_clip = 0.5f, .policy_delay = f->algo == ALGO_TD3 ? 2 : 1};
-    if (ddpg_create(&a->d, be, &p)) return -1;
+    if (ddpg_create(&a->d, be, &p, NULL)) return -1;
     if (replay_create(&a->r, be, REPLAY_N, 3, 1) ||
         env_fill_random(be, pendulum_spec(), &a->r, REPLAY_N, 7)) {
         ddpg_destroy(&a->d);

@@ -147,9 +147,9 @@ static Status eval_only(const Config *cli, Error *e) {
     memset(&ev, 0, sizeof ev);
     float *r = NULL;
     /* the actor alone: the checkpoint's critic is not loaded */
-    rc = ddpg_create(&d, be, &p) ? STATUS_BAD_INPUT : checkpoint_load_actor(&d, cli->eval_only, e);
-    if (rc == STATUS_OK)
-        rc = evaluator_create(&ev, be, &d, spec, c.eval_episodes, c.seed, 0, stderr);
+    rc = ddpg_create(&d, be, &p, e);
+    if (rc == STATUS_OK) rc = checkpoint_load_actor(&d, cli->eval_only, e);
+    if (rc == STATUS_OK) rc = evaluator_create(&ev, be, &d, spec, c.eval_episodes, c.seed, 0, e);
     if (rc == STATUS_OK && !(r = malloc(sizeof(float) * (size_t)c.eval_episodes)))
         rc = error_set(e, STATUS_BAD_INPUT, "out of host memory");
     if (rc == STATUS_OK) {

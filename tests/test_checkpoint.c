@@ -325,7 +325,7 @@ START_TEST(test_policy_matches_trainer_actor) {
                     .bounds = {1, {-2.0f}, {2.0f}}, .batch_size = 1, .seed = 1,
                     .layer_norm = c.layer_norm};
     Ddpg d;
-    ck_assert_int_eq(ddpg_create(&d, be, &p), 0);
+    ck_assert_int_eq(ddpg_create(&d, be, &p, NULL), 0);
     ck_assert_msg(checkpoint_load_actor(&d, path, &e) == STATUS_OK, "%s", e.msg);
     enum { N = 64 };
     float obs[N * 3], a_pol[N], a_tr[N];

@@ -545,7 +545,7 @@ static Snapshot train_snapshot(int threads, const DdpgParams *p) {
     Backend *be = backend_cpu_create(threads);
     Ddpg d;
     Replay r;
-    ck_assert_int_eq(ddpg_create(&d, be, p), 0);
+    ck_assert_int_eq(ddpg_create(&d, be, p, NULL), 0);
     ck_assert_int_eq(replay_create(&r, be, 20000, 3, 1), 0);
     env_fill_random(be, pendulum_spec(), &r, 20000, 7);
     for (int i = 0; i < N_UPDATES; i++) ddpg_update(&d, &r);

@@ -388,7 +388,7 @@ static void check_ddpg_grads(int act_dim, const ActionBounds *ab, uint64_t seed,
                       .layer_norm = layer_norm, .algo = algo, .target_noise = 0.0f,
                       .target_noise_clip = 0.5f, .policy_delay = 1};
     Ddpg d;
-    ck_assert_int_eq(ddpg_create(&d, be, &prm), 0);
+    ck_assert_int_eq(ddpg_create(&d, be, &prm, NULL), 0);
     int B = prm.batch_size, od = prm.obs_dim, ad = act_dim;
     Batch *b = &d.batch;
     fill_uniform(b->obs, (size_t)B * od, seed + 1, -1.0f, 1.0f);

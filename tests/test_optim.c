@@ -358,7 +358,7 @@ START_TEST(test_update_batch_targets_counters_metrics) {
     Backend *be = backend_cpu_create(1);
     DdpgParams prm = update_params(0.0f);
     Ddpg d;
-    ck_assert_int_eq(ddpg_create(&d, be, &prm), 0);
+    ck_assert_int_eq(ddpg_create(&d, be, &prm, NULL), 0);
     size_t na = d.actor.shape.n_params, nc = d.critic[0].shape.n_params;
     /* targets start as copies */
     ck_assert_mem_eq(d.actor.target, d.actor.params, sizeof(float) * na);
@@ -451,8 +451,8 @@ START_TEST(test_update_batch_clips_gradients) {
     Backend *be = backend_cpu_create(1);
     DdpgParams p0 = update_params(0.0f), p1 = update_params(1e-3f);
     Ddpg d0, d1;
-    ck_assert_int_eq(ddpg_create(&d0, be, &p0), 0);
-    ck_assert_int_eq(ddpg_create(&d1, be, &p1), 0);
+    ck_assert_int_eq(ddpg_create(&d0, be, &p0, NULL), 0);
+    ck_assert_int_eq(ddpg_create(&d1, be, &p1, NULL), 0);
     fill_batch(&d0.batch);
     fill_batch(&d1.batch);
     ddpg_update_batch(&d0);

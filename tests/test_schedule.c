@@ -85,8 +85,8 @@ static void check_schedule(int threads, const Case *c) {
     ck_assert_int_eq(replay_create(&r, be, 3000, p.obs_dim, p.act_dim), 0);
     ck_assert_int_eq(env_fill_random(be, pendulum_spec(), &r, 3000, 9), 0);
     Ddpg sched, gen;
-    ck_assert_int_eq(ddpg_create(&sched, be, &p), 0);
-    ck_assert_int_eq(ddpg_create(&gen, be, &p), 0);
+    ck_assert_int_eq(ddpg_create(&sched, be, &p, NULL), 0);
+    ck_assert_int_eq(ddpg_create(&gen, be, &p, NULL), 0);
     ck_assert_msg(sched.plan != NULL, "%s: the CPU schedule did not take the agent", config);
     int policy_steps = 0;
     for (int u = 0; u < c->updates; u++) {

@@ -33,7 +33,7 @@ START_TEST(test_td3_target_by_hand) {
                       .algo = ALGO_TD3, .target_noise = 0.6f, .target_noise_clip = 0.3f,
                       .policy_delay = 2};
     Ddpg d;
-    ck_assert_int_eq(ddpg_create(&d, be, &prm), 0);
+    ck_assert_int_eq(ddpg_create(&d, be, &prm, NULL), 0);
     ck_assert_int_eq(d.n_critics, 2);
     int B = prm.batch_size, od = 3, ad = 2;
     Batch *b = &d.batch;
@@ -119,7 +119,7 @@ START_TEST(test_td3_delay_counted) {
                       .critic_lr = 1e-3f, .seed = 5, .algo = ALGO_TD3, .target_noise = 0.2f,
                       .target_noise_clip = 0.5f, .policy_delay = 3};
     Ddpg d;
-    ck_assert_int_eq(ddpg_create(&d, be, &prm), 0);
+    ck_assert_int_eq(ddpg_create(&d, be, &prm, NULL), 0);
     Replay r;
     ck_assert_int_eq(replay_create(&r, be, 500, PENDULUM_OBS_DIM, PENDULUM_ACT_DIM), 0);
     ck_assert_int_eq(env_fill_random(be, pendulum_spec(), &r, 500, 3), 0);

@@ -76,13 +76,13 @@ struct Ddpg {
 };
 
 /* Allocates everything on be and initialises the networks (targets = copies).
- * Returns 0, or -1 when the backend is out of memory, after saying on stderr
- * what did not fit. */
-int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p);
+ * Returns STATUS_OK, or STATUS_BAD_INPUT with e (when not NULL) saying what
+ * did not fit. */
+Status ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p, Error *e);
 /* ddpg_create in two: the shapes and the schedule's plan, then the buffers
  * (ddpg_tensors lists them in between, for a memory check first). */
 int ddpg_init(Ddpg *d, Backend *be, const DdpgParams *p);
-int ddpg_alloc(Ddpg *d, FILE *err);
+Status ddpg_alloc(Ddpg *d, Error *e);
 void ddpg_destroy(Ddpg *d);
 
 /* Lists every buffer of the agent (tensor.h): the networks, the sampling

@@ -36,15 +36,16 @@ typedef struct {
 } Evaluator;
 
 /* Allocates the evaluation of agent's actor over `episodes` episodes, start
- * states from `seed`. Returns 0, or 2 after saying on err what did not fit. */
-int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
-                     uint64_t seed, int with_q, FILE *err);
+ * states from `seed`. Returns STATUS_OK, or STATUS_BAD_INPUT with err saying
+ * what did not fit. */
+Status evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec,
+                        int episodes, uint64_t seed, int with_q, Error *err);
 void evaluator_destroy(Evaluator *e);
 
 /* evaluator_create in two: the fields, then the buffers. */
 void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
                     uint64_t seed, int with_q);
-int evaluator_alloc(Evaluator *e, FILE *err);
+Status evaluator_alloc(Evaluator *e, Error *err);
 
 /* Lists the evaluation's device buffers, and its host buffers. */
 void evaluator_tensors(Evaluator *e, TensorList *l);

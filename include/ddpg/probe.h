@@ -25,13 +25,13 @@ typedef struct {
     int ready;           /* the states are drawn */
 } Probes;
 
-/* n probe states of agent's networks (n > 0). Returns 0, or 2 after saying
- * on err what did not fit. */
-int probes_create(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed, FILE *err);
+/* n probe states of agent's networks (n > 0). Returns STATUS_OK, or
+ * STATUS_BAD_INPUT with err saying what did not fit. */
+Status probes_create(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed, Error *err);
 void probes_destroy(Probes *p);
 /* probes_create in two: the fields, then the buffers. */
 void probes_init(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed);
-int probes_alloc(Probes *p, FILE *err);
+Status probes_alloc(Probes *p, Error *err);
 /* Lists the probes' device buffers, and their host buffers. */
 void probes_tensors(Probes *p, TensorList *l);
 void probes_host_tensors(Probes *p, TensorList *l);

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "ddpg/status.h"
+
 typedef struct Backend Backend;
 
 typedef enum {
@@ -101,15 +103,15 @@ static inline size_t tensor_bytes(const Tensor *t) { return t->count * t->elem_s
 /* Bytes of every tensor; of those with t->why equal to why (NULL: all). */
 size_t tensors_bytes(const TensorList *l, const char *why);
 
-/* Allocates every backend tensor whose field is still NULL, zeroed. Returns 0, or
- * -1 after printing to err (when not NULL) which tensor did not fit, its
- * size and what sizes it, with the total for that cause; what was
- * allocated stays for tensors_free. */
-int tensors_alloc(Backend *be, const TensorList *l, FILE *err);
+/* Allocates every backend tensor whose field is still NULL, zeroed. Returns
+ * STATUS_OK, or STATUS_BAD_INPUT with e (when not NULL) saying which tensor
+ * did not fit, its size and what sizes it, with the total for that cause;
+ * what was allocated stays for tensors_free. */
+Status tensors_alloc(Backend *be, const TensorList *l, Error *e);
 /* Frees every tensor that holds a buffer and clears its field. */
 void tensors_free(Backend *be, const TensorList *l);
 /* The same for a list of host buffers (be->host_alloc: pinned on the GPU). */
-int tensors_alloc_host(Backend *be, const TensorList *l, FILE *err);
+Status tensors_alloc_host(Backend *be, const TensorList *l, Error *e);
 void tensors_free_host(Backend *be, const TensorList *l);
 
 /* The tensor named `name`, or NULL. */

@@ -73,27 +73,27 @@ int ddpg_init(Ddpg *d, Backend *be, const DdpgParams *p) {
     return 0;
 }
 
-int ddpg_alloc(Ddpg *d, FILE *err) {
+Status ddpg_alloc(Ddpg *d, Error *e) {
     TensorList l;
     tensors_init(&l);
     ddpg_tensors(d, &l);
-    int rc = tensors_alloc(d->be, &l, err);
+    Status st = tensors_alloc(d->be, &l, e);
     tensors_release(&l);
-    if (rc) return -1;
+    if (st) return st;
+    int rc;
     /* streams: the actor 0, critic k k + 1 (DDPG's critic is TD3's first) */
     rc = net_init_params(d->be, &d->actor, d->p.seed, 0);
     for (int k = 0; k < d->n_critics && rc == 0; k++)
         rc = net_init_params(d->be, &d->critic[k], d->p.seed, (uint32_t)k + 1);
-    if (rc) {
-        fprintf(err, "error: out of host memory for the initial parameters (--hidden)\n");
-        return -1;
-    }
-    return 0;
+    if (rc)
+        return error_set(e, STATUS_BAD_INPUT,
+                         "out of host memory for the initial parameters (--hidden)");
+    return STATUS_OK;
 }
 
-int ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p) {
+Status ddpg_create(Ddpg *d, Backend *be, const DdpgParams *p, Error *e) {
     ddpg_init(d, be, p);
-    return ddpg_alloc(d, stderr);
+    return ddpg_alloc(d, e);
 }
 
 void ddpg_destroy(Ddpg *d) {

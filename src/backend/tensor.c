@@ -63,26 +63,23 @@ size_t tensors_bytes(const TensorList *l, const char *why) {
     return s;
 }
 
-static int alloc_all(Backend *be, const TensorList *l, FILE *err, int host) {
+static Status alloc_all(Backend *be, const TensorList *l, Error *e, int host) {
     for (int i = 0; i < l->n; i++) {
         const Tensor *t = &l->t[i];
         if (tensor_on_host(t) || tensor_ptr(t)) continue;
         void *p = host ? be->host_alloc(be, tensor_bytes(t)) : be->alloc(be, tensor_bytes(t));
         if (!p) {
-            if (err) {
-                fprintf(err, "error: %s: out of memory: cannot allocate %.1f MiB %sfor %s",
-                        be->name, tensor_bytes(t) / 1048576.0, host ? "of host memory " : "",
-                        t->name);
-                if (t->why[0])
-                    fprintf(err, "; %s needs %.1f MiB in all", t->why,
-                            tensors_bytes(l, t->why) / 1048576.0);
-                fputc('\n', err);
-            }
-            return -1;
+            char why[256] = "";
+            if (t->why[0])
+                snprintf(why, sizeof why, "; %s needs %.1f MiB in all", t->why,
+                         tensors_bytes(l, t->why) / 1048576.0);
+            return error_set(e, STATUS_BAD_INPUT, "%s: out of memory: cannot allocate %.1f MiB "
+                             "%sfor %s%s", be->name, tensor_bytes(t) / 1048576.0,
+                             host ? "of host memory " : "", t->name, why);
         }
         set_ptr(t, p);
     }
-    return 0;
+    return STATUS_OK;
 }
 
 static void free_all(Backend *be, const TensorList *l, int host) {
@@ -99,9 +96,9 @@ static void free_all(Backend *be, const TensorList *l, int host) {
     }
 }
 
-int tensors_alloc(Backend *be, const TensorList *l, FILE *err) { return alloc_all(be, l, err, 0); }
-int tensors_alloc_host(Backend *be, const TensorList *l, FILE *err) {
-    return alloc_all(be, l, err, 1);
+Status tensors_alloc(Backend *be, const TensorList *l, Error *e) { return alloc_all(be, l, e, 0); }
+Status tensors_alloc_host(Backend *be, const TensorList *l, Error *e) {
+    return alloc_all(be, l, e, 1);
 }
 void tensors_free(Backend *be, const TensorList *l) { free_all(be, l, 0); }
 void tensors_free_host(Backend *be, const TensorList *l) { free_all(be, l, 1); }

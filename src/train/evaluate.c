@@ -53,21 +53,22 @@ void evaluator_init(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec,
     e->seed = seed;
 }
 
-int evaluator_alloc(Evaluator *e, FILE *err) {
+Status evaluator_alloc(Evaluator *e, Error *err) {
     Backend *be = e->be;
     TensorList l, h;
     tensors_init(&l);
     tensors_init(&h);
     evaluator_tensors(e, &l);
     evaluator_host_tensors(e, &h);
-    int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err) ? 2 : 0;
+    Status rc = tensors_alloc(be, &l, err);
+    if (rc == STATUS_OK) rc = tensors_alloc_host(be, &h, err);
     tensors_release(&l);
     tensors_release(&h);
     return rc;
 }
 
-int evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec, int episodes,
-                     uint64_t seed, int with_q, FILE *err) {
+Status evaluator_create(Evaluator *e, Backend *be, Ddpg *agent, const EnvSpec *spec,
+                        int episodes, uint64_t seed, int with_q, Error *err) {
     evaluator_init(e, be, agent, spec, episodes, seed, with_q);
     return evaluator_alloc(e, err);
 }

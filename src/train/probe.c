@@ -36,20 +36,21 @@ void probes_init(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed) {
     p->seed = seed ^ PROBE_SEED_SALT;
 }
 
-int probes_alloc(Probes *p, FILE *err) {
+Status probes_alloc(Probes *p, Error *err) {
     Backend *be = p->be;
     TensorList l, h;
     tensors_init(&l);
     tensors_init(&h);
     probes_tensors(p, &l);
     probes_host_tensors(p, &h);
-    int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err) ? 2 : 0;
+    Status rc = tensors_alloc(be, &l, err);
+    if (rc == STATUS_OK) rc = tensors_alloc_host(be, &h, err);
     tensors_release(&l);
     tensors_release(&h);
     return rc;
 }
 
-int probes_create(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed, FILE *err) {
+Status probes_create(Probes *p, Backend *be, Ddpg *agent, int n, uint64_t seed, Error *err) {
     probes_init(p, be, agent, n, seed);
     return probes_alloc(p, err);
 }

@@ -5,7 +5,6 @@
 
 #include "ddpg/env.h"
 #include "ddpg/train.h"
-#include "error_stream.h"
 
 /* Every episode that can end between two reads of the log. */
 static int64_t episode_log_capacity(const Trainer *t) {
@@ -195,29 +194,23 @@ Status trainer_check_memory(Trainer *t, Error *err) {
     return st;
 }
 
-/* The allocations, each still saying on a FILE * what did not fit. */
-static int alloc_all(Trainer *t, FILE *err) {
+Status trainer_alloc(Trainer *t, Error *err) {
     const Config *c = t->cfg;
     Backend *be = t->be;
-    if (ddpg_alloc(&t->agent, err)) return 2;
+    Status st = ddpg_alloc(&t->agent, err);
+    if (st) return st;
     TensorList l, h;
     tensors_init(&l);
     tensors_init(&h);
     trainer_tensors(t, &l);
     host_tensors(t, &h);
-    int rc = tensors_alloc(be, &l, err) || tensors_alloc_host(be, &h, err);
+    st = tensors_alloc(be, &l, err);
+    if (st == STATUS_OK) st = tensors_alloc_host(be, &h, err);
     tensors_release(&l);
     tensors_release(&h);
-    if (rc) return 2;
-    if (c->eval_every > 0 && evaluator_alloc(&t->eval, err)) return 2;
-    if (c->probe_n > 0 && probes_alloc(&t->probes, err)) return 2;
-    return 0;
-}
-
-Status trainer_alloc(Trainer *t, Error *err) {
-    ErrorStream es;
-    int rc = alloc_all(t, error_stream_open(&es));
-    return error_stream_close(&es, err, rc ? STATUS_BAD_INPUT : STATUS_OK);
+    if (st == STATUS_OK && c->eval_every > 0) st = evaluator_alloc(&t->eval, err);
+    if (st == STATUS_OK && c->probe_n > 0) st = probes_alloc(&t->probes, err);
+    return st;
 }
 
 Status trainer_create(Trainer *t, const Config *c, Backend *be, RunLog *log, Error *err) {

@@ -275,8 +275,8 @@ DdpgParams parity_params(int batch) {
 void agent_twin_create(Pair *p, AgentTwin *a, const DdpgParams *prm) {
     replay_twin_create(p, &a->rg, &a->rc, 1000, prm->obs_dim, prm->act_dim);
     replay_insert_twin(p, &a->rg, &a->rc, 1000);
-    ck_assert_int_eq(ddpg_create(&a->g, p->gpu, prm), 0);
-    ck_assert_int_eq(ddpg_create(&a->c, p->cpu, prm), 0);
+    ck_assert_int_eq(ddpg_create(&a->g, p->gpu, prm, NULL), 0);
+    ck_assert_int_eq(ddpg_create(&a->c, p->cpu, prm, NULL), 0);
 }
 
 void agent_twin_update(AgentTwin *a, int n) {

@@ -68,8 +68,8 @@ START_TEST(test_schedule_vs_generic) {
     prm.target_noise = 0.2f;
     prm.target_noise_clip = 0.5f;
     Ddpg ds, dg;
-    ck_assert_int_eq(ddpg_create(&ds, p->gpu, &prm), 0);
-    ck_assert_int_eq(ddpg_create(&dg, p->gpu, &prm), 0);
+    ck_assert_int_eq(ddpg_create(&ds, p->gpu, &prm, NULL), 0);
+    ck_assert_int_eq(ddpg_create(&dg, p->gpu, &prm, NULL), 0);
     ck_assert_msg(ds.plan != NULL, "%s: the %s backend's schedule did not take the agent",
                   c->name, p->gpu->name);
     int policy_steps = 0;

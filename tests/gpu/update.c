@@ -80,8 +80,8 @@ START_TEST(test_schedule) {
         DdpgParams prm = parity_params(257);
         prm.hidden = hiddens[h];
         Ddpg ds, dg;
-        ck_assert_int_eq(ddpg_create(&ds, p->gpu, &prm), 0);
-        ck_assert_int_eq(ddpg_create(&dg, p->gpu, &prm), 0);
+        ck_assert_int_eq(ddpg_create(&ds, p->gpu, &prm, NULL), 0);
+        ck_assert_int_eq(ddpg_create(&dg, p->gpu, &prm, NULL), 0);
         ck_assert_msg(ds.plan != NULL, "the %s backend's schedule did not take the agent",
                       p->gpu->name);
         for (int u = 0; u < 3; u++) {
@@ -138,11 +138,11 @@ static void sim_create(Sim *s, Backend *be, int n, const DdpgParams *prm) {
     s->be = be;
     ck_assert_int_eq(env_create(&s->env, be, pendulum_spec(), n, 11, 4096), 0);
     ck_assert_int_eq(replay_create(&s->replay, be, 4096, prm->obs_dim, prm->act_dim), 0);
-    ck_assert_int_eq(ddpg_create(&s->agent, be, prm), 0);
+    ck_assert_int_eq(ddpg_create(&s->agent, be, prm, NULL), 0);
     TensorList l;
     tensors_init(&l);
     sim_tensors(s, n, &l);
-    ck_assert_int_eq(tensors_alloc(be, &l, stderr), 0);
+    ck_assert_int_eq(tensors_alloc(be, &l, NULL), 0);
     tensors_release(&l);
     be->env_reset(be, &s->env, s->obs);
 }
