@@ -1,5 +1,5 @@
 /* norm.cu - LayerNorm forward and backward over rows (the mirror of
- * src/cpu/norm.c, element math from elem.h): one warp per row for the row
+ * src/backend/cpu/norm.c, element math from elem.h): one warp per row for the row
  * statistics and the input gradient, a column-block reduction (as col_sum)
  * for the gain and shift gradients. Every sum has a fixed order: the same
  * bits on every run. */

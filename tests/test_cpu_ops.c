@@ -1,5 +1,5 @@
 /* test_cpu_ops.c - the CPU backend's private ops for its update schedule
- * (src/cpu/cpu_common.h): the one-output layer's fused input gradient and the
+ * (src/backend/cpu/cpu_common.h): the one-output layer's fused input gradient and the
  * ReLU masks give bit for bit what the plain ops give, on 1 and 3 threads;
  * and the element math the backends share (elem.h) for the actor's tanh head
  * and the exploration noise, against its definition written out here. */

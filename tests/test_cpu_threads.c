@@ -1,6 +1,6 @@
 /* test_cpu_threads.c - the CPU backend's threads: the pool's hand-off
  * (every task once, nesting inline, sleep and wake-up, FTZ/DAZ), and the
- * promise of src/cpu/cpu_common.h that any thread count gives bit-identical
+ * promise of src/backend/cpu/cpu_common.h that any thread count gives bit-identical
  * results, op by op and over whole DDPG updates at odd batch sizes. */
 #include <check.h>
 #include <math.h>

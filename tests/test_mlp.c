@@ -2,7 +2,7 @@
  *
  * The backward pass runs in float32 on the CPU backend. The finite differences
  * are central differences in double, of a double-precision forward pass
- * written here independently of src/mlp.c (and itself checked against
+ * written here independently of src/agent/mlp.c (and itself checked against
  * mlp_forward), with step FD_H = 1e-6: truncation error ~h^2 and rounding
  * error ~1e-16/h, both far below the float32 error of the gradient under test.
  * A gradient g passes when |g - fd| <= 1e-5 (|fd| + max_k |fd_k|): float32

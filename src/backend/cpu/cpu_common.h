@@ -1,4 +1,4 @@
-/* cpu_common.h - private to src/cpu/: the CPU backend's state, how it splits
+/* cpu_common.h - private to src/backend/cpu/: the CPU backend's state, how it splits
  * work over its threads, and the ops each family exports to the Backend
  * table in backend.c (the mirror of kernels/cuda_common.h).
  *

@@ -1,4 +1,4 @@
-/* passes.h - private to src/cpu/: the update schedule's MLP passes (passes.c). */
+/* passes.h - private to src/backend/cpu/: the update schedule's MLP passes (passes.c). */
 #ifndef DDPG_CPU_PASSES_H
 #define DDPG_CPU_PASSES_H
 
