@@ -206,28 +206,9 @@ static void fill_table(Backend *be) {
     be->host_alloc = cuda_host_alloc;
     be->host_free = cuda_host_free;
     be->to_host_async = cuda_to_host_async;
-    be->gemm = cuda_gemm;
-    be->linear_act = cuda_linear_act;
-    be->act_grad = cuda_act_grad;
-    be->col_sum = cuda_col_sum;
-    be->concat_cols = cuda_concat_cols;
-    be->slice_cols = cuda_slice_cols;
-    be->fill = cuda_fill;
-    be->td_target = cuda_td_target;
-    be->axpy = cuda_axpy;
-    be->mse_grad = cuda_mse_grad;
-    be->mse_acc = cuda_mse_acc;
-    be->mean_acc = cuda_mean_acc;
-    be->optim_step = cuda_optim_step;
-    be->uniform_actions = cuda_uniform_actions;
-    be->add_noise = cuda_add_noise;
-    be->layernorm = cuda_layernorm;
-    be->layernorm_grad = cuda_layernorm_grad;
-    be->env_supported = cuda_env_supported;
-    be->env_reset = cuda_env_reset;
-    be->env_step = cuda_env_step;
-    be->replay_insert = cuda_replay_insert;
-    be->replay_sample = cuda_replay_sample;
+#define SET_OP(op) be->op = cuda_##op;
+    BACKEND_COMPUTE_OPS(SET_OP)
+#undef SET_OP
     be->schedule = &CUDA_DDPG_SCHEDULE;
     be->capture_begin = cuda_capture_begin;
     be->capture_end = cuda_capture_end;

@@ -144,64 +144,25 @@ __device__ __forceinline__ T block_sum(T v, T *sh) {
 /* ------------------------------------------------------------------------ */
 /* Ops, one kernel family per file; signatures as in struct Backend.        */
 
-/* dense.cu */
-void cuda_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *A,
-               int lda, const float *B, int ldb, float beta, float *C, int ldc);
-void cuda_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
-                     int rows, int in, int out, Activation act, const ActionBounds *ab);
-void cuda_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
-                   const ActionBounds *ab);
-void cuda_col_sum(Backend *be, float *db, const float *dy, int rows, int cols);
-void cuda_concat_cols(Backend *be, float *out, const float *a, int ca, const float *b, int cb,
-                      int rows);
-void cuda_slice_cols(Backend *be, float *out, const float *in, int rows, int cin, int c0,
-                     int cout);
-void cuda_fill(Backend *be, float *x, float v, size_t n);
-
-/* loss.cu */
-void cuda_axpy(Backend *be, float *y, const float *x, float alpha, int n);
-void cuda_td_target(Backend *be, float *y, const float *r, const float *term,
-                    const float *q_next, const float *q_next2, int n, float gamma);
-void cuda_mse_grad(Backend *be, float *dq, const float *q, const float *y, int n);
-void cuda_mse_acc(Backend *be, float *acc, const float *q, const float *y, int n);
-void cuda_mean_acc(Backend *be, float *acc, const float *x, int n, float scale);
-
-/* optim.cu */
-void cuda_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n,
-                     const size_t *parts, int nparts, float max_norm, float *norm_acc,
-                     AdamHyper h, int64_t *step, float *targ, float tau);
+/* The table's compute ops (backend.h: BACKEND_COMPUTE_OPS), cuda_<op> each,
+ * declared with the table's own types; each is defined in the file of its
+ * kernel family (dense, loss, optim, random, norm, env, replay). What follows
+ * is what the GPU has beyond the table. */
+#define CUDA_DECLARE_OP(op) BACKEND_OP_TYPE(op) cuda_##op;
+BACKEND_COMPUTE_OPS(CUDA_DECLARE_OP)
+#undef CUDA_DECLARE_OP
 
 /* random.cu */
-void cuda_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t seed,
-                          uint64_t *ctr);
-void cuda_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns, uint64_t seed,
-                    uint64_t *ctr);
 /* *c += 1 on the device, after the kernels that read it (RNG counters, steps). */
 void cuda_counter_increment(Backend *be, uint64_t *c);
 
 /* norm.cu */
-void cuda_layernorm(Backend *be, float *y, const float *x, const float *gain, const float *shift,
-                    float *mean, float *rstd, int rows, int cols, Activation act);
-void cuda_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
-                         const float *x, const float *gain, const float *mean, const float *rstd,
-                         int rows, int cols);
 /* layernorm_grad's second kernel alone (dgain, dshift; either may be NULL),
  * for the update schedule, which runs it on the side stream beside dx's
  * chain: the same kernel on the same inputs as inside layernorm_grad. */
 void cuda_layernorm_dparams(Backend *be, float *dgain, float *dshift, const float *dy,
                             const float *x, const float *mean, const float *rstd, int rows,
                             int cols);
-
-/* env.cu */
-int cuda_env_supported(Backend *be, const EnvSpec *spec);
-void cuda_env_reset(Backend *be, VecEnv *e, float *obs);
-void cuda_env_step(Backend *be, VecEnv *e, const float *act, float *real_next_obs, float *rew,
-                   float *term, float *trunc, float *next_obs);
-
-/* replay.cu */
-void cuda_replay_insert(Backend *be, Replay *r, const float *obs, const float *act,
-                        const float *rew, const float *next_obs, const float *term, int n);
-void cuda_replay_sample(Backend *be, const Replay *r, Batch *b, uint64_t seed, uint64_t *ctr);
 
 /* update.cu: the GPU's schedule of one DDPG or TD3 update */
 extern const DdpgSchedule CUDA_DDPG_SCHEDULE;

@@ -226,6 +226,20 @@ struct Backend {
     void (*graph_destroy)(Backend *be, void *graph_exec);
 };
 
+/* The compute ops every backend implements under its own prefix (cpu_gemm,
+ * cuda_gemm, ...), in one list: a backend declares its functions with the
+ * table's own types (BACKEND_OP_TYPE, so that a definition that strays from
+ * the contract above does not compile) and fills the table from it. Memory,
+ * graphs and the schedule differ between backends and are set by hand. */
+#define BACKEND_COMPUTE_OPS(X)                                                                \
+    X(gemm) X(linear_act) X(act_grad) X(col_sum) X(concat_cols) X(slice_cols) X(fill)         \
+    X(layernorm) X(layernorm_grad) X(td_target) X(mse_grad) X(mse_acc) X(mean_acc) X(axpy)    \
+    X(optim_step) X(uniform_actions) X(add_noise) X(env_supported) X(env_reset) X(env_step)   \
+    X(replay_insert) X(replay_sample)
+/* The function type of Backend.op (a GNU C extension that gcc, clang and nvcc
+ * take, in C and C++). */
+#define BACKEND_OP_TYPE(op) __typeof__(*((Backend *)0)->op)
+
 /* The host memory that can still be had without swapping (/proc/meminfo's
  * MemAvailable), or SIZE_MAX where it cannot be read. */
 size_t host_memory_available(void);

@@ -63,51 +63,10 @@ typedef struct {
     int pad;         /* 0, so that no byte of a saved state is uninitialised */
 } MountainCar;
 
-/* Round-to-nearest arithmetic. nvcc contracts a * b + c into an FMA that
- * rounds once where NumPy rounds twice. On the host, GCC does not contract in
- * ISO C (-std=c11, the Makefile's); with -std=gnu11, or as C++ (nvcc's host
- * pass), and an FMA target (-march=x86-64-v3) it does, unless given
- * -ffp-contract=off, and tests/test_mountain_car.c fails. */
-DDPG_HD float mountain_car_fmul(float a, float b) {
-#ifdef __CUDA_ARCH__
-    return __fmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-DDPG_HD float mountain_car_fadd(float a, float b) {
-#ifdef __CUDA_ARCH__
-    return __fadd_rn(a, b);
-#else
-    return a + b;
-#endif
-}
-
-DDPG_HD float mountain_car_fsub(float a, float b) {
-#ifdef __CUDA_ARCH__
-    return __fsub_rn(a, b);
-#else
-    return a - b;
-#endif
-}
-
-DDPG_HD double mountain_car_dmul(double a, double b) {
-#ifdef __CUDA_ARCH__
-    return __dmul_rn(a, b);
-#else
-    return a * b;
-#endif
-}
-
-DDPG_HD double mountain_car_dadd(double a, double b) {
-#ifdef __CUDA_ARCH__
-    return __dadd_rn(a, b);
-#else
-    return a + b;
-#endif
-}
-
+/* Plain arithmetic below, rounded as NumPy rounds it: a * b + c is two
+ * roundings, never one FMA. The host compilers get -ffp-contract=off (GCC
+ * contracts otherwise, as C++ or -std=gnu11, with -march=x86-64-v3) and
+ * kernels/env.cu -fmad=false; `make test-env-ptx` checks env.cu's PTX. */
 /* Whether min(max(a, -1.0), 1.0) returns a Python bound rather than a. NaN
  * is in range, as with Python's min/max. */
 DDPG_HD int mountain_car_clipped(float a) {
@@ -117,14 +76,14 @@ DDPG_HD int mountain_car_clipped(float a) {
 /* The velocity change of action a at the gravity term g (the table above). */
 DDPG_HD double mountain_car_dv(float a, double g) {
     if (mountain_car_clipped(a))
-        return mountain_car_dadd(a > 0.0f ? MOUNTAIN_CAR_POWER : -MOUNTAIN_CAR_POWER, -g);
-    return mountain_car_fsub(mountain_car_fmul(a, (float)MOUNTAIN_CAR_POWER), (float)g);
+        return (a > 0.0f ? MOUNTAIN_CAR_POWER : -MOUNTAIN_CAR_POWER) - g;
+    return a * (float)MOUNTAIN_CAR_POWER - (float)g;
 }
 
 /* 0.0025 cos(3 x). The device's cos may differ from glibc's by an ulp, and
  * then so may the GPU's trajectories from Gymnasium's. */
 DDPG_HD double mountain_car_gravity(double three_x) {
-    return mountain_car_dmul(MOUNTAIN_CAR_GRAVITY, cos(three_x));
+    return MOUNTAIN_CAR_GRAVITY * cos(three_x);
 }
 
 /* The first step after a reset: velocity and position float64 (dv as the
@@ -132,10 +91,10 @@ DDPG_HD double mountain_car_gravity(double three_x) {
 DDPG_HD int mountain_car_step_f64(MountainCar *s, float a) {
     double p = s->position;
     double v = s->velocity;
-    v = mountain_car_dadd(v, mountain_car_dv(a, mountain_car_gravity(mountain_car_dmul(3.0, p))));
+    v = v + mountain_car_dv(a, mountain_car_gravity(3.0 * p));
     if (v > MOUNTAIN_CAR_MAX_SPEED) v = MOUNTAIN_CAR_MAX_SPEED;
     if (v < -MOUNTAIN_CAR_MAX_SPEED) v = -MOUNTAIN_CAR_MAX_SPEED;
-    p = mountain_car_dadd(p, v);
+    p = p + v;
     if (p > MOUNTAIN_CAR_MAX_POSITION) p = MOUNTAIN_CAR_MAX_POSITION;
     if (p < MOUNTAIN_CAR_MIN_POSITION) p = MOUNTAIN_CAR_MIN_POSITION;
     if (p == MOUNTAIN_CAR_MIN_POSITION && v < 0.0) v = 0.0; /* inelastic wall */
@@ -149,11 +108,11 @@ DDPG_HD int mountain_car_step_f64(MountainCar *s, float a) {
 DDPG_HD int mountain_car_step_f32(MountainCar *s, float a) {
     float p = (float)s->position;
     float v = (float)s->velocity;
-    double g = mountain_car_gravity(mountain_car_fmul(3.0f, p));
-    v = mountain_car_fadd(v, (float)mountain_car_dv(a, g));
+    double g = mountain_car_gravity(3.0f * p);
+    v = v + (float)mountain_car_dv(a, g);
     if (v > (float)MOUNTAIN_CAR_MAX_SPEED) v = (float)MOUNTAIN_CAR_MAX_SPEED;
     if (v < (float)-MOUNTAIN_CAR_MAX_SPEED) v = (float)-MOUNTAIN_CAR_MAX_SPEED;
-    p = mountain_car_fadd(p, v);
+    p = p + v;
     if (p > (float)MOUNTAIN_CAR_MAX_POSITION) p = (float)MOUNTAIN_CAR_MAX_POSITION;
     if (p < (float)MOUNTAIN_CAR_MIN_POSITION) p = (float)MOUNTAIN_CAR_MIN_POSITION;
     if (p == (float)MOUNTAIN_CAR_MIN_POSITION && v < 0.0f) v = 0.0f;
@@ -165,7 +124,7 @@ DDPG_HD int mountain_car_step_f32(MountainCar *s, float a) {
  * math.pow(a, 2) * 0.1 of the unclipped action (a * a is exact in double). */
 DDPG_HD double mountain_car_reward(float a, int terminated) {
     double sq = (double)a * (double)a;
-    return (terminated ? MOUNTAIN_CAR_GOAL_REWARD : 0.0) - mountain_car_dmul(sq, 0.1);
+    return (terminated ? MOUNTAIN_CAR_GOAL_REWARD : 0.0) - sq * 0.1;
 }
 
 /* ---- the environment's three functions ---- */

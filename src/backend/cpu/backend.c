@@ -161,28 +161,9 @@ Backend *backend_cpu_create(int threads) {
     be->host_alloc = cpu_alloc;
     be->host_free = cpu_free;
     be->to_host_async = cpu_memcpy;
-    be->gemm = cpu_gemm;
-    be->linear_act = cpu_linear_act;
-    be->act_grad = cpu_act_grad;
-    be->col_sum = cpu_col_sum;
-    be->concat_cols = cpu_concat_cols;
-    be->slice_cols = cpu_slice_cols;
-    be->fill = cpu_fill;
-    be->td_target = cpu_td_target;
-    be->axpy = cpu_axpy;
-    be->mse_grad = cpu_mse_grad;
-    be->mse_acc = cpu_mse_acc;
-    be->mean_acc = cpu_mean_acc;
-    be->optim_step = cpu_optim_step;
-    be->uniform_actions = cpu_uniform_actions;
-    be->add_noise = cpu_add_noise;
-    be->layernorm = cpu_layernorm;
-    be->layernorm_grad = cpu_layernorm_grad;
-    be->env_supported = cpu_env_supported;
-    be->env_reset = cpu_env_reset;
-    be->env_step = cpu_env_step;
-    be->replay_insert = cpu_replay_insert;
-    be->replay_sample = cpu_replay_sample;
+#define SET_OP(op) be->op = cpu_##op;
+    BACKEND_COMPUTE_OPS(SET_OP)
+#undef SET_OP
     be->schedule = &CPU_DDPG_SCHEDULE;
     return be;
 }

@@ -48,21 +48,17 @@ size_t cpu_rows_min_part(int cols);
  * one thread): for the update schedule's independent parts (update.c). */
 void cpu_run_parts(Backend *be, int n, PoolFn fn, void *ctx);
 
+/* The table's compute ops (backend.h: BACKEND_COMPUTE_OPS), cpu_<op> each,
+ * declared with the table's own types; each is defined in the file of its op
+ * family (dense, loss, optim, random, norm, env, replay). What follows them
+ * here is what the CPU has beyond the table. */
+#define CPU_DECLARE_OP(op) BACKEND_OP_TYPE(op) cpu_##op;
+BACKEND_COMPUTE_OPS(CPU_DECLARE_OP)
+#undef CPU_DECLARE_OP
+
 /* ---- dense.c ---- */
 /* Rows of C per OpenBLAS call (dense.c says why a GEMM is cut by its shape alone) */
 #define GEMM_ROW_BLOCK 128
-void cpu_gemm(Backend *be, int ta, int tb, int m, int n, int k, float alpha, const float *A,
-              int lda, const float *B, int ldb, float beta, float *C, int ldc);
-void cpu_linear_act(Backend *be, float *y, const float *x, const float *w, const float *b,
-                    int rows, int in, int out, Activation act, const ActionBounds *ab);
-void cpu_act_grad(Backend *be, float *dy, const float *y, int rows, int cols, Activation act,
-                  const ActionBounds *ab);
-void cpu_col_sum(Backend *be, float *db, const float *dy, int rows, int cols);
-void cpu_concat_cols(Backend *be, float *out, const float *a, int ca, const float *b, int cb,
-                     int rows);
-void cpu_slice_cols(Backend *be, float *out, const float *in, int rows, int cin, int c0,
-                    int cout);
-void cpu_fill(Backend *be, float *x, float v, size_t n);
 
 /* ReLU masks, for the update schedule: bit j of row i, in word j / 32 of
  * the row's relu_mask_words(cols) words, is y(i, j) > 0. A backward pass
@@ -86,18 +82,7 @@ void cpu_outer_act_grad(Backend *be, float *dz, const float *dy, const float *w,
                         int rows, int cols, Activation act, const ActionBounds *ab,
                         const uint32_t *mask);
 
-/* ---- loss.c ---- */
-void cpu_axpy(Backend *be, float *y, const float *x, float alpha, int n);
-void cpu_td_target(Backend *be, float *y, const float *r, const float *term, const float *q_next,
-                   const float *q_next2, int n, float gamma);
-void cpu_mse_grad(Backend *be, float *dq, const float *q, const float *y, int n);
-void cpu_mse_acc(Backend *be, float *acc, const float *q, const float *y, int n);
-void cpu_mean_acc(Backend *be, float *acc, const float *x, int n, float scale);
-
 /* ---- optim.c ---- */
-void cpu_optim_step(Backend *be, float *p, float *g, float *m, float *v, size_t n,
-                    const size_t *parts, int nparts, float max_norm, float *norm_acc,
-                    AdamHyper h, int64_t *step, float *targ, float tau);
 /* One part's sum of squares, as optim_step sums it (fixed chunks, this thread). */
 double cpu_part_sumsq(const float *x, size_t n);
 /* optim_step with the parts' sums of squares already made (sums[nparts],
@@ -107,18 +92,7 @@ void cpu_optim_step_sums(Backend *be, float *p, float *g, float *m, float *v, si
                          const double *sums, int nparts, float max_norm, float *norm_acc,
                          AdamHyper h, int64_t *step, float *targ, float tau);
 
-/* ---- random.c ---- */
-void cpu_uniform_actions(Backend *be, float *a, int n, ActionBounds ab, uint64_t seed,
-                         uint64_t *ctr);
-void cpu_add_noise(Backend *be, float *a, int n, ActionBounds ab, NoiseSpec ns, uint64_t seed,
-                   uint64_t *ctr);
-
 /* ---- norm.c ---- */
-void cpu_layernorm(Backend *be, float *y, const float *x, const float *gain, const float *shift,
-                   float *mean, float *rstd, int rows, int cols, Activation act);
-void cpu_layernorm_grad(Backend *be, float *dx, float *dgain, float *dshift, const float *dy,
-                        const float *x, const float *gain, const float *mean, const float *rstd,
-                        int rows, int cols);
 /* For the update schedule: layernorm, and with ACT_RELU the mask of y (mask
  * may be NULL); and layernorm_grad's two halves, which its passes run on
  * different lanes: dx (rows) and dgain, dshift (columns; either may be
@@ -132,17 +106,6 @@ void cpu_layernorm_dx(Backend *be, float *dx, const float *dy, const float *x,
 void cpu_layernorm_dparams(Backend *be, float *dgain, float *dshift, const float *dy,
                            const float *x, const float *mean, const float *rstd, int rows,
                            int cols);
-
-/* ---- env.c ---- */
-int cpu_env_supported(Backend *be, const EnvSpec *spec);
-void cpu_env_reset(Backend *be, VecEnv *e, float *obs);
-void cpu_env_step(Backend *be, VecEnv *e, const float *act, float *real_next_obs, float *rew,
-                  float *term, float *trunc, float *next_obs);
-
-/* ---- replay.c ---- */
-void cpu_replay_insert(Backend *be, Replay *r, const float *obs, const float *act,
-                       const float *rew, const float *next_obs, const float *term, int n);
-void cpu_replay_sample(Backend *be, const Replay *r, Batch *b, uint64_t seed, uint64_t *ctr);
 
 /* ---- update.c: the CPU's schedule of one DDPG update ---- */
 extern const DdpgSchedule CPU_DDPG_SCHEDULE;
