@@ -55,6 +55,7 @@ Suite *gpu_parity_suite(void) {
     gpu_update_cases(s);
     gpu_schedule_cases(s);
     gpu_checkpoint_cases(s);
+    gpu_trainer_cases(s);
     return s;
 }
 

@@ -55,6 +55,7 @@ void gpu_replay_cases(Suite *s);
 void gpu_update_cases(Suite *s);
 void gpu_schedule_cases(Suite *s);
 void gpu_checkpoint_cases(Suite *s);
+void gpu_trainer_cases(Suite *s);
 
 /* ---- host data: deterministic (splitmix64) ---- */
 
