@@ -180,6 +180,62 @@ START_TEST(test_env_step) {
 }
 END_TEST
 
+/* 1,048,576 envs of each environment, reset from the same seed and stepped
+ * 20 times with the same random actions on both backends, each on its own
+ * states (no copy between them): the step counters and resets equal, and
+ * the observations of a sample of envs (every 1021st) within tolerance (the
+ * device's sin and cos may differ from glibc's by an ulp). Sizes where the
+ * GPU's grid is many waves deep. */
+static void env_million_parity(Pair *p, const EnvSpec *spec) {
+    const int n = 1 << 20, steps = 20, od = spec->obs_dim, ad = spec->act_dim, stride = 1021;
+    seed_host_rng(13);
+    VecEnv eg, ec;
+    int64_t cap = env_log_capacity(spec, n, steps);
+    ck_assert_int_eq(env_create(&eg, p->gpu, spec, n, 11, cap), 0);
+    ck_assert_int_eq(env_create(&ec, p->cpu, spec, n, 11, cap), 0);
+    size_t ob = sizeof(float) * n * od, ab = sizeof(float) * n * ad, fb = sizeof(float) * n;
+    Twin obs = twin(p, NULL, ob), act = twin(p, NULL, ab), real_next = twin(p, NULL, ob);
+    Twin rew = twin(p, NULL, fb), term = twin(p, NULL, fb), trunc = twin(p, NULL, fb);
+    p->gpu->env_reset(p->gpu, &eg, obs.g);
+    p->cpu->env_reset(p->cpu, &ec, obs.c);
+    float *a = malloc(ab);
+    ck_assert_ptr_nonnull(a);
+    for (int s = 0; s < steps; s++) {
+        for (size_t i = 0; i < (size_t)n * ad; i++)
+            a[i] = frand(spec->act_low[i % ad], spec->act_high[i % ad]);
+        twin_set(p, &act, a);
+        p->gpu->env_step(p->gpu, &eg, act.g, real_next.g, rew.g, term.g, trunc.g, obs.g);
+        p->cpu->env_step(p->cpu, &ec, act.c, real_next.c, rew.c, term.c, trunc.c, obs.c);
+    }
+    float *og = fetch(p->gpu, obs.g, ob), *oc = fetch(p->cpu, obs.c, ob);
+    size_t m = 0, k = (size_t)(n / stride + 1) * od;
+    float *sg = malloc(sizeof(float) * k), *sc = malloc(sizeof(float) * k);
+    ck_assert(sg && sc);
+    for (size_t i = 0; i < (size_t)n; i += stride)
+        for (int j = 0; j < od; j++, m++) sg[m] = og[i * od + j], sc[m] = oc[i * od + j];
+    Diff d = diff_floats(sg, sc, m, NULL, 1e-4, 1e-5);
+    printf("gpu_parity/env_million %s, %d envs x %d steps: %zu sampled observations, max abs "
+           "%.3g (tol 1e-4 + 1e-5|x|)\n", spec->id, n, steps, m, d.max_abs);
+    fflush(stdout);
+    ck_assert_msg(d.bad == 0, "%s: %zu of %zu sampled observations beyond tolerance", spec->id,
+                  d.bad, m);
+    expect_twin_equal(p, "env_million t", eg.t, ec.t, sizeof(int32_t) * n);
+    expect_twin_equal(p, "env_million resets", eg.resets, ec.resets, sizeof(int64_t) * n);
+    ck_assert_int_eq(fetch_i64(p->gpu, eg.vstep), steps);
+    free(og), free(oc), free(sg), free(sc), free(a);
+    twin_free(p, &obs), twin_free(p, &act), twin_free(p, &real_next);
+    twin_free(p, &rew), twin_free(p, &term), twin_free(p, &trunc);
+    env_destroy(&eg, p->gpu);
+    env_destroy(&ec, p->cpu);
+}
+
+START_TEST(test_env_million) {
+    Pair *p = parity_pair("env_million");
+    if (!p) return;
+    for (int k = 0; env_at(k); k++) env_million_parity(p, env_at(k));
+}
+END_TEST
+
 /* An environment registered at run time has no kernels: the GPU says so, and
  * a run of it is refused before anything is allocated, naming --device cpu. */
 START_TEST(test_env_unsupported) {
@@ -206,6 +262,7 @@ void gpu_env_cases(Suite *s) {
     TCase *tc = parity_tcase("env");
     tcase_add_test(tc, test_env_reset);
     tcase_add_test(tc, test_env_step);
+    tcase_add_test(tc, test_env_million);
     tcase_add_test(tc, test_env_unsupported);
     suite_add_tcase(s, tc);
 }
