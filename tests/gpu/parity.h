@@ -23,6 +23,7 @@
 
 #include "ddpg/backend.h"
 #include "ddpg/ddpg.h"
+#include "ddpg/train.h"
 #include "ddpg/replay.h"
 
 /* ---- the backends ---- */
@@ -140,5 +141,10 @@ void agent_twin_destroy(Pair *p, AgentTwin *a);
 /* Parameters and targets within 1e-4, gradients and first moments within
  * 1e-2 in relative L2, the metrics, the Adam steps and the sampling counter. */
 void expect_agents_close(Pair *p, Ddpg *g, Ddpg *c, const char *what);
+
+/* Two trainers on one GPU (same = {gpu, gpu}): the agents' and the
+ * trainers' whole state (networks, Adam, targets, counters, replay, envs, OU
+ * state, RNG counters) identical, byte for byte (tests/gpu/trainer.c). */
+void expect_trainers_identical(Pair *same, Trainer *a, Trainer *b, const char *what);
 
 #endif

@@ -56,9 +56,7 @@ static void expect_list_identical(Pair *same, const TensorList *la, const Tensor
     }
 }
 
-/* The agents' and the trainers' whole state (networks, Adam, targets,
- * counters, replay, envs, OU state, RNG counters) identical. */
-static void expect_trainers_identical(Pair *same, Trainer *a, Trainer *b, const char *what) {
+void expect_trainers_identical(Pair *same, Trainer *a, Trainer *b, const char *what) {
     TensorList la, lb;
     tensors_init(&la);
     tensors_init(&lb);
