@@ -2,7 +2,7 @@
 # setup.sh - installs what building, testing and reporting need, when missing:
 #   Debian: gcc, make, pkg-config, Check (+subunit), OpenBLAS, jansson (JSON), python3,
 #           chromium, clang with its libFuzzer runtime (make fuzz), util-linux (script,
-#           for the progress-line test)
+#           for the progress-line test), xz-utils (the GPU bundle's archive, make test)
 #   PyPI:   plotly (the HTML report), numpy (scripts/checkpoint.py)
 # Idempotent and quick when everything is there. Set DDPG_SETUP_SKIP=1 to skip.
 set -euo pipefail
@@ -11,7 +11,7 @@ set -euo pipefail
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 for p in gcc make pkg-config check libsubunit-dev libopenblas-dev libjansson-dev python3 \
-         chromium fonts-liberation clang libclang-rt-dev bsdutils; do
+         chromium fonts-liberation clang libclang-rt-dev bsdutils xz-utils; do
     have_pkg "$p" || need_apt+=("$p")
 done
 # python3 may come from elsewhere (pyenv); only ask apt for it when absent
