@@ -30,22 +30,9 @@ START_TEST(test_resume) {
     Pair *p = parity_pair("resume");
     if (!p) return;
     Pair same = {p->gpu, p->gpu};
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/ddpg_gpu_resume_%d.bin", (int)getpid());
-    RunSummary s;
-    Config whole = small_config(3200), first = small_config(1600), rest = small_config(3200);
-    Trainer a, b, c;
-    Error err = {STATUS_OK, ""};
-    ck_assert_msg(trainer_create(&a, &whole, p->gpu, NULL, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_msg(trainer_run(&a, &s, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_msg(trainer_create(&b, &first, p->gpu, NULL, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_msg(trainer_run(&b, &s, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_msg(checkpoint_save(&b, path, &err) == STATUS_OK, "%s", err.msg);
-    trainer_destroy(&b);
-    ck_assert_msg(trainer_create(&c, &rest, p->gpu, NULL, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_msg(checkpoint_load(&c, path, &err) == STATUS_OK, "%s", err.msg);
-    ck_assert_int_eq(c.prog.global_step, 1600);
-    ck_assert_msg(trainer_run(&c, &s, &err) == STATUS_OK, "%s", err.msg);
+    Config whole = small_config(3200), first = small_config(1600);
+    Trainer a, c;
+    train_straight_and_resumed(p->gpu, &whole, &first, &a, &c);
     ck_assert_int_eq(c.prog.global_step, a.prog.global_step);
     ck_assert_int_eq(c.agent.updates, a.agent.updates);
     ck_assert_int_eq(c.prog.episodes, a.prog.episodes);
@@ -55,7 +42,6 @@ START_TEST(test_resume) {
                       (size_t)whole.replay_size * 3, 1e-6, 0);
     trainer_destroy(&a);
     trainer_destroy(&c);
-    unlink(path);
 }
 END_TEST
 

@@ -146,5 +146,10 @@ void expect_agents_close(Pair *p, Ddpg *g, Ddpg *c, const char *what);
  * trainers' whole state (networks, Adam, targets, counters, replay, envs, OU
  * state, RNG counters) identical, byte for byte (tests/gpu/trainer.c). */
 void expect_trainers_identical(Pair *same, Trainer *a, Trainer *b, const char *what);
+/* On be: *a trained to whole's total steps in one run; *c from a checkpoint
+ * of a run of first's total steps (saved, loaded, checked), trained on to
+ * whole's. Both are left for the caller to compare and destroy. */
+void train_straight_and_resumed(Backend *be, const Config *whole, const Config *first,
+                                Trainer *a, Trainer *c);
 
 #endif
