@@ -148,8 +148,9 @@ void expect_agents_close(Pair *p, Ddpg *g, Ddpg *c, const char *what);
 void expect_trainers_identical(Pair *same, Trainer *a, Trainer *b, const char *what);
 /* On be: *a trained to whole's total steps in one run; *c from a checkpoint
  * of a run of first's total steps (saved, loaded, checked), trained on to
- * whole's. Both are left for the caller to compare and destroy. */
-void train_straight_and_resumed(Backend *be, const Config *whole, const Config *first,
-                                Trainer *a, Trainer *c);
+ * whole's. Both are left for the caller to compare and destroy. Returns the
+ * updates the checkpoint holds. */
+int64_t train_straight_and_resumed(Backend *be, const Config *whole, const Config *first,
+                                   Trainer *a, Trainer *c);
 
 #endif
